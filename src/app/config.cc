@@ -1,0 +1,306 @@
+#include "app/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace trib::app {
+namespace {
+
+class config_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "config"; }
+    std::string message(int code) const override {
+        switch (static_cast<config_errc>(code)) {
+            case config_errc::unknown_setting:
+                return "unknown setting";
+            case config_errc::invalid_value:
+                return "invalid value";
+            case config_errc::unreadable_file:
+                return "unreadable configuration file";
+            case config_errc::invalid_yaml:
+                return "invalid YAML";
+            case config_errc::inconsistent_settings:
+                return "inconsistent settings";
+            case config_errc::data_dir_unusable:
+                return "data directory unusable";
+            case config_errc::data_dir_locked:
+                return "data directory locked";
+            case config_errc::data_dir_foreign:
+                return "data directory belongs to another node";
+        }
+        return "unknown config error";
+    }
+};
+
+bool is_ip_literal(const std::string& host) {
+    unsigned char buf[16];
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+bool is_dns_name(std::string_view host) {
+    if (host.empty() || host.size() > 253) return false;
+    size_t start = 0;
+    while (start <= host.size()) {
+        size_t end = host.find('.', start);
+        if (end == std::string_view::npos) end = host.size();
+        auto label = host.substr(start, end - start);
+        if (label.empty() || label.size() > 63) return false;
+        if (label.front() == '-' || label.back() == '-') return false;
+        for (char c : label) {
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+        }
+        start = end + 1;
+    }
+    return true;
+}
+
+bool is_wildcard(const std::string& host) {
+    return host == "0.0.0.0" || host == "::";
+}
+
+result<void, std::string> parse_node_id(config& cfg, std::string_view value) {
+    int32_t id = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
+    if (ec != std::errc() || end != value.data() + value.size() || id < 0) {
+        return unexpected(std::string("must be an integer between 0 and 2147483647"));
+    }
+    cfg.node_id = id;
+    return {};
+}
+
+result<void, std::string> parse_data_dir(config& cfg, std::string_view value) {
+    if (value.empty()) return unexpected(std::string("must not be empty"));
+    cfg.data_dir = std::filesystem::path(value);
+    return {};
+}
+
+result<void, std::string> parse_listen(config& cfg, std::string_view value) {
+    auto hp = parse_host_port(value);
+    if (!hp) return unexpected(hp.error());
+    cfg.kafka_listen = std::move(*hp);
+    return {};
+}
+
+result<void, std::string> parse_advertised(config& cfg, std::string_view value) {
+    if (value.empty()) {
+        cfg.kafka_advertised.reset();
+        return {};
+    }
+    auto hp = parse_host_port(value);
+    if (!hp) return unexpected(hp.error());
+    if (is_wildcard(hp->host)) {
+        return unexpected(std::string("a wildcard address cannot be advertised to clients"));
+    }
+    cfg.kafka_advertised = std::move(*hp);
+    return {};
+}
+
+result<void, std::string> parse_log_level(config& cfg, std::string_view value) {
+    auto level = log::parse_level(value);
+    if (!level) {
+        return unexpected(
+            std::string("must be one of trace, debug, info, warn, error, critical, off"));
+    }
+    cfg.log_level = *level;
+    return {};
+}
+
+result<void, std::string> parse_log_format(config& cfg, std::string_view value) {
+    auto f = log::parse_format(value);
+    if (!f) return unexpected(std::string("must be text or json"));
+    cfg.log_format = *f;
+    return {};
+}
+
+std::string show_level(spdlog::level::level_enum level) {
+    switch (level) {
+        case spdlog::level::trace:
+            return "trace";
+        case spdlog::level::debug:
+            return "debug";
+        case spdlog::level::info:
+            return "info";
+        case spdlog::level::warn:
+            return "warn";
+        case spdlog::level::err:
+            return "error";
+        case spdlog::level::critical:
+            return "critical";
+        default:
+            return "off";
+    }
+}
+
+constexpr setting setting_table[] = {
+    {"node.id", "node-id", "Node id, unique in the cluster (0-2147483647)", false, parse_node_id,
+     [](const config& c) { return std::to_string(c.node_id); }},
+    {"node.data_dir", "data-dir", "Directory holding this node's data (created if missing)", false,
+     parse_data_dir, [](const config& c) { return c.data_dir.string(); }},
+    {"kafka.listen", "listen", "Kafka listener address, host:port", false, parse_listen,
+     [](const config& c) { return c.kafka_listen.to_string(); }},
+    {"kafka.advertised", "advertised",
+     "Address given to clients, host:port (default: the listener address)", true, parse_advertised,
+     [](const config& c) { return c.advertised().to_string(); }},
+    {"log.level", "log-level", "trace, debug, info, warn, error, critical or off", false,
+     parse_log_level, [](const config& c) { return show_level(c.log_level); }},
+    {"log.format", "log-format", "text or json (one JSON object per line)", false, parse_log_format,
+     [](const config& c) {
+         return std::string(c.log_format == log::format::json ? "json" : "text");
+     }},
+};
+
+error make_error(config_errc code, std::string message) {
+    return error{make_error_code(code), std::move(message)};
+}
+
+}  // namespace
+
+const std::error_category& config_category() {
+    static const config_category_impl category;
+    return category;
+}
+
+std::string host_port::to_string() const {
+    if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+    return fmt::format("{}:{}", host, port);
+}
+
+result<host_port, std::string> parse_host_port(std::string_view text) {
+    std::string host;
+    std::string_view port_text;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            return unexpected(std::string("expected [ipv6-address]:port"));
+        }
+        host = std::string(text.substr(1, close - 1));
+        port_text = text.substr(close + 2);
+        unsigned char buf[16];
+        if (inet_pton(AF_INET6, host.c_str(), buf) != 1) {
+            return unexpected(fmt::format("'{}' is not an IPv6 address", host));
+        }
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return unexpected(std::string("expected host:port"));
+        host = std::string(text.substr(0, colon));
+        port_text = text.substr(colon + 1);
+        if (host.find(':') != std::string::npos) {
+            return unexpected(std::string("write IPv6 addresses in brackets: [::1]:9092"));
+        }
+        if (!is_ip_literal(host) && !is_dns_name(host)) {
+            return unexpected(fmt::format("'{}' is not a valid host name or IP address", host));
+        }
+    }
+    unsigned port = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+        port < 1 || port > 65535) {
+        return unexpected(std::string("port must be an integer between 1 and 65535"));
+    }
+    return host_port{std::move(host), static_cast<uint16_t>(port)};
+}
+
+std::span<const setting> settings() {
+    return setting_table;
+}
+
+result<void, error> set_setting(config& cfg, std::string_view name, std::string_view value,
+                                std::string_view origin) {
+    auto it = std::find_if(std::begin(setting_table), std::end(setting_table),
+                           [&](const setting& s) { return s.name == name; });
+    if (it == std::end(setting_table)) {
+        return unexpected(make_error(config_errc::unknown_setting,
+                                     fmt::format("unknown setting '{}' ({})", name, origin)));
+    }
+    if (value.empty() && !it->optional) {
+        return unexpected(make_error(config_errc::invalid_value,
+                                     fmt::format("setting {} needs a value ({})", name, origin)));
+    }
+    if (auto r = it->parse(cfg, value); !r) {
+        return unexpected(make_error(
+            config_errc::invalid_value,
+            fmt::format("invalid value \"{}\" for {} ({}): {}", value, name, origin, r.error())));
+    }
+    return {};
+}
+
+result<void, error> apply_yaml(config& cfg, std::string_view yaml_text, std::string_view origin) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml_text));
+    } catch (const YAML::Exception& e) {
+        return unexpected(make_error(
+            config_errc::invalid_yaml,
+            fmt::format("{} line {}: invalid YAML: {}", origin, e.mark.line + 1, e.msg)));
+    }
+    if (root.IsNull()) return {};  // an empty file sets nothing
+    if (!root.IsMap()) {
+        return unexpected(make_error(config_errc::invalid_yaml,
+                                     fmt::format("{}: expected a mapping of sections", origin)));
+    }
+    for (const auto& section : root) {
+        const auto section_name = section.first.as<std::string>();
+        const auto where = [&](const YAML::Node& n) {
+            return fmt::format("{} line {}", origin, n.Mark().line + 1);
+        };
+        if (!section.second.IsMap()) {
+            return unexpected(
+                make_error(config_errc::invalid_yaml,
+                           fmt::format("section '{}' must be a mapping of settings ({})",
+                                       section_name, where(section.first))));
+        }
+        for (const auto& entry : section.second) {
+            auto name = fmt::format("{}.{}", section_name, entry.first.as<std::string>());
+            if (!entry.second.IsScalar() && !entry.second.IsNull()) {
+                return unexpected(make_error(config_errc::invalid_value,
+                                             fmt::format("setting {} must be a single value ({})",
+                                                         name, where(entry.first))));
+            }
+            auto value = entry.second.IsNull() ? std::string() : entry.second.Scalar();
+            TRIB_TRY(set_setting(cfg, name, value, where(entry.first)));
+        }
+    }
+    return {};
+}
+
+result<void, error> apply_yaml_file(config& cfg, const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return unexpected(make_error(config_errc::unreadable_file,
+                                     fmt::format("cannot read configuration file {}: {}",
+                                                 path.string(), std::strerror(errno))));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return apply_yaml(cfg, text.str(), path.string());
+}
+
+result<void, error> validate(const config& cfg) {
+    if (is_wildcard(cfg.kafka_listen.host) && !cfg.kafka_advertised) {
+        return unexpected(make_error(
+            config_errc::inconsistent_settings,
+            fmt::format("kafka.listen is the wildcard address {}: set kafka.advertised to the "
+                        "address clients should connect to",
+                        cfg.kafka_listen.to_string())));
+    }
+    return {};
+}
+
+std::vector<std::pair<std::string, std::string>> describe(const config& cfg) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& s : setting_table)
+        out.emplace_back(std::string(s.name), s.show(cfg));
+    return out;
+}
+
+}  // namespace trib::app

@@ -1,0 +1,89 @@
+// Node configuration: defaults, a YAML file, then command-line flags, each applied through one
+// table of settings so that every source is validated the same way (config.cc).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+#include "base/logging.h"
+#include "base/result.h"
+
+namespace trib::app {
+
+enum class config_errc {
+    unknown_setting = 1,
+    invalid_value,
+    unreadable_file,
+    invalid_yaml,
+    inconsistent_settings,
+    data_dir_unusable,
+    data_dir_locked,
+    data_dir_foreign,
+};
+const std::error_category& config_category();
+inline std::error_code make_error_code(config_errc e) {
+    return {static_cast<int>(e), config_category()};
+}
+
+struct host_port {
+    std::string host;
+    uint16_t port = 0;
+
+    std::string to_string() const;
+    friend bool operator==(const host_port&, const host_port&) = default;
+};
+
+// Parses "host:port" or "[ipv6]:port"; the host is an IP literal or a DNS name.
+result<host_port, std::string> parse_host_port(std::string_view text);
+
+struct config {
+    int32_t node_id = 0;
+    std::filesystem::path data_dir = "tributary-data";
+    host_port kafka_listen{"127.0.0.1", 9092};
+    // The address clients are told to connect to; defaults to kafka_listen.
+    std::optional<host_port> kafka_advertised;
+    spdlog::level::level_enum log_level = spdlog::level::info;
+    log::format log_format = log::format::text;
+
+    host_port advertised() const { return kafka_advertised.value_or(kafka_listen); }
+};
+
+// One configurable setting: its dotted YAML name ("kafka.listen"), its flag ("listen") and how
+// to parse it into and show it from a config.
+struct setting {
+    std::string_view name;
+    std::string_view flag;
+    std::string_view help;
+    bool optional;  // may be set to null/empty to mean "not set"
+    result<void, std::string> (*parse)(config&, std::string_view value);
+    std::string (*show)(const config&);
+};
+
+std::span<const setting> settings();
+
+// Sets one setting by its dotted name; `origin` says where the value came from, for errors.
+result<void, error> set_setting(config& cfg, std::string_view name, std::string_view value,
+                                std::string_view origin);
+
+// Applies every setting in a YAML document (sections of key: value) on top of `cfg`.
+result<void, error> apply_yaml(config& cfg, std::string_view yaml_text, std::string_view origin);
+result<void, error> apply_yaml_file(config& cfg, const std::filesystem::path& path);
+
+// Cross-setting checks, run once every source has been applied.
+result<void, error> validate(const config& cfg);
+
+// Every setting as (name, value) in table order, for the startup log and --check-config.
+std::vector<std::pair<std::string, std::string>> describe(const config& cfg);
+
+}  // namespace trib::app
+
+template <>
+struct std::is_error_code_enum<trib::app::config_errc> : std::true_type {};

@@ -1,0 +1,25 @@
+// A running Tributary node: owns the data directory and the event loop, and runs until
+// SIGINT or SIGTERM asks it to stop.
+#pragma once
+
+#include "app/config.h"
+#include "app/data_dir.h"
+
+namespace trib::app {
+
+class node {
+  public:
+    explicit node(config cfg) : _cfg(std::move(cfg)) {}
+
+    // Takes the data directory; fails with a message for the operator.
+    result<void, error> start();
+
+    // Serves until a shutdown signal arrives, then stops cleanly.
+    void run_until_signal();
+
+  private:
+    config _cfg;
+    data_dir_lock _data_dir;
+};
+
+}  // namespace trib::app
