@@ -11,6 +11,16 @@ if(TRIB_SANITIZE)
     add_link_options(-fsanitize=address,undefined)
 endif()
 
+# Fuzzing needs clang's libFuzzer; every library gets coverage instrumentation, the fuzz
+# targets link the fuzzer's main (tests/fuzz).
+option(TRIB_FUZZ "Build the libFuzzer targets (clang only) instead of the tests" OFF)
+if(TRIB_FUZZ)
+    if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+        message(FATAL_ERROR "TRIB_FUZZ needs clang (the fuzz preset sets it)")
+    endif()
+    add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 # trib_module(NAME base SOURCES a.cc b.cc DEPS other_module PUBLIC_LIBS fmt::fmt)
 function(trib_module)
     cmake_parse_arguments(M "" "NAME" "SOURCES;DEPS;PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})

@@ -20,6 +20,11 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 JS_DIR = ROOT / "tests" / "integration" / "js"
 TOPIC = "golden"
+CODECS = ["gzip", "snappy", "lz4", "zstd"]
+# Values long and repetitive enough that every client really compresses them (librdkafka and
+# kafka-python send a batch uncompressed when compression would not make it smaller).
+PAD = "a" * 500
+THREE_RECORDS = "".join(f"key-{i}:value-{i}-{PAD}\n" for i in (1, 2, 3)).encode()
 
 
 def free_port():
@@ -39,6 +44,9 @@ def kcat(bootstrap):
     run(base + ["-P", "-t", TOPIC, "-p", "0", "-K:", "-H", "trace=abc", "-X", "acks=all"],
         input=b"key-1:value-1\n")
     run(base + ["-C", "-t", TOPIC, "-p", "0", "-o", "beginning", "-e"])
+    for codec in CODECS:  # one batch of three records per codec
+        run(["kcat", "-b", bootstrap, "-X", f"client.id=golden-kcat-{codec}", "-P", "-t", TOPIC,
+             "-p", "0", "-K:", "-z", codec, "-X", "linger.ms=200"], input=THREE_RECORDS)
 
 
 CONFLUENT = r"""
@@ -47,7 +55,8 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 b = sys.argv[1]
 c = Consumer({"bootstrap.servers": b, "client.id": "golden-confluent",
-              "group.id": "golden-group", "session.timeout.ms": 10000})
+              "group.id": "golden-group", "session.timeout.ms": 10000,
+              "enable.auto.commit": False})
 c.subscribe(["golden"])
 for _ in range(6):
     c.poll(0.5)
@@ -68,17 +77,24 @@ p = KafkaProducer(bootstrap_servers=b, client_id="golden-kafka-python", acks=1)
 p.send("golden", key=b"key-1", value=b"value-1", headers=[("trace", b"abc")]).get(10)
 p.close()
 c = KafkaConsumer("golden", bootstrap_servers=b, client_id="golden-kafka-python",
-                  group_id="golden-group")
+                  group_id="golden-group", enable_auto_commit=False)
 c.poll(3000)
 c.commit({TopicPartition("golden", 0): OffsetAndMetadata(42, None)})
 c.close()
 a = KafkaAdminClient(bootstrap_servers=b, client_id="golden-kafka-python")
 a.create_topics([NewTopic("golden-created", 3, 1)])
 a.close()
+for codec in ["gzip", "snappy", "lz4", "zstd"]:  # one batch of three records per codec
+    p = KafkaProducer(bootstrap_servers=b, client_id="golden-kafka-python-" + codec,
+                      compression_type=codec, linger_ms=200)
+    for i in (1, 2, 3):
+        p.send("golden", key=b"key-%d" % i, value=b"value-%d-" % i + b"a" * 500, partition=0)
+    p.flush()
+    p.close()
 """
 
 KAFKAJS = r"""
-const { Kafka, logLevel } = require('kafkajs')
+const { Kafka, logLevel, CompressionTypes } = require('kafkajs')
 const kafka = new Kafka({ clientId: 'golden-kafkajs', brokers: [process.argv[1]],
                           logLevel: logLevel.NOTHING })
 async function main() {
@@ -90,7 +106,7 @@ async function main() {
   const c = kafka.consumer({ groupId: 'golden-group' })
   await c.connect()
   await c.subscribe({ topic: 'golden', fromBeginning: true })
-  await c.run({ eachMessage: async () => {} })
+  await c.run({ autoCommit: false, eachMessage: async () => {} })
   await new Promise(r => setTimeout(r, 3000))
   await c.commitOffsets([{ topic: 'golden', partition: 0, offset: '42' }])
   await c.disconnect()
@@ -98,6 +114,12 @@ async function main() {
   await a.connect()
   await a.createTopics({ topics: [{ topic: 'golden-created', numPartitions: 3 }] })
   await a.disconnect()
+  const gz = new Kafka({ clientId: 'golden-kafkajs-gzip', brokers: [process.argv[1]],
+                         logLevel: logLevel.NOTHING }).producer()
+  await gz.connect()
+  await gz.send({ topic: 'golden', compression: CompressionTypes.GZIP, messages: [1, 2, 3].map(
+    i => ({ key: `key-${i}`, value: `value-${i}-` + 'a'.repeat(500), partition: 0 })) })
+  await gz.disconnect()
 }
 main().then(() => process.exit(0), e => { console.error(e); process.exit(1) })
 """

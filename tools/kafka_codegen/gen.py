@@ -58,7 +58,7 @@ class Gen:
         """Fully qualified, so a member named like a nested type never changes its meaning."""
         if s is self.msg.root:
             return f"::trib::kafka::protocol::{self.msg.cpp}"
-        return f"::trib::kafka::protocol::{self.msg.cpp}::{self.type_names[s.name]}"
+        return f"::trib::kafka::protocol::{self.msg.cpp}_parts::{self.type_names[s.name]}"
 
     def elem_type(self, f):
         if f.type in FIXED:
@@ -106,7 +106,7 @@ class Gen:
     def member_decl(self, f):
         t, d = self.member_type(f), self.default_expr(f)
         if d == f"{t}()":
-            return f"{t} {f.member}{{}};"
+            return f"{t} {f.member};"
         if d.startswith(f"{t}(") and d.endswith(")"):
             return f"{t} {f.member} = {d[len(t) + 1:-1]};"
         return f"{t} {f.member} = {d};"
@@ -141,18 +141,25 @@ class Gen:
         return out
 
     def header(self):
-        """The message's struct definition (nested structs inside, children first)."""
+        """The message's struct definition. Nested structs are defined first, in a namespace
+        of their own, and named inside the root struct by aliases: defined inside it, clang
+        (CWG 1397) would not let std::optional construct them until the root is complete."""
         m = self.msg
         out = []
-        # The root struct holds the nested structs, children first.
+        nested = [s for s in m.structs if s is not m.root]
+        if nested:
+            out.append(f"namespace {m.cpp}_parts {{")
+            for s in nested:  # children first
+                out += self.declare_struct(s, 0)
+                out.append("")
+            out.append(f"}}  // namespace {m.cpp}_parts")
+            out.append("")
         root_name = self.type_names[m.root.name]
         out.append(f"struct {root_name} {{")
         out += self.root_constants(4)
-        for s in m.structs:
-            if s is m.root:
-                continue
-            out += self.declare_struct(s, 4)
-            out.append("")
+        for s in nested:
+            name = self.type_names[s.name]
+            out.append(f"    using {name} = {m.cpp}_parts::{name};")
         for f in m.root.fields:
             out.append(f"    {self.member_decl(f)}")
         out.append("    tagged_fields unknown_tagged_fields;")
@@ -430,6 +437,8 @@ class Gen:
 def int_literal(v):
     if v == -(2 ** 63):
         return "(-9223372036854775807LL - 1)"
+    if -(2 ** 31) < v < 2 ** 31:
+        return str(v)
     return f"{v}LL"
 
 

@@ -25,7 +25,7 @@ result<request_frame> parse_request(std::span<const uint8_t> frame) {
     int16_t version = peek.read_int16();
     request_frame out;
     out.api = find_api(key);
-    out.header_version = out.api ? request_header_version(*out.api, version) : 1;
+    out.header_version = out.api ? request_header_version(*out.api, version) : int16_t{1};
     reader r(frame);
     out.header.decode(r, out.header_version);
     if (!r.ok()) return unexpected(r.error());

@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstring>
 
+#include "base/varint.h"
+
 namespace trib::kafka::protocol {
 namespace {
 
@@ -68,11 +70,11 @@ uint64_t load_be(const uint8_t* p, int width) {
 
 int8_t reader::read_int8() {
     auto p = take(1);
-    return p ? static_cast<int8_t>(p[0]) : 0;
+    return p ? static_cast<int8_t>(p[0]) : int8_t{0};
 }
 int16_t reader::read_int16() {
     auto p = take(2);
-    return p ? static_cast<int16_t>(load_be(p, 2)) : 0;
+    return p ? static_cast<int16_t>(load_be(p, 2)) : int16_t{0};
 }
 int32_t reader::read_int32() {
     auto p = take(4);
@@ -100,38 +102,32 @@ uuid reader::read_uuid() {
     return u;
 }
 
-uint32_t reader::read_uvarint() {
-    uint32_t v = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        auto p = take(1);
-        if (!p) return 0;
-        uint32_t b = p[0];
-        // The fifth byte may carry only the top four bits of a 32-bit value.
-        if (shift == 28 && (b & 0xf0) != 0) break;
-        v |= (b & 0x7f) << shift;
-        if ((b & 0x80) == 0) return v;
+// The varint forms (unsigned for lengths and tags, zigzag for signed) live in base/varint.h,
+// shared with the record format.
+uint64_t reader::read_varint_bits(int bits) {
+    auto d = varint::decode_unsigned(std::span<const uint8_t>(_pos, _end), bits);
+    if (d.status == varint::decode_status::overflow) {
+        fail(errc::varint_overflow);
+        return 0;
     }
-    fail(errc::varint_overflow);
-    return 0;
+    if (d.status == varint::decode_status::truncated) {
+        fail(errc::truncated);
+        return 0;
+    }
+    _pos += d.size;
+    return d.value;
+}
+
+uint32_t reader::read_uvarint() {
+    return static_cast<uint32_t>(read_varint_bits(32));
 }
 
 int32_t reader::read_varint() {
-    uint32_t z = read_uvarint();
-    return static_cast<int32_t>((z >> 1) ^ (~(z & 1) + 1));
+    return varint::zigzag_decode(static_cast<uint32_t>(read_varint_bits(32)));
 }
 
 int64_t reader::read_varlong() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        auto p = take(1);
-        if (!p) return 0;
-        uint64_t b = p[0];
-        if (shift == 63 && (b & 0xfe) != 0) break;
-        v |= (b & 0x7f) << shift;
-        if ((b & 0x80) == 0) return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
-    }
-    fail(errc::varint_overflow);
-    return 0;
+    return varint::zigzag_decode(read_varint_bits(64));
 }
 
 // Returns the length, -1 for null (only if nullable), or 0 after failing.
@@ -255,24 +251,15 @@ void writer::write_float64(double v) {
 }
 
 void writer::write_uvarint(uint32_t v) {
-    while (v >= 0x80) {
-        _buf.push_back(static_cast<uint8_t>(v | 0x80));
-        v >>= 7;
-    }
-    _buf.push_back(static_cast<uint8_t>(v));
+    varint::encode_unsigned(v, [this](uint8_t b) { _buf.push_back(b); });
 }
 
 void writer::write_varint(int32_t v) {
-    write_uvarint((static_cast<uint32_t>(v) << 1) ^ static_cast<uint32_t>(v >> 31));
+    write_uvarint(varint::zigzag_encode(v));
 }
 
 void writer::write_varlong(int64_t v) {
-    uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-    while (z >= 0x80) {
-        _buf.push_back(static_cast<uint8_t>(z | 0x80));
-        z >>= 7;
-    }
-    _buf.push_back(static_cast<uint8_t>(z));
+    varint::encode_unsigned(varint::zigzag_encode(v), [this](uint8_t b) { _buf.push_back(b); });
 }
 
 void writer::write_length(size_t n, bool compact, bool wide) {

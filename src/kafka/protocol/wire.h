@@ -100,6 +100,7 @@ class reader {
 
   private:
     const uint8_t* take(size_t n);
+    uint64_t read_varint_bits(int bits);
     int32_t read_length(bool compact, bool nullable, bool wide);
 
     const uint8_t* _pos;

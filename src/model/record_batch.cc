@@ -1,0 +1,324 @@
+#include "model/record_batch.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "base/assert.h"
+#include "base/varint.h"
+#include "model/crc32c.h"
+
+namespace trib::model {
+
+namespace {
+
+class model_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "model"; }
+    std::string message(int code) const override {
+        switch (static_cast<errc>(code)) {
+            case errc::truncated:
+                return "record batch truncated";
+            case errc::bad_length:
+                return "invalid record batch length";
+            case errc::bad_magic:
+                return "unsupported record batch magic";
+            case errc::bad_crc:
+                return "record batch CRC mismatch";
+            case errc::bad_record_count:
+                return "record count does not match the records";
+            case errc::bad_record:
+                return "malformed record";
+            case errc::unsupported_compression:
+                return "unknown compression codec";
+            case errc::decompression_failed:
+                return "records do not decompress";
+            case errc::decompressed_too_large:
+                return "decompressed records exceed the size limit";
+            case errc::compression_failed:
+                return "compression failed";
+        }
+        return "unknown model error";
+    }
+};
+
+uint64_t load_be(const uint8_t* p, int width) {
+    uint64_t v = 0;
+    for (int i = 0; i < width; ++i)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+void store_be(uint8_t* p, uint64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+        p[i] = static_cast<uint8_t>(v);
+        v >>= 8;
+    }
+}
+
+// Reads records' varints and byte strings, remembering the first failure.
+class record_reader {
+  public:
+    explicit record_reader(std::span<const uint8_t> data) : _data(data) {}
+    bool ok() const { return _ok; }
+    size_t remaining() const { return _data.size() - _pos; }
+
+    int64_t varlong() { return read(64); }
+    int32_t varint() { return static_cast<int32_t>(read(32)); }
+    int8_t int8() {
+        if (!_ok || _pos >= _data.size()) return fail<int8_t>();
+        return static_cast<int8_t>(_data[_pos++]);
+    }
+    // A varint length then that many bytes; -1 is null when allowed.
+    std::optional<std::span<const uint8_t>> sized(bool nullable) {
+        int32_t n = varint();
+        if (!_ok) return std::nullopt;
+        if (n == -1 && nullable) return std::nullopt;
+        if (n < 0 || static_cast<size_t>(n) > remaining()) {
+            _ok = false;
+            return std::nullopt;
+        }
+        auto out = _data.subspan(_pos, static_cast<size_t>(n));
+        _pos += static_cast<size_t>(n);
+        return out;
+    }
+    record_reader sub(size_t n) {
+        if (!_ok || n > remaining()) {
+            _ok = false;
+            return record_reader({});
+        }
+        record_reader r(_data.subspan(_pos, n));
+        _pos += n;
+        return r;
+    }
+
+  private:
+    template <typename T>
+    T fail() {
+        _ok = false;
+        return T{};
+    }
+    int64_t read(int bits) {
+        if (!_ok) return 0;
+        auto d = varint::decode_unsigned(_data.subspan(_pos), bits);
+        if (d.status != varint::decode_status::ok) return fail<int64_t>();
+        _pos += d.size;
+        return bits == 32 ? varint::zigzag_decode(static_cast<uint32_t>(d.value))
+                          : varint::zigzag_decode(d.value);
+    }
+
+    std::span<const uint8_t> _data;
+    size_t _pos = 0;
+    bool _ok = true;
+};
+
+// The smallest encoded record: length, attributes, timestamp delta, offset delta, key length,
+// value length and header count, one byte each.
+constexpr size_t min_record_size = 7;
+
+status parse_records(std::span<const uint8_t> data, int32_t count,
+                     const std::function<void(const record_view&)>& visit) {
+    if (static_cast<uint64_t>(count) * min_record_size > data.size()) {
+        return errc::bad_record_count;
+    }
+    record_reader in(data);
+    record_view rec;
+    for (int32_t i = 0; i < count; ++i) {
+        int32_t length = in.varint();
+        if (!in.ok() || length < 0) return errc::bad_record;
+        record_reader r = in.sub(static_cast<size_t>(length));
+        r.int8();  // attributes: unused
+        rec.timestamp_delta = r.varlong();
+        rec.offset_delta = r.varint();
+        rec.key = r.sized(true);
+        rec.value = r.sized(true);
+        int32_t header_count = r.varint();
+        if (!r.ok() || header_count < 0 || static_cast<size_t>(header_count) * 2 > r.remaining()) {
+            return errc::bad_record;
+        }
+        rec.headers.clear();
+        for (int32_t h = 0; h < header_count; ++h) {
+            auto key = r.sized(false);
+            auto value = r.sized(true);
+            if (!r.ok()) return errc::bad_record;
+            rec.headers.push_back({*key, value});
+        }
+        if (!r.ok() || r.remaining() != 0) return errc::bad_record;
+        visit(rec);
+    }
+    if (in.remaining() != 0) return errc::bad_record_count;
+    return {};
+}
+
+void put_varint(std::vector<uint8_t>& out, int64_t v) {
+    varint::encode_unsigned(varint::zigzag_encode(v), [&](uint8_t b) { out.push_back(b); });
+}
+
+void put_sized(std::vector<uint8_t>& out, const std::optional<std::vector<uint8_t>>& v) {
+    if (!v) {
+        put_varint(out, -1);
+        return;
+    }
+    put_varint(out, static_cast<int64_t>(v->size()));
+    out.insert(out.end(), v->begin(), v->end());
+}
+
+void encode_record(std::vector<uint8_t>& out, const record& r, int64_t base_timestamp,
+                   int32_t offset_delta) {
+    std::vector<uint8_t> body;
+    body.push_back(0);  // attributes
+    put_varint(body, r.timestamp - base_timestamp);
+    put_varint(body, offset_delta);
+    put_sized(body, r.key);
+    put_sized(body, r.value);
+    put_varint(body, static_cast<int64_t>(r.headers.size()));
+    for (const auto& [key, value] : r.headers) {
+        put_varint(body, static_cast<int64_t>(key.size()));
+        body.insert(body.end(), key.begin(), key.end());
+        put_sized(body, value);
+    }
+    put_varint(out, static_cast<int64_t>(body.size()));
+    out.insert(out.end(), body.begin(), body.end());
+}
+
+}  // namespace
+
+const std::error_category& model_category() {
+    static const model_category_impl instance;
+    return instance;
+}
+
+result<batch_header> parse_batch_header(std::span<const uint8_t> data) {
+    if (data.size() < batch_header_size) return errc::truncated;
+    const uint8_t* p = data.data();
+    batch_header h;
+    h.base_offset = static_cast<int64_t>(load_be(p, 8));
+    h.batch_length = static_cast<int32_t>(load_be(p + 8, 4));
+    h.partition_leader_epoch = static_cast<int32_t>(load_be(p + 12, 4));
+    h.magic = static_cast<int8_t>(p[16]);
+    h.crc = static_cast<uint32_t>(load_be(p + 17, 4));
+    h.attributes = static_cast<int16_t>(load_be(p + 21, 2));
+    h.last_offset_delta = static_cast<int32_t>(load_be(p + 23, 4));
+    h.base_timestamp = static_cast<int64_t>(load_be(p + 27, 8));
+    h.max_timestamp = static_cast<int64_t>(load_be(p + 35, 8));
+    h.producer_id = static_cast<int64_t>(load_be(p + 43, 8));
+    h.producer_epoch = static_cast<int16_t>(load_be(p + 51, 2));
+    h.base_sequence = static_cast<int32_t>(load_be(p + 53, 4));
+    h.record_count = static_cast<int32_t>(load_be(p + 57, 4));
+
+    if (h.batch_length < static_cast<int32_t>(batch_header_size - batch_length_overhead)) {
+        return errc::bad_length;
+    }
+    if (h.magic != 2) return errc::bad_magic;
+    if (h.size_bytes() > data.size()) return errc::truncated;
+    if (static_cast<int>(h.codec()) > static_cast<int>(compression::zstd)) {
+        return errc::unsupported_compression;
+    }
+    if (h.record_count < 0 || h.last_offset_delta < 0 ||
+        static_cast<int64_t>(h.record_count) > int64_t{h.last_offset_delta} + 1) {
+        return errc::bad_record_count;
+    }
+    return h;
+}
+
+result<batch_header> verify_batch(std::span<const uint8_t> data) {
+    auto h = parse_batch_header(data);
+    if (!h) return h;
+    auto covered = data.subspan(batch_crc_start, h->size_bytes() - batch_crc_start);
+    if (crc32c(covered) != h->crc) return errc::bad_crc;
+    return h;
+}
+
+result<std::optional<batch_header>> batch_walker::next() {
+    _current = {};
+    if (_pos == _data.size()) return std::optional<batch_header>();
+    auto rest = _data.subspan(_pos);
+    auto h = verify_batch(rest);
+    if (!h) {
+        // A header that says more bytes than remain is a cut-off tail, not corruption,
+        // provided what is there looks like the start of a batch.
+        if (h.error() == errc::truncated) {
+            _truncated_tail = true;
+            return std::optional<batch_header>();
+        }
+        return unexpected(h.error());
+    }
+    _current = rest.first(h->size_bytes());
+    _pos += h->size_bytes();
+    return std::optional<batch_header>(*h);
+}
+
+status for_each_record(std::span<const uint8_t> batch, size_t max_decompressed,
+                       const std::function<void(const record_view&)>& visit) {
+    auto h = parse_batch_header(batch);
+    if (!h) return unexpected(h.error());
+    auto records = batch.subspan(batch_header_size, h->size_bytes() - batch_header_size);
+    if (h->codec() == compression::none) return parse_records(records, h->record_count, visit);
+    auto inflated = decompress(h->codec(), records, max_decompressed);
+    if (!inflated) return unexpected(inflated.error());
+    return parse_records(*inflated, h->record_count, visit);
+}
+
+result<std::vector<uint8_t>> build_batch(const batch_options& options,
+                                         std::span<const record> records) {
+    batch_header h;
+    h.base_offset = options.base_offset;
+    h.partition_leader_epoch = options.partition_leader_epoch;
+    h.attributes =
+        static_cast<int16_t>(static_cast<int>(options.codec) | (options.transactional ? 0x10 : 0) |
+                             (options.control ? 0x20 : 0));
+    h.producer_id = options.producer_id;
+    h.producer_epoch = options.producer_epoch;
+    h.base_sequence = options.base_sequence;
+    h.record_count = static_cast<int32_t>(records.size());
+    int32_t last_delta = 0;
+    if (!records.empty()) {
+        h.base_timestamp = records.front().timestamp;
+        h.max_timestamp = records.front().timestamp;
+    }
+    std::vector<uint8_t> body;
+    for (size_t i = 0; i < records.size(); ++i) {
+        const auto& r = records[i];
+        int32_t delta = r.offset_delta >= 0 ? r.offset_delta : static_cast<int32_t>(i);
+        last_delta = std::max(last_delta, delta);
+        h.max_timestamp = std::max(h.max_timestamp, r.timestamp);
+        encode_record(body, r, h.base_timestamp, delta);
+    }
+    h.last_offset_delta = options.last_offset_delta.value_or(last_delta);
+    if (options.codec != compression::none) {
+        auto packed = compress(options.codec, body);
+        if (!packed) return unexpected(packed.error());
+        body = std::move(*packed);
+    }
+    std::vector<uint8_t> out(batch_header_size + body.size());
+    uint8_t* p = out.data();
+    h.batch_length = static_cast<int32_t>(out.size() - batch_length_overhead);
+    store_be(p, static_cast<uint64_t>(h.base_offset), 8);
+    store_be(p + 8, static_cast<uint32_t>(h.batch_length), 4);
+    store_be(p + 12, static_cast<uint32_t>(h.partition_leader_epoch), 4);
+    p[16] = 2;
+    store_be(p + 21, static_cast<uint16_t>(h.attributes), 2);
+    store_be(p + 23, static_cast<uint32_t>(h.last_offset_delta), 4);
+    store_be(p + 27, static_cast<uint64_t>(h.base_timestamp), 8);
+    store_be(p + 35, static_cast<uint64_t>(h.max_timestamp), 8);
+    store_be(p + 43, static_cast<uint64_t>(h.producer_id), 8);
+    store_be(p + 51, static_cast<uint16_t>(h.producer_epoch), 2);
+    store_be(p + 53, static_cast<uint32_t>(h.base_sequence), 4);
+    store_be(p + 57, static_cast<uint32_t>(h.record_count), 4);
+    std::memcpy(p + batch_header_size, body.data(), body.size());
+    uint32_t crc = crc32c(std::span<const uint8_t>(out).subspan(batch_crc_start));
+    store_be(p + 17, crc, 4);
+    return out;
+}
+
+void set_base_offset(std::span<uint8_t> batch, int64_t base_offset) {
+    TRIB_ASSERT(batch.size() >= batch_header_size);
+    store_be(batch.data(), static_cast<uint64_t>(base_offset), 8);
+}
+
+void set_partition_leader_epoch(std::span<uint8_t> batch, int32_t epoch) {
+    TRIB_ASSERT(batch.size() >= batch_header_size);
+    store_be(batch.data() + 12, static_cast<uint32_t>(epoch), 4);
+}
+
+}  // namespace trib::model
