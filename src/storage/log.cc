@@ -1,0 +1,330 @@
+#include "storage/log.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+
+#include "base/assert.h"
+#include "base/logging.h"
+#include "model/record_batch.h"
+#include "storage/errc.h"
+
+namespace trib::storage {
+
+namespace {
+
+constexpr const char* start_offset_file = "log_start_offset";
+
+// Segment base offsets found in `dir`, ascending, from `<20 digits>.log` names.
+result<std::vector<int64_t>> list_segments(const std::filesystem::path& dir) {
+    std::vector<int64_t> bases;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        auto name = entry.path().filename().string();
+        if (name.size() != 24 || !name.ends_with(".log")) continue;
+        int64_t base = 0;
+        auto [end, err] = std::from_chars(name.data(), name.data() + 20, base);
+        if (err == std::errc() && end == name.data() + 20) bases.push_back(base);
+    }
+    if (ec) return unexpected(ec);
+    std::sort(bases.begin(), bases.end());
+    return bases;
+}
+
+result<int64_t> read_start_offset(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return int64_t{0};
+    auto f = file::open(path, false);
+    if (!f) return unexpected(f.error());
+    auto size = f->size();
+    if (!size) return unexpected(size.error());
+    std::string text(*size, '\0');
+    TRIB_TRY(f->read_at(0, std::span(reinterpret_cast<uint8_t*>(text.data()), text.size())));
+    int64_t value = 0;
+    auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (err != std::errc() || value < 0) return errc::corrupt_data;
+    return value;
+}
+
+}  // namespace
+
+result<std::unique_ptr<log>> log::open(const std::filesystem::path& dir, log_config config) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return unexpected(ec);
+    std::unique_ptr<log> l(new log(dir, config));
+    auto bases = list_segments(dir);
+    if (!bases) return unexpected(bases.error());
+    auto start = read_start_offset(dir / start_offset_file);
+    if (!start) return unexpected(start.error());
+    for (size_t i = 0; i < bases->size(); ++i) {
+        bool active = i + 1 == bases->size();
+        scan_result scanned;
+        auto s = segment::open(dir, (*bases)[i], config.index_interval_bytes, active, &scanned);
+        if (!s) return unexpected(s.error());
+        if (scanned.truncated) {
+            ::trib::log::get("storage")->warn("{}: cut a torn or corrupt tail at byte {} (end offset {})",
+                                    (*s)->log_path().string(), scanned.valid_bytes,
+                                    (*s)->next_offset());
+        }
+        l->_segments.push_back(std::move(*s));
+    }
+    if (l->_segments.empty()) {
+        auto s = segment::open(dir, *start, config.index_interval_bytes, true);
+        if (!s) return unexpected(s.error());
+        l->_segments.push_back(std::move(*s));
+        TRIB_TRY(sync_directory(dir));
+    }
+    l->_start_offset = std::max(*start, l->_segments.front()->base_offset());
+    l->_flushed_offset = l->_segments.back()->next_offset();  // what survived is on disk
+    return l;
+}
+
+result<append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
+    if (batch.size() < model::batch_header_size) return errc::invalid_batch;
+    std::lock_guard lock(_mutex);
+    int64_t base = _segments.back()->next_offset();
+    model::set_base_offset(batch, base);
+    return append_locked(batch, base, now_ms);
+}
+
+result<append_result> log::append_exact(std::span<const uint8_t> batch, int64_t now_ms) {
+    std::lock_guard lock(_mutex);
+    auto h = model::parse_batch_header(batch);
+    if (!h) return errc::invalid_batch;
+    if (h->base_offset < _segments.back()->next_offset()) return errc::offset_mismatch;
+    return append_locked(batch, h->base_offset, now_ms);
+}
+
+result<append_result> log::append_locked(std::span<const uint8_t> batch, int64_t base_offset,
+                                         int64_t now_ms) {
+    if (batch.size() > _config.max_batch_bytes) return errc::batch_too_large;
+    auto h = model::verify_batch(batch);
+    if (!h || h->size_bytes() != batch.size()) return errc::invalid_batch;
+    TRIB_ASSERT(h->base_offset == base_offset);
+    segment* active = _segments.back().get();
+    bool too_big = active->size_bytes() + batch.size() > _config.segment_bytes;
+    bool too_old = _active_created_ms >= 0 && now_ms - _active_created_ms >= _config.segment_ms;
+    if (!active->empty() && (too_big || too_old)) {
+        TRIB_TRY(roll_locked(base_offset, now_ms));
+        active = _segments.back().get();
+    }
+    if (active->empty()) _active_created_ms = now_ms;
+    TRIB_TRY(active->append(batch, base_offset, h->last_offset(), h->max_timestamp));
+    return append_result{base_offset, h->last_offset()};
+}
+
+// The old active segment is synced before the new one takes appends, so at any time only the
+// active segment can hold unsynced data, and recovery needs to scan only it. The sync is
+// unconditional: a flush racing on another thread may have claimed it and not finished yet.
+status log::roll_locked(int64_t next_base, int64_t now_ms) {
+    auto& old = _segments.back();
+    old->take_unsynced();
+    if (auto st = old->sync_files(); !st) {
+        old->mark_unsynced();
+        return st;
+    }
+    auto s = segment::open(_dir, next_base, _config.index_interval_bytes, true);
+    if (!s) return unexpected(s.error());
+    _segments.push_back(std::move(*s));
+    TRIB_TRY(sync_directory(_dir));
+    _active_created_ms = now_ms;
+    return {};
+}
+
+const segment* log::segment_for_locked(int64_t offset) const {
+    auto it = std::upper_bound(_segments.begin(), _segments.end(), offset,
+                               [](int64_t o, const auto& s) { return o < s->base_offset(); });
+    if (it == _segments.begin()) return nullptr;
+    return std::prev(it)->get();
+}
+
+result<read_result> log::read(int64_t offset, size_t max_bytes, int64_t max_offset) const {
+    std::lock_guard lock(_mutex);
+    int64_t end = _segments.back()->next_offset();
+    if (offset < _start_offset || offset > end) return errc::offset_out_of_range;
+    read_result out{{}, offset};
+    // A batch may straddle nothing: batches never span segments. Walk segments from the one
+    // holding `offset` while the byte budget lasts.
+    auto it = std::upper_bound(_segments.begin(), _segments.end(), offset,
+                               [](int64_t o, const auto& s) { return o < s->base_offset(); });
+    if (it != _segments.begin()) --it;
+    for (; it != _segments.end() && out.next_offset < max_offset; ++it) {
+        auto loc = (*it)->find(out.next_offset);
+        if (!loc) return unexpected(loc.error());
+        if (!*loc) continue;
+        size_t budget = out.data.empty() ? max_bytes : max_bytes - out.data.size();
+        std::vector<uint8_t> chunk;
+        int64_t next = out.next_offset;
+        TRIB_TRY((*it)->read(**loc, budget, max_offset, chunk, next));
+        if (chunk.empty()) break;
+        if (!out.data.empty() && out.data.size() + chunk.size() > max_bytes) break;
+        out.data.insert(out.data.end(), chunk.begin(), chunk.end());
+        out.next_offset = next;
+        if (out.data.size() >= max_bytes) break;
+    }
+    return out;
+}
+
+result<std::optional<timestamp_offset>> log::offset_for_timestamp(int64_t timestamp) const {
+    std::lock_guard lock(_mutex);
+    for (const auto& s : _segments) {
+        auto loc = s->find_timestamp(timestamp);
+        if (!loc) return unexpected(loc.error());
+        if (!*loc) continue;
+        // The batch holds a record at or after `timestamp`; find the first such record.
+        std::optional<timestamp_offset> found;
+        auto st = s->for_each_batch((*loc)->position, [&](const batch_location& b,
+                                                          std::span<const uint8_t> bytes) {
+            auto h = model::parse_batch_header(bytes);
+            if (!h) return false;
+            // Records below the start offset no longer exist (DeleteRecords).
+            if (h->log_append_time()) {
+                int64_t first = std::max(b.base_offset, _start_offset);
+                if (h->max_timestamp >= timestamp && first <= b.last_offset) {
+                    found = {first, h->max_timestamp};
+                }
+            } else {
+                auto records = model::for_each_record(
+                    bytes, _config.max_batch_bytes * size_t{64}, [&](const model::record_view& r) {
+                        int64_t ts = h->base_timestamp + r.timestamp_delta;
+                        int64_t at = b.base_offset + r.offset_delta;
+                        if (!found && ts >= timestamp && at >= _start_offset) found = {at, ts};
+                    });
+                if (!records) return false;
+            }
+            return !found;
+        });
+        if (!st) return unexpected(st.error());
+        if (found) return found;
+    }
+    return std::optional<timestamp_offset>();
+}
+
+status log::truncate(int64_t offset) {
+    std::lock_guard lock(_mutex);
+    if (offset < _start_offset) return errc::offset_out_of_range;
+    if (offset >= _segments.back()->next_offset()) return {};
+    ++_truncations;
+    // Whole segments at or after `offset` go; the one holding it is cut.
+    while (_segments.size() > 1 && _segments.back()->base_offset() >= offset) {
+        TRIB_TRY(_segments.back()->remove());
+        _segments.pop_back();
+    }
+    TRIB_TRY(_segments.back()->truncate(offset));
+    TRIB_TRY(sync_directory(_dir));
+    _flushed_offset = std::min(_flushed_offset, _segments.back()->next_offset());
+    return {};
+}
+
+status log::write_start_offset_locked() {
+    auto text = std::to_string(_start_offset);
+    return write_file_durably(
+        _dir / start_offset_file,
+        std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+// Deletes leading segments that end at or before `below_offset`, keeping the active one.
+status log::remove_front_segments_locked(int64_t below_offset) {
+    size_t removed = 0;
+    while (_segments.size() > 1 && _segments[1]->base_offset() <= below_offset) {
+        TRIB_TRY(_segments.front()->remove());
+        _segments.erase(_segments.begin());
+        ++removed;
+    }
+    if (removed > 0) TRIB_TRY(sync_directory(_dir));
+    return {};
+}
+
+status log::advance_start_offset(int64_t offset) {
+    std::lock_guard lock(_mutex);
+    if (offset > _segments.back()->next_offset()) return errc::offset_out_of_range;
+    if (offset <= _start_offset) return {};
+    _start_offset = offset;
+    TRIB_TRY(write_start_offset_locked());  // durable before any data goes
+    return remove_front_segments_locked(offset);
+}
+
+result<size_t> log::apply_retention(int64_t now_ms) {
+    std::lock_guard lock(_mutex);
+    if (!_config.cleanup_delete) return size_t{0};
+    uint64_t total = 0;
+    for (const auto& s : _segments)
+        total += s->size_bytes();
+    size_t drop = 0;
+    while (drop + 1 < _segments.size()) {
+        const auto& s = _segments[drop];
+        bool over_size = _config.retention_bytes >= 0 &&
+                         total - s->size_bytes() >= static_cast<uint64_t>(_config.retention_bytes);
+        bool expired = _config.retention_ms >= 0 && s->max_timestamp() >= 0 &&
+                       now_ms - s->max_timestamp() > _config.retention_ms;
+        if (!over_size && !expired) break;
+        total -= s->size_bytes();
+        ++drop;
+    }
+    if (drop == 0) return size_t{0};
+    _start_offset = std::max(_start_offset, _segments[drop]->base_offset());
+    TRIB_TRY(write_start_offset_locked());
+    TRIB_TRY(remove_front_segments_locked(_start_offset));
+    return drop;
+}
+
+result<int64_t> log::flush() {
+    std::shared_ptr<segment> dirty;
+    int64_t end = 0;
+    uint64_t truncations = 0;
+    {
+        std::lock_guard lock(_mutex);
+        end = _segments.back()->next_offset();
+        truncations = _truncations;
+        if (_segments.back()->take_unsynced()) dirty = _segments.back();
+    }
+    // Only the active segment can be dirty (rolls sync the old one). fdatasync runs unlocked,
+    // so appends continue meanwhile: they will be covered by the next flush.
+    if (dirty) {
+        if (auto st = dirty->sync_files(); !st) {
+            std::lock_guard lock(_mutex);
+            dirty->mark_unsynced();
+            return unexpected(st.error());
+        }
+    }
+    std::lock_guard lock(_mutex);
+    if (truncations == _truncations) _flushed_offset = std::max(_flushed_offset, end);
+    _flushed_cv.notify_all();
+    return _flushed_offset;
+}
+
+bool log::wait_flushed(int64_t offset, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(_mutex);
+    return _flushed_cv.wait_for(lock, timeout, [&] { return _flushed_offset > offset; });
+}
+
+int64_t log::start_offset() const {
+    std::lock_guard lock(_mutex);
+    return _start_offset;
+}
+
+int64_t log::end_offset() const {
+    std::lock_guard lock(_mutex);
+    return _segments.back()->next_offset();
+}
+
+int64_t log::flushed_offset() const {
+    std::lock_guard lock(_mutex);
+    return _flushed_offset;
+}
+
+uint64_t log::size_bytes() const {
+    std::lock_guard lock(_mutex);
+    uint64_t total = 0;
+    for (const auto& s : _segments)
+        total += s->size_bytes();
+    return total;
+}
+
+size_t log::segment_count() const {
+    std::lock_guard lock(_mutex);
+    return _segments.size();
+}
+
+}  // namespace trib::storage

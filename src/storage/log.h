@@ -1,0 +1,118 @@
+// A partition's log: an ordered list of segments in one directory, the last one active.
+// Appends assign offsets and go to the active segment, which rolls by size and by age; reads
+// return whole batches; the start offset moves forward by retention and DeleteRecords; the
+// end can be truncated (Raft). Durability is explicit: flush() makes everything appended so
+// far durable with one fdatasync per dirty segment, and flushed_offset() says how far that
+// reached. Layout and recovery: docs/formats/storage.md.
+//
+// Thread-safety: one owner appends, reads and truncates; flush() and wait_flushed() may run on
+// other threads (the group committer), and never hold the lock during fdatasync.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/result.h"
+#include "storage/segment.h"
+
+namespace trib::storage {
+
+struct log_config {
+    uint64_t segment_bytes = uint64_t{1} << 30;               // segment.bytes
+    int64_t segment_ms = int64_t{7} * 24 * 3600 * 1000;       // segment.ms
+    uint32_t index_interval_bytes = 4096;                     // index.interval.bytes
+    uint32_t max_batch_bytes = 1024 * 1024 + 12;              // max.message.bytes
+    int64_t retention_bytes = -1;                             // retention.bytes, -1: none
+    int64_t retention_ms = int64_t{7} * 24 * 3600 * 1000;     // retention.ms, -1: none
+    bool cleanup_delete = true;                               // cleanup.policy has delete
+    bool cleanup_compact = false;                             // cleanup.policy has compact
+    int64_t delete_retention_ms = int64_t{24} * 3600 * 1000;  // delete.retention.ms
+};
+
+struct append_result {
+    int64_t base_offset;
+    int64_t last_offset;
+};
+
+struct read_result {
+    std::vector<uint8_t> data;  // whole batches
+    int64_t next_offset;        // the offset after the last batch returned
+};
+
+struct timestamp_offset {
+    int64_t offset;
+    int64_t timestamp;
+};
+
+class log {
+  public:
+    // Opens (or creates) the log in `dir`. The active (last) segment is scanned batch by batch
+    // and cut at the first torn or corrupt batch; older segments were synced when they rolled
+    // and only get their indexes checked (and rebuilt if they do not fit).
+    static result<std::unique_ptr<log>> open(const std::filesystem::path& dir, log_config config);
+
+    // Appends one batch (as received: verified here), assigning it the next offsets by
+    // rewriting its base offset in place.
+    result<append_result> append(std::span<uint8_t> batch, int64_t now_ms);
+    // Appends a batch keeping its own offsets, which must be at or after the end (followers
+    // and rewrites keep the leader's offsets).
+    result<append_result> append_exact(std::span<const uint8_t> batch, int64_t now_ms);
+
+    // Whole batches from the one containing `offset`, up to `max_bytes` (the first batch is
+    // returned whole even if larger, so a reader can always progress) and before
+    // `max_offset`. offset_out_of_range below the start or past the end.
+    result<read_result> read(int64_t offset, size_t max_bytes,
+                             int64_t max_offset = INT64_MAX) const;
+    // The first record whose timestamp is >= `timestamp` (ListOffsets); nullopt if none.
+    result<std::optional<timestamp_offset>> offset_for_timestamp(int64_t timestamp) const;
+
+    // Removes everything at `offset` and after; `offset` must start a batch (or be the end).
+    status truncate(int64_t offset);
+    // Moves the log start offset forward (DeleteRecords, retention); whole segments below it
+    // are deleted. The start offset is kept durably.
+    status advance_start_offset(int64_t offset);
+    // Deletes whole segments by retention.bytes and retention.ms (never the active one).
+    // Returns how many segments went.
+    result<size_t> apply_retention(int64_t now_ms);
+
+    // Makes everything appended so far durable; returns the flushed offset reached.
+    result<int64_t> flush();
+    // Waits until flushed_offset() > `offset` or the timeout passes; true if it did.
+    bool wait_flushed(int64_t offset, std::chrono::milliseconds timeout) const;
+
+    int64_t start_offset() const;
+    int64_t end_offset() const;      // the next offset to be assigned
+    int64_t flushed_offset() const;  // every offset below this is durable
+    uint64_t size_bytes() const;
+    size_t segment_count() const;
+    const log_config& config() const { return _config; }
+    const std::filesystem::path& dir() const { return _dir; }
+
+  private:
+    log(std::filesystem::path dir, log_config config) : _dir(std::move(dir)), _config(config) {}
+    result<append_result> append_locked(std::span<const uint8_t> batch, int64_t base_offset,
+                                        int64_t now_ms);
+    status roll_locked(int64_t next_base, int64_t now_ms);
+    status write_start_offset_locked();
+    status remove_front_segments_locked(int64_t below_offset);
+    const segment* segment_for_locked(int64_t offset) const;
+
+    std::filesystem::path _dir;
+    log_config _config;
+    mutable std::mutex _mutex;
+    mutable std::condition_variable _flushed_cv;
+    std::vector<std::shared_ptr<segment>> _segments;  // ascending base offset; back is active
+    int64_t _start_offset = 0;
+    int64_t _flushed_offset = 0;
+    int64_t _active_created_ms = -1;  // first append into the active segment
+    uint64_t _truncations = 0;        // bumped by truncate, so a racing flush does not overreach
+};
+
+}  // namespace trib::storage

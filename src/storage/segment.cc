@@ -1,0 +1,279 @@
+#include "storage/segment.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "base/assert.h"
+#include "model/record_batch.h"
+#include "storage/errc.h"
+
+namespace trib::storage {
+
+namespace {
+
+constexpr size_t read_chunk = 1 << 20;
+
+// Reads a segment file sequentially from a position, one verified batch at a time, through a
+// buffer (a batch larger than the buffer is read whole).
+class batch_cursor {
+  public:
+    enum class outcome { batch, end, torn, corrupt };
+
+    batch_cursor(const file& f, uint64_t file_size, uint64_t position)
+        : _file(f), _file_size(file_size), _pos(position) {}
+
+    result<outcome> next() {
+        if (_pos >= _file_size) return outcome::end;
+        uint64_t left = _file_size - _pos;
+        if (left < model::batch_header_size) return outcome::torn;
+        TRIB_TRY(fill(model::batch_header_size));
+        auto header = model::parse_batch_header(window(model::batch_header_size));
+        if (!header && header.error() != model::errc::truncated) return outcome::corrupt;
+        // parse_batch_header reports `truncated` for a length past the window; decide with the
+        // length itself whether the batch runs past the end of the file.
+        uint64_t size = model::batch_length_overhead +
+                        static_cast<uint32_t>(load_length(window(model::batch_header_size)));
+        if (size < model::batch_header_size) return outcome::corrupt;
+        if (size > left) return outcome::torn;
+        TRIB_TRY(fill(size));
+        auto verified = model::verify_batch(window(size));
+        if (!verified) return outcome::corrupt;
+        _header = *verified;
+        _current = window(size);
+        _current_pos = _pos;
+        _pos += size;
+        return outcome::batch;
+    }
+
+    const model::batch_header& header() const { return _header; }
+    std::span<const uint8_t> current() const { return _current; }
+    uint64_t current_position() const { return _current_pos; }
+    uint64_t position() const { return _pos; }
+
+  private:
+    static int32_t load_length(std::span<const uint8_t> h) {
+        return static_cast<int32_t>((uint32_t{h[8]} << 24) | (uint32_t{h[9]} << 16) |
+                                    (uint32_t{h[10]} << 8) | uint32_t{h[11]});
+    }
+    std::span<const uint8_t> window(size_t n) const {
+        return std::span<const uint8_t>(_buf).subspan(_pos - _buf_start, n);
+    }
+    // Makes [_pos, _pos + n) present in the buffer.
+    status fill(size_t n) {
+        if (_pos >= _buf_start && _pos + n <= _buf_start + _buf.size()) return {};
+        size_t want =
+            std::max(n, static_cast<size_t>(std::min<uint64_t>(read_chunk, _file_size - _pos)));
+        _buf.resize(want);
+        _buf_start = _pos;
+        return _file.read_at(_pos, _buf);
+    }
+
+    const file& _file;
+    uint64_t _file_size;
+    uint64_t _pos;
+    std::vector<uint8_t> _buf;
+    uint64_t _buf_start = 0;
+    model::batch_header _header;
+    std::span<const uint8_t> _current;
+    uint64_t _current_pos = 0;
+};
+
+batch_location location_of(const model::batch_header& h, uint64_t position) {
+    return {h.base_offset, h.last_offset(), static_cast<uint32_t>(position),
+            static_cast<uint32_t>(h.size_bytes()), h.max_timestamp};
+}
+
+}  // namespace
+
+std::string segment::file_name(int64_t base_offset, const char* suffix) {
+    return fmt::format("{:020d}{}", base_offset, suffix);
+}
+
+segment::segment(std::filesystem::path dir, int64_t base_offset, uint32_t index_interval)
+    : _dir(std::move(dir)),
+      _log_path(_dir / file_name(base_offset, ".log")),
+      _base_offset(base_offset),
+      _next_offset(base_offset),
+      _index(base_offset, index_interval) {}
+
+result<std::unique_ptr<segment>> segment::open(const std::filesystem::path& dir,
+                                               int64_t base_offset, uint32_t index_interval,
+                                               bool recover, scan_result* scanned) {
+    std::unique_ptr<segment> s(new segment(dir, base_offset, index_interval));
+    auto f = file::open(s->_log_path, true);
+    if (!f) return unexpected(f.error());
+    s->_file = std::move(*f);
+    auto size = s->_file.size();
+    if (!size) return unexpected(size.error());
+    if (*size > UINT32_MAX) return errc::corrupt_data;  // positions are 32-bit
+    s->_size = *size;
+    auto index_ok = s->_index.open(dir / file_name(base_offset, ".index"),
+                                   dir / file_name(base_offset, ".timeindex"), s->_size);
+    if (!index_ok) return unexpected(index_ok.error());
+    result<scan_result> scan = scan_result{};
+    if (recover || !*index_ok) {
+        TRIB_TRY(s->_index.clear());
+        scan = s->scan_from(0, true, recover);
+    } else if (!s->_index.entries().empty()) {
+        const auto& last = s->_index.entries().back();
+        s->_max_timestamp = last.max_timestamp;
+        s->_next_offset = last.base_offset;
+        scan = s->scan_from(last.position, false, false);
+    }
+    if (!scan) return unexpected(scan.error());
+    if (scanned) *scanned = *scan;
+    return s;
+}
+
+// Walks batches from `position` to the end, learning the end offset and max timestamp.
+// `rebuild_index` re-adds index entries; `truncate_bad` cuts the file at the first batch that
+// is torn or does not verify (recovery). Without it, such a batch is corruption.
+result<scan_result> segment::scan_from(uint32_t position, bool rebuild_index, bool truncate_bad) {
+    batch_cursor cursor(_file, _size, position);
+    scan_result out;
+    for (;;) {
+        auto step = cursor.next();
+        if (!step) return unexpected(step.error());
+        if (*step == batch_cursor::outcome::end) break;
+        // Where the valid prefix ends if this step is bad: a torn or corrupt batch leaves the
+        // cursor at its start; a batch with a bad offset has already been stepped over.
+        uint64_t bad_at = cursor.position();
+        if (*step == batch_cursor::outcome::batch) {
+            const auto& h = cursor.header();
+            if (h.base_offset >= _next_offset) {  // offsets must increase
+                if (rebuild_index) {
+                    TRIB_TRY(_index.on_batch(
+                        h.base_offset, static_cast<uint32_t>(cursor.current_position()),
+                        static_cast<uint32_t>(h.size_bytes()), h.max_timestamp));
+                }
+                _next_offset = h.last_offset() + 1;
+                _max_timestamp = std::max(_max_timestamp, h.max_timestamp);
+                continue;
+            }
+            bad_at = cursor.current_position();
+        }
+        if (!truncate_bad) return errc::corrupt_data;
+        TRIB_TRY(_file.truncate(bad_at));
+        TRIB_TRY(_file.sync_data());
+        _size = bad_at;
+        out.truncated = true;
+        break;
+    }
+    out.valid_bytes = _size;
+    return out;
+}
+
+status segment::append(std::span<const uint8_t> batch, int64_t base_offset, int64_t last_offset,
+                       int64_t max_timestamp) {
+    TRIB_ASSERT(base_offset >= _next_offset);
+    TRIB_ASSERT(_size + batch.size() <= UINT32_MAX);
+    auto position = static_cast<uint32_t>(_size);
+    TRIB_TRY(_file.write_at(_size, batch));
+    _size += batch.size();
+    _unsynced = true;
+    _next_offset = last_offset + 1;
+    _max_timestamp = std::max(_max_timestamp, max_timestamp);
+    return _index.on_batch(base_offset, position, static_cast<uint32_t>(batch.size()),
+                           max_timestamp);
+}
+
+status segment::for_each_batch(
+    uint32_t from_position,
+    const std::function<bool(const batch_location&, std::span<const uint8_t>)>& visit) const {
+    batch_cursor cursor(_file, _size, from_position);
+    for (;;) {
+        auto step = cursor.next();
+        if (!step) return unexpected(step.error());
+        if (*step == batch_cursor::outcome::end) return {};
+        if (*step != batch_cursor::outcome::batch) return errc::corrupt_data;
+        if (!visit(location_of(cursor.header(), cursor.current_position()), cursor.current())) {
+            return {};
+        }
+    }
+}
+
+result<std::optional<batch_location>> segment::find(int64_t offset) const {
+    auto start = _index.floor_offset(offset);
+    std::optional<batch_location> found;
+    auto st = for_each_batch(start ? start->position : 0,
+                             [&](const batch_location& loc, std::span<const uint8_t>) {
+                                 if (loc.last_offset < offset) return true;
+                                 found = loc;
+                                 return false;
+                             });
+    if (!st) return unexpected(st.error());
+    return found;
+}
+
+result<std::optional<batch_location>> segment::find_timestamp(int64_t timestamp) const {
+    if (_max_timestamp < timestamp) return std::optional<batch_location>();
+    auto start = _index.before_timestamp(timestamp);
+    std::optional<batch_location> found;
+    auto st = for_each_batch(start ? start->position : 0,
+                             [&](const batch_location& loc, std::span<const uint8_t>) {
+                                 if (loc.max_timestamp < timestamp) return true;
+                                 found = loc;
+                                 return false;
+                             });
+    if (!st) return unexpected(st.error());
+    return found;
+}
+
+status segment::read(const batch_location& from, size_t max_bytes, int64_t max_offset,
+                     std::vector<uint8_t>& out, int64_t& next_offset) const {
+    bool first = true;
+    return for_each_batch(from.position,
+                          [&](const batch_location& loc, std::span<const uint8_t> bytes) {
+                              if (loc.base_offset >= max_offset) return false;
+                              if (!first && out.size() + bytes.size() > max_bytes) return false;
+                              out.insert(out.end(), bytes.begin(), bytes.end());
+                              next_offset = loc.last_offset + 1;
+                              first = false;
+                              return out.size() < max_bytes;
+                          });
+}
+
+status segment::truncate(int64_t offset) {
+    if (offset >= _next_offset) return {};
+    uint32_t cut = 0;
+    bool at_boundary = offset <= _base_offset;
+    if (!at_boundary) {
+        auto loc = find(offset);
+        if (!loc) return unexpected(loc.error());
+        if (!*loc || (*loc)->base_offset != offset) return errc::not_a_batch_boundary;
+        cut = (*loc)->position;
+    }
+    TRIB_TRY(_file.truncate(cut));
+    TRIB_TRY(_file.sync_data());
+    _size = cut;
+    TRIB_TRY(_index.truncate_from(cut));
+    // Relearn the end and the max timestamp from the last index entry on.
+    _next_offset = _base_offset;
+    _max_timestamp = -1;
+    uint32_t from = 0;
+    if (!_index.entries().empty()) {
+        from = _index.entries().back().position;
+        _next_offset = _index.entries().back().base_offset;
+        _max_timestamp = _index.entries().back().max_timestamp;
+    }
+    auto scan = scan_from(from, false, false);
+    if (!scan) return unexpected(scan.error());
+    return {};
+}
+
+status segment::sync_files() const {
+    TRIB_TRY(_file.sync_data());
+    return _index.sync();
+}
+
+status segment::remove() {
+    std::error_code ec;
+    for (const char* suffix : {".log", ".index", ".timeindex"}) {
+        std::filesystem::remove(_dir / file_name(_base_offset, suffix), ec);
+        if (ec) return unexpected(ec);
+    }
+    return {};
+}
+
+}  // namespace trib::storage
