@@ -63,9 +63,9 @@ result<std::unique_ptr<log>> log::open(const std::filesystem::path& dir, log_con
         auto s = segment::open(dir, (*bases)[i], config.index_interval_bytes, active, &scanned);
         if (!s) return unexpected(s.error());
         if (scanned.truncated) {
-            ::trib::log::get("storage")->warn("{}: cut a torn or corrupt tail at byte {} (end offset {})",
-                                    (*s)->log_path().string(), scanned.valid_bytes,
-                                    (*s)->next_offset());
+            ::trib::log::get("storage")->warn(
+                "{}: cut a torn or corrupt tail at byte {} (end offset {})",
+                (*s)->log_path().string(), scanned.valid_bytes, (*s)->next_offset());
         }
         l->_segments.push_back(std::move(*s));
     }
@@ -161,7 +161,9 @@ result<read_result> log::read(int64_t offset, size_t max_bytes, int64_t max_offs
         if (!out.data.empty() && out.data.size() + chunk.size() > max_bytes) break;
         out.data.insert(out.data.end(), chunk.begin(), chunk.end());
         out.next_offset = next;
-        if (out.data.size() >= max_bytes) break;
+        // Stopped inside this segment (byte budget or max_offset): the next segment must not
+        // be read, or the result would skip this one's remaining batches.
+        if (out.next_offset < (*it)->next_offset() || out.data.size() >= max_bytes) break;
     }
     return out;
 }

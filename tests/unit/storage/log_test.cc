@@ -116,6 +116,22 @@ TEST(log, rolls_by_size_and_by_age_and_reads_across_segments) {
     ASSERT_TRUE(all.has_value());
     EXPECT_EQ(batch_offsets(all->data).size(), 40u);
     EXPECT_EQ(all->next_offset, 120);
+    // Small byte budgets stop inside segments; reading on from next_offset misses nothing.
+    for (size_t budget : {size_t{1}, size_t{1500}, size_t{5000}}) {
+        int64_t offset = 0;
+        while (offset < 120) {
+            auto r = l->read(offset, budget);
+            ASSERT_TRUE(r.has_value());
+            auto offsets = batch_offsets(r->data);
+            ASSERT_FALSE(offsets.empty());
+            for (int64_t o : offsets) {
+                ASSERT_EQ(o, offset) << "budget " << budget;
+                offset += 3;
+            }
+            ASSERT_EQ(r->next_offset, offset);
+            ASSERT_LE(r->data.size(), std::max<size_t>(budget, 800));
+        }
+    }
     size_t before = l->segment_count();
     auto b = make_batch(1, 5000, "late");
     ASSERT_TRUE(l->append(b, 1000 + 39 * 10 + 1500).has_value());  // past segment.ms
