@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app/config.h"
+#include "storage/file.h"
 
 namespace trib::app {
 namespace {
@@ -24,30 +25,18 @@ error unusable(const std::filesystem::path& dir, std::string_view what, int err)
                              std::strerror(err))};
 }
 
-// Writes the whole buffer and makes it durable, so a crash never leaves a half-written id.
-bool write_file_durably(const std::filesystem::path& path, std::string_view content) {
-    auto tmp = path;
-    tmp += ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return false;
-    bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-              ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return false;
-    int dir_fd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) return false;
-    ok = ::fsync(dir_fd) == 0;
-    ::close(dir_fd);
-    return ok;
-}
-
 result<void, error> check_node_id(const std::filesystem::path& dir, int32_t node_id) {
     auto path = dir / node_id_file_name;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT) return unexpected(unusable(dir, "cannot read node_id file", errno));
-        if (!write_file_durably(path, fmt::format("{}\n", node_id))) {
-            return unexpected(unusable(dir, "cannot write node_id file", errno));
+        // Durable (temp file, fsync, rename, fsync of the directory): a crash never leaves a
+        // half-written id.
+        auto text = fmt::format("{}\n", node_id);
+        auto written = storage::write_file_durably(
+            path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+        if (!written) {
+            return unexpected(unusable(dir, "cannot write node_id file", written.error().value()));
         }
         return {};
     }
