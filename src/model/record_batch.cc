@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base/assert.h"
+#include "base/big_endian.h"
 #include "base/varint.h"
 #include "model/crc32c.h"
 
@@ -41,20 +42,6 @@ class model_category_impl final : public std::error_category {
         return "unknown model error";
     }
 };
-
-uint64_t load_be(const uint8_t* p, int width) {
-    uint64_t v = 0;
-    for (int i = 0; i < width; ++i)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-void store_be(uint8_t* p, uint64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i) {
-        p[i] = static_cast<uint8_t>(v);
-        v >>= 8;
-    }
-}
 
 // Reads records' varints and byte strings, remembering the first failure.
 class record_reader {
@@ -192,19 +179,19 @@ result<batch_header> parse_batch_header(std::span<const uint8_t> data) {
     if (data.size() < batch_header_size) return errc::truncated;
     const uint8_t* p = data.data();
     batch_header h;
-    h.base_offset = static_cast<int64_t>(load_be(p, 8));
-    h.batch_length = static_cast<int32_t>(load_be(p + 8, 4));
-    h.partition_leader_epoch = static_cast<int32_t>(load_be(p + 12, 4));
+    h.base_offset = static_cast<int64_t>(big_endian::load(p, 8));
+    h.batch_length = static_cast<int32_t>(big_endian::load(p + 8, 4));
+    h.partition_leader_epoch = static_cast<int32_t>(big_endian::load(p + 12, 4));
     h.magic = static_cast<int8_t>(p[16]);
-    h.crc = static_cast<uint32_t>(load_be(p + 17, 4));
-    h.attributes = static_cast<int16_t>(load_be(p + 21, 2));
-    h.last_offset_delta = static_cast<int32_t>(load_be(p + 23, 4));
-    h.base_timestamp = static_cast<int64_t>(load_be(p + 27, 8));
-    h.max_timestamp = static_cast<int64_t>(load_be(p + 35, 8));
-    h.producer_id = static_cast<int64_t>(load_be(p + 43, 8));
-    h.producer_epoch = static_cast<int16_t>(load_be(p + 51, 2));
-    h.base_sequence = static_cast<int32_t>(load_be(p + 53, 4));
-    h.record_count = static_cast<int32_t>(load_be(p + 57, 4));
+    h.crc = static_cast<uint32_t>(big_endian::load(p + 17, 4));
+    h.attributes = static_cast<int16_t>(big_endian::load(p + 21, 2));
+    h.last_offset_delta = static_cast<int32_t>(big_endian::load(p + 23, 4));
+    h.base_timestamp = static_cast<int64_t>(big_endian::load(p + 27, 8));
+    h.max_timestamp = static_cast<int64_t>(big_endian::load(p + 35, 8));
+    h.producer_id = static_cast<int64_t>(big_endian::load(p + 43, 8));
+    h.producer_epoch = static_cast<int16_t>(big_endian::load(p + 51, 2));
+    h.base_sequence = static_cast<int32_t>(big_endian::load(p + 53, 4));
+    h.record_count = static_cast<int32_t>(big_endian::load(p + 57, 4));
 
     if (h.batch_length < static_cast<int32_t>(batch_header_size - batch_length_overhead)) {
         return errc::bad_length;
@@ -293,32 +280,32 @@ result<std::vector<uint8_t>> build_batch(const batch_options& options,
     std::vector<uint8_t> out(batch_header_size + body.size());
     uint8_t* p = out.data();
     h.batch_length = static_cast<int32_t>(out.size() - batch_length_overhead);
-    store_be(p, static_cast<uint64_t>(h.base_offset), 8);
-    store_be(p + 8, static_cast<uint32_t>(h.batch_length), 4);
-    store_be(p + 12, static_cast<uint32_t>(h.partition_leader_epoch), 4);
+    big_endian::store(p, static_cast<uint64_t>(h.base_offset), 8);
+    big_endian::store(p + 8, static_cast<uint32_t>(h.batch_length), 4);
+    big_endian::store(p + 12, static_cast<uint32_t>(h.partition_leader_epoch), 4);
     p[16] = 2;
-    store_be(p + 21, static_cast<uint16_t>(h.attributes), 2);
-    store_be(p + 23, static_cast<uint32_t>(h.last_offset_delta), 4);
-    store_be(p + 27, static_cast<uint64_t>(h.base_timestamp), 8);
-    store_be(p + 35, static_cast<uint64_t>(h.max_timestamp), 8);
-    store_be(p + 43, static_cast<uint64_t>(h.producer_id), 8);
-    store_be(p + 51, static_cast<uint16_t>(h.producer_epoch), 2);
-    store_be(p + 53, static_cast<uint32_t>(h.base_sequence), 4);
-    store_be(p + 57, static_cast<uint32_t>(h.record_count), 4);
+    big_endian::store(p + 21, static_cast<uint16_t>(h.attributes), 2);
+    big_endian::store(p + 23, static_cast<uint32_t>(h.last_offset_delta), 4);
+    big_endian::store(p + 27, static_cast<uint64_t>(h.base_timestamp), 8);
+    big_endian::store(p + 35, static_cast<uint64_t>(h.max_timestamp), 8);
+    big_endian::store(p + 43, static_cast<uint64_t>(h.producer_id), 8);
+    big_endian::store(p + 51, static_cast<uint16_t>(h.producer_epoch), 2);
+    big_endian::store(p + 53, static_cast<uint32_t>(h.base_sequence), 4);
+    big_endian::store(p + 57, static_cast<uint32_t>(h.record_count), 4);
     std::memcpy(p + batch_header_size, body.data(), body.size());
     uint32_t crc = crc32c(std::span<const uint8_t>(out).subspan(batch_crc_start));
-    store_be(p + 17, crc, 4);
+    big_endian::store(p + 17, crc, 4);
     return out;
 }
 
 void set_base_offset(std::span<uint8_t> batch, int64_t base_offset) {
     TRIB_ASSERT(batch.size() >= batch_header_size);
-    store_be(batch.data(), static_cast<uint64_t>(base_offset), 8);
+    big_endian::store(batch.data(), static_cast<uint64_t>(base_offset), 8);
 }
 
 void set_partition_leader_epoch(std::span<uint8_t> batch, int32_t epoch) {
     TRIB_ASSERT(batch.size() >= batch_header_size);
-    store_be(batch.data() + 12, static_cast<uint32_t>(epoch), 4);
+    big_endian::store(batch.data() + 12, static_cast<uint32_t>(epoch), 4);
 }
 
 }  // namespace trib::model

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "base/assert.h"
+#include "base/big_endian.h"
 #include "model/record_batch.h"
 #include "storage/errc.h"
 
@@ -53,8 +54,7 @@ class batch_cursor {
 
   private:
     static int32_t load_length(std::span<const uint8_t> h) {
-        return static_cast<int32_t>((uint32_t{h[8]} << 24) | (uint32_t{h[9]} << 16) |
-                                    (uint32_t{h[10]} << 8) | uint32_t{h[11]});
+        return static_cast<int32_t>(big_endian::load(h.data() + 8, 4));
     }
     std::span<const uint8_t> window(size_t n) const {
         return std::span<const uint8_t>(_buf).subspan(_pos - _buf_start, n);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "base/big_endian.h"
 #include "storage/errc.h"
 
 namespace trib::storage {
@@ -13,20 +14,6 @@ namespace {
 // time index entry = max timestamp i64, relative offset u32.
 constexpr size_t offset_entry_size = 8;
 constexpr size_t time_entry_size = 12;
-
-void put(uint8_t* p, uint64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i) {
-        p[i] = static_cast<uint8_t>(v);
-        v >>= 8;
-    }
-}
-
-uint64_t get(const uint8_t* p, int width) {
-    uint64_t v = 0;
-    for (int i = 0; i < width; ++i)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 result<std::vector<uint8_t>> read_all(const file& f) {
     auto size = f.size();
@@ -58,9 +45,11 @@ result<bool> segment_index::open(const std::filesystem::path& offset_path,
     for (size_t i = 0; consistent && i < n; ++i) {
         const uint8_t* o = offsets->data() + i * offset_entry_size;
         const uint8_t* t = times->data() + i * time_entry_size;
-        index_entry e{_segment_base + static_cast<int64_t>(get(o, 4)),
-                      static_cast<uint32_t>(get(o + 4, 4)), static_cast<int64_t>(get(t, 8))};
-        bool same_offset = static_cast<int64_t>(get(t + 8, 4)) + _segment_base == e.base_offset;
+        index_entry e{_segment_base + static_cast<int64_t>(big_endian::load(o, 4)),
+                      static_cast<uint32_t>(big_endian::load(o + 4, 4)),
+                      static_cast<int64_t>(big_endian::load(t, 8))};
+        bool same_offset =
+            static_cast<int64_t>(big_endian::load(t + 8, 4)) + _segment_base == e.base_offset;
         bool ordered = loaded.empty() || (e.base_offset > loaded.back().base_offset &&
                                           e.position > loaded.back().position &&
                                           e.max_timestamp >= loaded.back().max_timestamp);
@@ -92,10 +81,10 @@ status segment_index::write_entry(const index_entry& e) {
     std::array<uint8_t, offset_entry_size> o{};
     std::array<uint8_t, time_entry_size> t{};
     auto relative = static_cast<uint64_t>(e.base_offset - _segment_base);
-    put(o.data(), relative, 4);
-    put(o.data() + 4, e.position, 4);
-    put(t.data(), static_cast<uint64_t>(e.max_timestamp), 8);
-    put(t.data() + 8, relative, 4);
+    big_endian::store(o.data(), relative, 4);
+    big_endian::store(o.data() + 4, e.position, 4);
+    big_endian::store(t.data(), static_cast<uint64_t>(e.max_timestamp), 8);
+    big_endian::store(t.data() + 8, relative, 4);
     size_t i = _entries.size() - 1;
     TRIB_TRY(_offset_file.write_at(i * offset_entry_size, o));
     return _time_file.write_at(i * time_entry_size, t);

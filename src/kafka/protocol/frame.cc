@@ -1,5 +1,6 @@
 #include "kafka/protocol/frame.h"
 
+#include "base/big_endian.h"
 #include "kafka/protocol/response_header.h"
 
 namespace trib::kafka::protocol {

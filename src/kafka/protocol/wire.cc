@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 
+#include "base/big_endian.h"
 #include "base/varint.h"
 
 namespace trib::kafka::protocol {
@@ -59,14 +60,7 @@ const uint8_t* reader::take(size_t n) {
     return p;
 }
 
-namespace {
-uint64_t load_be(const uint8_t* p, int width) {
-    uint64_t v = 0;
-    for (int i = 0; i < width; ++i)
-        v = (v << 8) | p[i];
-    return v;
-}
-}  // namespace
+namespace {}  // namespace
 
 int8_t reader::read_int8() {
     auto p = take(1);
@@ -74,23 +68,23 @@ int8_t reader::read_int8() {
 }
 int16_t reader::read_int16() {
     auto p = take(2);
-    return p ? static_cast<int16_t>(load_be(p, 2)) : int16_t{0};
+    return p ? static_cast<int16_t>(big_endian::load(p, 2)) : int16_t{0};
 }
 int32_t reader::read_int32() {
     auto p = take(4);
-    return p ? static_cast<int32_t>(load_be(p, 4)) : 0;
+    return p ? static_cast<int32_t>(big_endian::load(p, 4)) : 0;
 }
 int64_t reader::read_int64() {
     auto p = take(8);
-    return p ? static_cast<int64_t>(load_be(p, 8)) : 0;
+    return p ? static_cast<int64_t>(big_endian::load(p, 8)) : 0;
 }
 uint16_t reader::read_uint16() {
     auto p = take(2);
-    return p ? static_cast<uint16_t>(load_be(p, 2)) : 0;
+    return p ? static_cast<uint16_t>(big_endian::load(p, 2)) : 0;
 }
 uint32_t reader::read_uint32() {
     auto p = take(4);
-    return p ? static_cast<uint32_t>(load_be(p, 4)) : 0;
+    return p ? static_cast<uint32_t>(big_endian::load(p, 4)) : 0;
 }
 double reader::read_float64() {
     return std::bit_cast<double>(static_cast<uint64_t>(read_int64()));

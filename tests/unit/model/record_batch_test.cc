@@ -11,6 +11,7 @@
 #include "kafka/protocol/frame.h"
 #include "kafka/protocol/produce.h"
 #include "model/crc32c.h"
+#include "unit/hex_file.h"
 
 namespace trib::model {
 namespace {
@@ -26,14 +27,7 @@ bytes as_bytes(std::string_view s) {
 }
 
 bytes read_hex(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::string hex;
-    in >> hex;
-    bytes out;
-    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-        out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-    }
-    return out;
+    return test::read_hex_file(path);
 }
 
 // The records field of a captured Produce frame.

@@ -18,6 +18,7 @@
 #include "kafka/protocol/metadata.h"
 #include "kafka/protocol/offset_commit.h"
 #include "kafka/protocol/produce.h"
+#include "unit/hex_file.h"
 
 namespace trib::kafka::protocol {
 namespace {
@@ -27,14 +28,7 @@ const char* const clients[] = {"golden-kcat", "golden-confluent", "golden-kafka-
                                "golden-kafkajs"};
 
 bytes read_hex(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::string hex;
-    in >> hex;
-    bytes out;
-    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-        out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-    }
-    return out;
+    return test::read_hex_file(path);
 }
 
 // Every captured frame of `client` for `api`, whatever versions were captured.
