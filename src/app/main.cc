@@ -26,6 +26,7 @@ int fail(int code, const std::string& message) {
 
 int main(int argc, char** argv) {
     using namespace trib;
+    app::defer_shutdown_signals();
     CLI::App cli{
         "Tributary: a Kafka-compatible streaming data platform.\n"
         "Settings come from defaults, then --config, then the flags below."};

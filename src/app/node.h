@@ -7,6 +7,11 @@
 
 namespace trib::app {
 
+// Blocks SIGINT and SIGTERM in the calling thread (and the threads it will start). Called first
+// in main(): a shutdown signal that arrives while the node is still starting stays pending and
+// is handled once run_until_signal() listens, instead of killing the process mid-start.
+void defer_shutdown_signals();
+
 class node {
   public:
     explicit node(config cfg) : _cfg(std::move(cfg)) {}
@@ -14,7 +19,8 @@ class node {
     // Takes the data directory; fails with a message for the operator.
     result<void, error> start();
 
-    // Serves until a shutdown signal arrives, then stops cleanly.
+    // Serves until a shutdown signal arrives (including one deferred during start), then
+    // stops cleanly.
     void run_until_signal();
 
   private:
