@@ -253,7 +253,7 @@ result<std::vector<uint8_t>> build_batch(const batch_options& options,
     h.partition_leader_epoch = options.partition_leader_epoch;
     h.attributes =
         static_cast<int16_t>(static_cast<int>(options.codec) | (options.transactional ? 0x10 : 0) |
-                             (options.control ? 0x20 : 0));
+                             (options.control ? 0x20 : 0) | (options.log_append_time_ms ? 0x8 : 0));
     h.producer_id = options.producer_id;
     h.producer_epoch = options.producer_epoch;
     h.base_sequence = options.base_sequence;
@@ -272,6 +272,7 @@ result<std::vector<uint8_t>> build_batch(const batch_options& options,
         encode_record(body, r, h.base_timestamp, delta);
     }
     h.last_offset_delta = options.last_offset_delta.value_or(last_delta);
+    if (options.log_append_time_ms) h.max_timestamp = *options.log_append_time_ms;
     if (options.codec != compression::none) {
         auto packed = compress(options.codec, body);
         if (!packed) return unexpected(packed.error());

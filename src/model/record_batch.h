@@ -117,6 +117,8 @@ struct batch_options {
     // Set when rewriting a batch whose last records were removed (compaction): keeps the
     // original lastOffsetDelta so the batch still covers its offsets.
     std::optional<int32_t> last_offset_delta;
+    // Set for a LogAppendTime batch: the broker's append time, which becomes maxTimestamp.
+    std::optional<int64_t> log_append_time_ms;
 };
 
 // Encodes `records` as one v2 batch with a correct CRC.

@@ -26,6 +26,8 @@ class storage_category_impl final : public std::error_category {
                 return "record batch too large";
             case errc::log_closed:
                 return "log closed";
+            case errc::log_failed:
+                return "log failed after an fsync error; restart to recover it";
         }
         return "unknown storage error";
     }

@@ -14,6 +14,7 @@ enum class errc {
     offset_mismatch,       // a batch appended with its own offsets does not follow the log
     batch_too_large,       // larger than the log's max batch size
     log_closed,
+    log_failed,  // an fsync failed earlier: the log takes no writes until reopened
 };
 const std::error_category& storage_category();
 inline std::error_code make_error_code(errc e) {

@@ -1,5 +1,6 @@
 #include "storage/file.h"
 
+#include <atomic>
 #include <cerrno>
 
 #include <fcntl.h>
@@ -68,7 +69,20 @@ status file::read_at(uint64_t offset, std::span<uint8_t> out) const {
     return {};
 }
 
+namespace {
+std::atomic<int> injected_sync_failures{0};
+}  // namespace
+
+void inject_sync_failures(int count) {
+    injected_sync_failures = count;
+}
+
 status file::sync_data() const {
+    for (int left = injected_sync_failures.load(); left > 0;) {
+        if (injected_sync_failures.compare_exchange_weak(left, left - 1)) {
+            return unexpected(std::error_code(EIO, std::generic_category()));
+        }
+    }
     if (::fdatasync(_fd) != 0) return unexpected(last_error());
     return {};
 }

@@ -34,6 +34,10 @@ class file {
     int _fd = -1;
 };
 
+// Tests only: the next `count` fdatasync calls on data files fail with EIO, as a failing disk
+// would make them (the storage tests prove an fsync error is fatal for the log).
+void inject_sync_failures(int count);
+
 // fsync of a directory, so that files created, renamed or removed in it stay so.
 status sync_directory(const std::filesystem::path& dir);
 

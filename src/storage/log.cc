@@ -15,22 +15,6 @@ namespace {
 
 constexpr const char* start_offset_file = "log_start_offset";
 
-// Segment base offsets found in `dir`, ascending, from `<20 digits>.log` names.
-result<std::vector<int64_t>> list_segments(const std::filesystem::path& dir) {
-    std::vector<int64_t> bases;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        auto name = entry.path().filename().string();
-        if (name.size() != 24 || !name.ends_with(".log")) continue;
-        int64_t base = 0;
-        auto [end, err] = std::from_chars(name.data(), name.data() + 20, base);
-        if (err == std::errc() && end == name.data() + 20) bases.push_back(base);
-    }
-    if (ec) return unexpected(ec);
-    std::sort(bases.begin(), bases.end());
-    return bases;
-}
-
 result<int64_t> read_start_offset(const std::filesystem::path& path) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) return int64_t{0};
@@ -53,7 +37,8 @@ result<std::unique_ptr<log>> log::open(const std::filesystem::path& dir, log_con
     std::filesystem::create_directories(dir, ec);
     if (ec) return unexpected(ec);
     std::unique_ptr<log> l(new log(dir, config));
-    auto bases = list_segments(dir);
+    TRIB_TRY(finish_interrupted_compaction(dir));
+    auto bases = segment::list_bases(dir);
     if (!bases) return unexpected(bases.error());
     auto start = read_start_offset(dir / start_offset_file);
     if (!start) return unexpected(start.error());
@@ -83,6 +68,7 @@ result<std::unique_ptr<log>> log::open(const std::filesystem::path& dir, log_con
 result<append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
     if (batch.size() < model::batch_header_size) return errc::invalid_batch;
     std::lock_guard lock(_mutex);
+    if (_failed) return errc::log_failed;
     int64_t base = _segments.back()->next_offset();
     model::set_base_offset(batch, base);
     return append_locked(batch, base, now_ms);
@@ -90,6 +76,7 @@ result<append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
 
 result<append_result> log::append_exact(std::span<const uint8_t> batch, int64_t now_ms) {
     std::lock_guard lock(_mutex);
+    if (_failed) return errc::log_failed;
     auto h = model::parse_batch_header(batch);
     if (!h) return errc::invalid_batch;
     if (h->base_offset < _segments.back()->next_offset()) return errc::offset_mismatch;
@@ -121,7 +108,7 @@ status log::roll_locked(int64_t next_base, int64_t now_ms) {
     auto& old = _segments.back();
     old->take_unsynced();
     if (auto st = old->sync_files(); !st) {
-        old->mark_unsynced();
+        _failed = true;  // the pages' state is unknown after a failed fsync: never trust them
         return st;
     }
     auto s = segment::open(_dir, next_base, _config.index_interval_bytes, true);
@@ -153,13 +140,11 @@ result<read_result> log::read(int64_t offset, size_t max_bytes, int64_t max_offs
         auto loc = (*it)->find(out.next_offset);
         if (!loc) return unexpected(loc.error());
         if (!*loc) continue;
-        size_t budget = out.data.empty() ? max_bytes : max_bytes - out.data.size();
-        std::vector<uint8_t> chunk;
+        size_t before = out.data.size();
+        size_t budget = before == 0 ? max_bytes : max_bytes - before;
         int64_t next = out.next_offset;
-        TRIB_TRY((*it)->read(**loc, budget, max_offset, chunk, next));
-        if (chunk.empty()) break;
-        if (!out.data.empty() && out.data.size() + chunk.size() > max_bytes) break;
-        out.data.insert(out.data.end(), chunk.begin(), chunk.end());
+        TRIB_TRY((*it)->read(**loc, budget, max_offset, out.data, next));
+        if (out.data.size() == before) break;
         out.next_offset = next;
         // Stopped inside this segment (byte budget or max_offset): the next segment must not
         // be read, or the result would skip this one's remaining batches.
@@ -213,7 +198,11 @@ status log::truncate(int64_t offset) {
         TRIB_TRY(_segments.back()->remove());
         _segments.pop_back();
     }
-    TRIB_TRY(_segments.back()->truncate(offset));
+    if (auto st = _segments.back()->truncate(offset); !st) {
+        // Past the boundary check the cut may or may not be on disk: stop until reopened.
+        if (st.error() != errc::not_a_batch_boundary) _failed = true;
+        return st;
+    }
     TRIB_TRY(sync_directory(_dir));
     _flushed_offset = std::min(_flushed_offset, _segments.back()->next_offset());
     return {};
@@ -258,8 +247,9 @@ result<size_t> log::apply_retention(int64_t now_ms) {
         const auto& s = _segments[drop];
         bool over_size = _config.retention_bytes >= 0 &&
                          total - s->size_bytes() >= static_cast<uint64_t>(_config.retention_bytes);
-        bool expired = _config.retention_ms >= 0 && s->max_timestamp() >= 0 &&
-                       now_ms - s->max_timestamp() > _config.retention_ms;
+        // Compaction can leave a closed segment empty: it holds nothing to keep.
+        bool expired = s->empty() || (_config.retention_ms >= 0 && s->max_timestamp() >= 0 &&
+                                      now_ms - s->max_timestamp() > _config.retention_ms);
         if (!over_size && !expired) break;
         total -= s->size_bytes();
         ++drop;
@@ -277,16 +267,24 @@ result<int64_t> log::flush() {
     uint64_t truncations = 0;
     {
         std::lock_guard lock(_mutex);
+        if (_failed) return errc::log_failed;
         end = _segments.back()->next_offset();
         truncations = _truncations;
         if (_segments.back()->take_unsynced()) dirty = _segments.back();
     }
     // Only the active segment can be dirty (rolls sync the old one). fdatasync runs unlocked,
-    // so appends continue meanwhile: they will be covered by the next flush.
+    // so appends continue meanwhile: they will be covered by the next flush. Its indexes are
+    // not synced: recovery rebuilds the active segment's indexes anyway.
     if (dirty) {
-        if (auto st = dirty->sync_files(); !st) {
+        if (auto st = dirty->sync_data(); !st) {
+            // After a failed fsync the kernel may have dropped the dirty pages and marked them
+            // clean, so a retry could "succeed" over lost data (fsyncgate). The log stops
+            // taking writes; reopening it recovers from what is really on disk.
             std::lock_guard lock(_mutex);
-            dirty->mark_unsynced();
+            _failed = true;
+            _flushed_cv.notify_all();
+            ::trib::log::get("storage")->error("{}: fsync failed ({}); the log is failed",
+                                               _dir.string(), st.error().message());
             return unexpected(st.error());
         }
     }
@@ -298,7 +296,13 @@ result<int64_t> log::flush() {
 
 bool log::wait_flushed(int64_t offset, std::chrono::milliseconds timeout) const {
     std::unique_lock lock(_mutex);
-    return _flushed_cv.wait_for(lock, timeout, [&] { return _flushed_offset > offset; });
+    _flushed_cv.wait_for(lock, timeout, [&] { return _failed || _flushed_offset > offset; });
+    return !_failed && _flushed_offset > offset;
+}
+
+bool log::failed() const {
+    std::lock_guard lock(_mutex);
+    return _failed;
 }
 
 int64_t log::start_offset() const {

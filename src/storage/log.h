@@ -34,6 +34,10 @@ struct log_config {
     bool cleanup_delete = true;                               // cleanup.policy has delete
     bool cleanup_compact = false;                             // cleanup.policy has compact
     int64_t delete_retention_ms = int64_t{24} * 3600 * 1000;  // delete.retention.ms
+    // When the flusher syncs on its own (besides explicit flush requests, e.g. for acks=all):
+    // once this many messages are unflushed, and once the oldest unflushed append is this old.
+    int64_t flush_messages = INT64_MAX;  // flush.messages
+    int64_t flush_ms = 1000;             // flush.ms (Kafka's default is never)
 };
 
 struct append_result {
@@ -44,6 +48,15 @@ struct append_result {
 struct read_result {
     std::vector<uint8_t> data;  // whole batches
     int64_t next_offset;        // the offset after the last batch returned
+};
+
+// What one compaction pass did.
+struct compaction_stats {
+    size_t segments_in = 0;   // closed segments rewritten
+    size_t segments_out = 0;  // segments that replaced them (groups are merged)
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+    uint64_t records_removed = 0;  // superseded records and expired tombstones
 };
 
 struct timestamp_offset {
@@ -82,14 +95,26 @@ class log {
     // Returns how many segments went.
     result<size_t> apply_retention(int64_t now_ms);
 
-    // Makes everything appended so far durable; returns the flushed offset reached.
+    // cleanup.policy=compact: rewrites the closed segments whose offsets all lie below
+    // `max_offset` (the high watermark), keeping the newest record of each key and dropping
+    // tombstones whose batch is older than delete.retention.ms; offsets are preserved and small
+    // neighbours are merged. Runs without the log's lock except for the final swap, so appends
+    // and reads go on meanwhile; the swap is crash-safe (docs/formats/storage.md). The key map is
+    // bounded by `map_budget_bytes`: segments past it wait for the next pass.
+    result<compaction_stats> compact(int64_t now_ms, int64_t max_offset = INT64_MAX,
+                                     size_t map_budget_bytes = size_t{64} << 20);
+
+    // Makes everything appended so far durable; returns the flushed offset reached. An fsync
+    // error fails the log for good (log_failed on every later write and flush).
     result<int64_t> flush();
     // Waits until flushed_offset() > `offset` or the timeout passes; true if it did.
+    // Returns false at once if the log has failed.
     bool wait_flushed(int64_t offset, std::chrono::milliseconds timeout) const;
 
     int64_t start_offset() const;
     int64_t end_offset() const;      // the next offset to be assigned
     int64_t flushed_offset() const;  // every offset below this is durable
+    bool failed() const;
     uint64_t size_bytes() const;
     size_t segment_count() const;
     const log_config& config() const { return _config; }
@@ -103,15 +128,22 @@ class log {
     status write_start_offset_locked();
     status remove_front_segments_locked(int64_t below_offset);
     const segment* segment_for_locked(int64_t offset) const;
+    // Compaction (compaction.cc).
+    static status finish_interrupted_compaction(const std::filesystem::path& dir);
+    // Under the lock: if `group` is still in place, commits `work` as a swap and installs it.
+    result<bool> swap_in_compacted(const std::vector<std::shared_ptr<segment>>& group,
+                                   const std::filesystem::path& work, uint64_t truncations_seen);
 
     std::filesystem::path _dir;
     log_config _config;
+    std::mutex _compaction_mutex;  // one compaction at a time; taken before _mutex
     mutable std::mutex _mutex;
     mutable std::condition_variable _flushed_cv;
     std::vector<std::shared_ptr<segment>> _segments;  // ascending base offset; back is active
     int64_t _start_offset = 0;
     int64_t _flushed_offset = 0;
     int64_t _active_created_ms = -1;  // first append into the active segment
+    bool _failed = false;             // an fsync failed: no more writes (fsyncgate)
     uint64_t _truncations = 0;        // bumped by truncate, so a racing flush does not overreach
 };
 

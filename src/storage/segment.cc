@@ -1,6 +1,8 @@
 #include "storage/segment.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -88,6 +90,21 @@ batch_location location_of(const model::batch_header& h, uint64_t position) {
 
 std::string segment::file_name(int64_t base_offset, const char* suffix) {
     return fmt::format("{:020d}{}", base_offset, suffix);
+}
+
+result<std::vector<int64_t>> segment::list_bases(const std::filesystem::path& dir) {
+    std::vector<int64_t> bases;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        auto name = entry.path().filename().string();
+        if (name.size() != 24 || !name.ends_with(".log")) continue;
+        int64_t base = 0;
+        auto [end, err] = std::from_chars(name.data(), name.data() + 20, base);
+        if (err == std::errc() && end == name.data() + 20) bases.push_back(base);
+    }
+    if (ec) return unexpected(ec);
+    std::sort(bases.begin(), bases.end());
+    return bases;
 }
 
 segment::segment(std::filesystem::path dir, int64_t base_offset, uint32_t index_interval)
@@ -193,45 +210,78 @@ status segment::for_each_batch(
     }
 }
 
+// Hops from batch header to batch header (no CRC: the caller reads and verifies the batch it
+// wants) until `stop` accepts one; nullopt at the end of the segment.
+result<std::optional<batch_location>> segment::find_header(
+    uint32_t from_position, const std::function<bool(const batch_location&)>& stop) const {
+    uint64_t pos = from_position;
+    std::array<uint8_t, model::batch_header_size> header{};
+    while (pos < _size) {
+        if (_size - pos < header.size()) return errc::corrupt_data;
+        TRIB_TRY(_file.read_at(pos, header));
+        auto h = model::parse_batch_header(header);
+        if (!h && h.error() != model::errc::truncated) return errc::corrupt_data;
+        uint64_t size = model::batch_length_overhead +
+                        static_cast<uint32_t>(big_endian::load(header.data() + 8, 4));
+        if (size < header.size() || size > _size - pos) return errc::corrupt_data;
+        // A header alone is "truncated" for any batch with records: take its fields directly.
+        model::batch_header fields;
+        fields.base_offset = static_cast<int64_t>(big_endian::load(header.data(), 8));
+        fields.batch_length = static_cast<int32_t>(size - model::batch_length_overhead);
+        fields.last_offset_delta = static_cast<int32_t>(big_endian::load(header.data() + 23, 4));
+        fields.max_timestamp = static_cast<int64_t>(big_endian::load(header.data() + 35, 8));
+        if (fields.last_offset_delta < 0) return errc::corrupt_data;
+        auto loc = location_of(fields, pos);
+        if (stop(loc)) return std::optional<batch_location>(loc);
+        pos += size;
+    }
+    return std::optional<batch_location>();
+}
+
 result<std::optional<batch_location>> segment::find(int64_t offset) const {
     auto start = _index.floor_offset(offset);
-    std::optional<batch_location> found;
-    auto st = for_each_batch(start ? start->position : 0,
-                             [&](const batch_location& loc, std::span<const uint8_t>) {
-                                 if (loc.last_offset < offset) return true;
-                                 found = loc;
-                                 return false;
-                             });
-    if (!st) return unexpected(st.error());
-    return found;
+    return find_header(start ? start->position : 0,
+                       [&](const batch_location& loc) { return loc.last_offset >= offset; });
 }
 
 result<std::optional<batch_location>> segment::find_timestamp(int64_t timestamp) const {
     if (_max_timestamp < timestamp) return std::optional<batch_location>();
     auto start = _index.before_timestamp(timestamp);
-    std::optional<batch_location> found;
-    auto st = for_each_batch(start ? start->position : 0,
-                             [&](const batch_location& loc, std::span<const uint8_t>) {
-                                 if (loc.max_timestamp < timestamp) return true;
-                                 found = loc;
-                                 return false;
-                             });
-    if (!st) return unexpected(st.error());
-    return found;
+    return find_header(start ? start->position : 0,
+                       [&](const batch_location& loc) { return loc.max_timestamp >= timestamp; });
 }
 
+// Reads the stretch with one pread straight into `out`, then keeps the whole batches that
+// verify, fit and lie before `max_offset`.
 status segment::read(const batch_location& from, size_t max_bytes, int64_t max_offset,
                      std::vector<uint8_t>& out, int64_t& next_offset) const {
-    bool first = true;
-    return for_each_batch(from.position,
-                          [&](const batch_location& loc, std::span<const uint8_t> bytes) {
-                              if (loc.base_offset >= max_offset) return false;
-                              if (!first && out.size() + bytes.size() > max_bytes) return false;
-                              out.insert(out.end(), bytes.begin(), bytes.end());
-                              next_offset = loc.last_offset + 1;
-                              first = false;
-                              return out.size() < max_bytes;
-                          });
+    if (from.base_offset >= max_offset) return {};
+    size_t start = out.size();
+    uint64_t limit = start == 0 ? std::max<size_t>(max_bytes, from.size) : max_bytes;
+    uint64_t want = std::min<uint64_t>(_size - from.position, limit);
+    if (want < from.size) return {};  // the first batch does not fit
+    out.resize(start + want);
+    if (auto st = _file.read_at(from.position, std::span(out).subspan(start)); !st) {
+        out.resize(start);
+        return st;
+    }
+    size_t kept = 0;
+    while (kept < want) {
+        auto rest = std::span<const uint8_t>(out).subspan(start + kept);
+        auto h = model::verify_batch(rest);
+        if (!h && kept > 0 && h.error() == model::errc::truncated) break;  // the budget's end
+        if (!h) {
+            // Corruption is never served: the verified batches before it are.
+            if (kept > 0) break;
+            out.resize(start);
+            return errc::corrupt_data;
+        }
+        if (h->base_offset >= max_offset) break;
+        kept += h->size_bytes();
+        next_offset = h->last_offset() + 1;
+    }
+    out.resize(start + kept);
+    return {};
 }
 
 status segment::truncate(int64_t offset) {

@@ -36,6 +36,8 @@ struct scan_result {
 class segment {
   public:
     static std::string file_name(int64_t base_offset, const char* suffix);
+    // Base offsets of the segments in `dir` (`<20 digits>.log`), ascending.
+    static result<std::vector<int64_t>> list_bases(const std::filesystem::path& dir);
 
     // Opens an existing segment (or creates an empty one). `recover` rescans every batch and
     // truncates at the first that does not verify; otherwise only the tail after the last
@@ -50,20 +52,20 @@ class segment {
     int64_t max_timestamp() const { return _max_timestamp; }
     bool empty() const { return _size == 0; }
     // Claims the duty to sync what was appended so far (returns false if nothing is pending);
-    // the caller then calls sync_files, possibly on another thread, and gives the claim back
-    // with mark_unsynced if that fails.
+    // the caller then syncs, possibly on another thread; if that fails the log is failed.
     bool take_unsynced() { return std::exchange(_unsynced, false); }
-    void mark_unsynced() { _unsynced = true; }
-    status sync_files() const;
+    status sync_files() const;                              // data and indexes
+    status sync_data() const { return _file.sync_data(); }  // data only
 
     // Appends one verified batch whose base offset is already set.
     status append(std::span<const uint8_t> batch, int64_t base_offset, int64_t last_offset,
                   int64_t max_timestamp);
     // The batch containing `offset` or the first after it; nullopt past the end.
     result<std::optional<batch_location>> find(int64_t offset) const;
-    // Reads whole batches starting at `from` while they fit in `max_bytes` (the first is read
-    // whole regardless) and lie before `max_offset`. Each is CRC-checked: a corrupt batch
-    // fails with corrupt_data and is never returned.
+    // Appends to `out` the whole batches starting at `from` while they fit in `max_bytes`
+    // (the first whole regardless when `out` is empty) and lie before `max_offset`. Each is
+    // CRC-checked and a corrupt one is never returned: the read stops before it, or fails with
+    // corrupt_data if it is the first.
     status read(const batch_location& from, size_t max_bytes, int64_t max_offset,
                 std::vector<uint8_t>& out, int64_t& next_offset) const;
     // Every batch in order, verified; used by timestamp lookup and compaction.
@@ -81,6 +83,8 @@ class segment {
 
   private:
     segment(std::filesystem::path dir, int64_t base_offset, uint32_t index_interval);
+    result<std::optional<batch_location>> find_header(
+        uint32_t from_position, const std::function<bool(const batch_location&)>& stop) const;
     result<scan_result> scan_from(uint32_t position, bool rebuild_index, bool truncate_bad);
 
     std::filesystem::path _dir;

@@ -1,0 +1,158 @@
+// The group committer and the fsync-failure rule: requests are served, flush.messages and
+// flush.ms trigger syncs on their own, a failed fdatasync fails the log for good, and the
+// data that was on disk comes back when the log is reopened.
+#include "storage/flusher.h"
+
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "storage/errc.h"
+#include "storage/file.h"
+#include "unit/storage/test_log.h"
+
+namespace trib::storage {
+namespace {
+
+using namespace std::chrono_literals;
+using test::make_batch;
+using test::temp_dir;
+
+constexpr auto generous = 10s;  // an upper bound for a correct flusher, not a timing claim
+
+std::shared_ptr<log> open_shared(const std::filesystem::path& dir, log_config c) {
+    return std::shared_ptr<log>(log::open(dir, c).value());
+}
+
+int64_t append_one(log& l) {
+    auto b = make_batch(2, 1000, "value");
+    return l.append(b, 1000).value().last_offset;
+}
+
+TEST(flusher, a_request_makes_the_log_durable) {
+    temp_dir dir;
+    log_config c;
+    c.flush_ms = INT64_MAX;  // only requests flush
+    auto l = open_shared(dir.path(), c);
+    flusher f;
+    f.add(l);
+    int64_t last = append_one(*l);
+    f.appended(l.get());
+    EXPECT_EQ(l->flushed_offset(), 0);  // no policy fired: nothing synced on its own
+    f.request(l.get());
+    EXPECT_TRUE(l->wait_flushed(last, generous));
+}
+
+TEST(flusher, many_writers_share_syncs_and_all_become_durable) {
+    temp_dir dir;
+    log_config c;
+    c.flush_ms = INT64_MAX;
+    auto l = open_shared(dir.path(), c);
+    flusher f;
+    f.add(l);
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 4; ++w) {
+        writers.emplace_back([&] {
+            for (int i = 0; i < 50; ++i) {
+                int64_t last = append_one(*l);
+                f.request(l.get());
+                ASSERT_TRUE(l->wait_flushed(last, generous));
+            }
+        });
+    }
+    for (auto& t : writers)
+        t.join();
+    EXPECT_EQ(l->flushed_offset(), l->end_offset());
+}
+
+TEST(flusher, flush_messages_triggers_a_sync) {
+    temp_dir dir;
+    log_config c;
+    c.flush_ms = INT64_MAX;
+    c.flush_messages = 10;
+    auto l = open_shared(dir.path(), c);
+    flusher f;
+    f.add(l);
+    int64_t last = 0;
+    for (int i = 0; i < 5; ++i) {
+        last = append_one(*l);  // two messages a batch: the fifth reaches ten
+        f.appended(l.get());
+    }
+    EXPECT_TRUE(l->wait_flushed(last, generous));
+}
+
+TEST(flusher, flush_ms_triggers_a_sync) {
+    temp_dir dir;
+    log_config c;
+    c.flush_ms = 20;
+    auto l = open_shared(dir.path(), c);
+    flusher f;
+    f.add(l);
+    int64_t last = append_one(*l);
+    f.appended(l.get());
+    EXPECT_TRUE(l->wait_flushed(last, generous));
+}
+
+TEST(flusher, stopping_flushes_every_registered_log) {
+    temp_dir dir;
+    log_config c;
+    c.flush_ms = INT64_MAX;
+    auto l = open_shared(dir.path(), c);
+    {
+        flusher f;
+        f.add(l);
+        append_one(*l);
+    }
+    EXPECT_EQ(l->flushed_offset(), l->end_offset());
+}
+
+TEST(fsync_failure, fails_the_log_for_good_and_reopen_recovers) {
+    temp_dir dir;
+    log_config c;
+    c.flush_ms = INT64_MAX;
+    int64_t last = 0;
+    {
+        auto l = open_shared(dir.path(), c);
+        flusher f;
+        f.add(l);
+        last = append_one(*l);
+        inject_sync_failures(1);
+        f.request(l.get());
+        EXPECT_FALSE(l->wait_flushed(last, generous));
+        EXPECT_TRUE(l->failed());
+        EXPECT_EQ(l->flushed_offset(), 0);  // never reported durable
+        // No retry-and-trust: later flushes and appends fail too, even with a healthy disk.
+        auto again = l->flush();
+        ASSERT_FALSE(again.has_value());
+        EXPECT_EQ(again.error(), errc::log_failed);
+        auto b = make_batch(1, 1000, "x");
+        auto appended = l->append(b, 1000);
+        ASSERT_FALSE(appended.has_value());
+        EXPECT_EQ(appended.error(), errc::log_failed);
+        f.remove(l.get());
+    }
+    // Reopening recovers what is really in the file.
+    auto reopened = log::open(dir.path(), c).value();
+    EXPECT_FALSE(reopened->failed());
+    EXPECT_EQ(reopened->end_offset(), last + 1);
+    EXPECT_TRUE(reopened->flush().has_value());
+}
+
+TEST(fsync_failure, a_failed_sync_on_roll_fails_the_append) {
+    temp_dir dir;
+    log_config c;
+    c.segment_bytes = 1024;
+    auto l = log::open(dir.path(), c).value();
+    auto big = make_batch(3, 1000, std::string(300, 'x'));
+    ASSERT_TRUE(l->append(big, 1000).has_value());
+    ASSERT_TRUE(l->append(big, 1000).has_value());
+    inject_sync_failures(1);
+    auto rolled = l->append(big, 1000);  // rolls: the old segment must sync first
+    ASSERT_FALSE(rolled.has_value());
+    EXPECT_TRUE(l->failed());
+    inject_sync_failures(0);
+}
+
+}  // namespace
+}  // namespace trib::storage
