@@ -122,6 +122,42 @@ result<void, std::string> parse_log_format(config& cfg, std::string_view value) 
     return {};
 }
 
+// An integer setting within [Min, Max], stored in `Field`.
+template <typename T, T config::*Field, int64_t Min, int64_t Max>
+result<void, std::string> parse_int(config& cfg, std::string_view value) {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || end != value.data() + value.size() || v < Min || v > Max) {
+        return unexpected(fmt::format("must be an integer between {} and {}", Min, Max));
+    }
+    cfg.*Field = static_cast<T>(v);
+    return {};
+}
+
+template <typename T, T config::*Field>
+std::string show_int(const config& cfg) {
+    return std::to_string(cfg.*Field);
+}
+
+template <bool config::*Field>
+result<void, std::string> parse_bool(config& cfg, std::string_view value) {
+    if (value == "true") {
+        cfg.*Field = true;
+    } else if (value == "false") {
+        cfg.*Field = false;
+    } else {
+        return unexpected(std::string("must be true or false"));
+    }
+    return {};
+}
+
+template <bool config::*Field>
+std::string show_bool(const config& cfg) {
+    return cfg.*Field ? "true" : "false";
+}
+
+constexpr int64_t day_ms = int64_t{24} * 3600 * 1000;
+
 std::string show_level(spdlog::level::level_enum level) {
     switch (level) {
         case spdlog::level::trace:
@@ -157,6 +193,49 @@ constexpr setting setting_table[] = {
      [](const config& c) {
          return std::string(c.log_format == log::format::json ? "json" : "text");
      }},
+    {"node.shards", "shards",
+     "Event loops (threads) serving clients and partitions; 0: one per core", false,
+     parse_int<int32_t, &config::shards, 0, 256>, show_int<int32_t, &config::shards>},
+    {"kafka.auto_create_topics", "auto-create-topics",
+     "Create a topic when a client asks for its metadata or produces to it (true/false)", false,
+     parse_bool<&config::auto_create_topics>, show_bool<&config::auto_create_topics>},
+    {"kafka.default_partitions", "default-partitions",
+     "Partitions of an auto-created topic, and of CreateTopics asking for the default", false,
+     parse_int<int32_t, &config::default_partitions, 1, 100000>,
+     show_int<int32_t, &config::default_partitions>},
+    {"kafka.max_request_bytes", "max-request-bytes",
+     "Largest request accepted; a larger one closes the connection", false,
+     parse_int<int64_t, &config::max_request_bytes, 1024, int64_t{1} << 30>,
+     show_int<int64_t, &config::max_request_bytes>},
+    {"kafka.max_connections", "max-connections", "Client connections served at once", false,
+     parse_int<int32_t, &config::max_connections, 1, 1000000>,
+     show_int<int32_t, &config::max_connections>},
+    {"kafka.idle_timeout_ms", "idle-timeout-ms", "Idle client connections are closed after this",
+     false, parse_int<int64_t, &config::idle_timeout_ms, 1000, day_ms>,
+     show_int<int64_t, &config::idle_timeout_ms>},
+    {"kafka.max_message_bytes", "max-message-bytes",
+     "Default largest record batch a topic takes (topic setting max.message.bytes)", false,
+     parse_int<int64_t, &config::max_message_bytes, 1024, int64_t{1} << 30>,
+     show_int<int64_t, &config::max_message_bytes>},
+    {"storage.segment_bytes", "segment-bytes", "Default segment size (topic setting segment.bytes)",
+     false, parse_int<int64_t, &config::segment_bytes, 1024, int64_t{1} << 30>,
+     show_int<int64_t, &config::segment_bytes>},
+    {"storage.retention_ms", "retention-ms",
+     "Default time records are kept, -1 forever (topic setting retention.ms)", false,
+     parse_int<int64_t, &config::retention_ms, -1, INT64_MAX>,
+     show_int<int64_t, &config::retention_ms>},
+    {"storage.retention_bytes", "retention-bytes",
+     "Default partition size kept, -1 no limit (topic setting retention.bytes)", false,
+     parse_int<int64_t, &config::retention_bytes, -1, INT64_MAX>,
+     show_int<int64_t, &config::retention_bytes>},
+    {"storage.flush_ms", "flush-ms",
+     "Default longest time appended data waits for fsync (topic setting flush.ms); acks=all "
+     "always waits for fsync",
+     false, parse_int<int64_t, &config::flush_ms, 0, INT64_MAX>,
+     show_int<int64_t, &config::flush_ms>},
+    {"storage.cleaner_interval_ms", "cleaner-interval-ms", "How often retention and compaction run",
+     false, parse_int<int64_t, &config::cleaner_interval_ms, 10, day_ms>,
+     show_int<int64_t, &config::cleaner_interval_ms>},
 };
 
 error make_error(config_errc code, std::string message) {

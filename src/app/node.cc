@@ -1,6 +1,7 @@
 #include "app/node.h"
 
 #include <csignal>
+#include <thread>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -8,6 +9,9 @@
 
 #include "base/assert.h"
 #include "base/logging.h"
+#include "cluster/partition_manager.h"
+#include "kafka/server/server.h"
+#include "net/shard_pool.h"
 
 namespace trib::app {
 
@@ -21,6 +25,11 @@ sigset_t shutdown_signals() {
     return set;
 }
 
+size_t shard_count(int32_t configured) {
+    if (configured > 0) return static_cast<size_t>(configured);
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
 }  // namespace
 
 void defer_shutdown_signals() {
@@ -28,8 +37,37 @@ void defer_shutdown_signals() {
     TRIB_ASSERT(pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0);
 }
 
+node::node(config cfg) : _cfg(std::move(cfg)) {}
+
+node::~node() {
+    // Loops first: the listener belongs to shard 0's loop and is closed once it is still.
+    if (_shards) _shards->stop();
+    if (_server) _server->stop();
+}
+
 result<void, error> node::start() {
     _data_dir = TRIB_TRY(open_data_dir(_cfg.data_dir, _cfg.node_id));
+    cluster::topic_defaults defaults;
+    defaults.segment_bytes = _cfg.segment_bytes;
+    defaults.retention_ms = _cfg.retention_ms;
+    defaults.retention_bytes = _cfg.retention_bytes;
+    defaults.max_message_bytes = _cfg.max_message_bytes;
+    defaults.flush_ms = _cfg.flush_ms;
+    _partitions = TRIB_TRY(cluster::partition_manager::open(
+        _cfg.data_dir, defaults, std::chrono::milliseconds(_cfg.cleaner_interval_ms)));
+
+    kafka::broker_config bc;
+    bc.node_id = _cfg.node_id;
+    bc.advertised_host = _cfg.advertised().host;
+    bc.advertised_port = _cfg.advertised().port;
+    bc.auto_create_topics = _cfg.auto_create_topics;
+    bc.default_partitions = _cfg.default_partitions;
+    bc.max_request_bytes = _cfg.max_request_bytes;
+    bc.idle_timeout_ms = _cfg.idle_timeout_ms;
+    _broker = std::make_unique<kafka::broker>(kafka::broker{bc, *_partitions});
+    _shards = std::make_unique<net::shard_pool>(shard_count(_cfg.shards));
+    _server = TRIB_TRY(kafka::server::bind(*_broker, *_shards, _cfg.kafka_listen.host,
+                                           _cfg.kafka_listen.port, _cfg.max_connections));
     return {};
 }
 
@@ -45,8 +83,16 @@ void node::run_until_signal() {
     // The handler is installed: a signal that came during start is delivered now.
     auto set = shutdown_signals();
     TRIB_ASSERT(pthread_sigmask(SIG_UNBLOCK, &set, nullptr) == 0);
-    log->info("node started node_id={} data_dir={}", _cfg.node_id, _cfg.data_dir.string());
+    _server->start();
+    _shards->start();
+    log->info("node started node_id={} data_dir={} shards={}", _cfg.node_id, _cfg.data_dir.string(),
+              _shards->size());
+    log->info("kafka listener started address={} advertised={}", _cfg.kafka_listen.to_string(),
+              _cfg.advertised().to_string());
     io.run();
+    _shards->stop();
+    _server->stop();
+    _partitions.reset();  // flushes every log
     log->info("node stopped");
 }
 

@@ -1,9 +1,22 @@
-// A running Tributary node: owns the data directory and the event loop, and runs until
-// SIGINT or SIGTERM asks it to stop.
+// A running Tributary node: owns the data directory, the topics and their logs, the shards
+// (event loops) and the Kafka listener, and runs until SIGINT or SIGTERM asks it to stop.
 #pragma once
+
+#include <memory>
 
 #include "app/config.h"
 #include "app/data_dir.h"
+
+namespace trib::cluster {
+class partition_manager;
+}
+namespace trib::net {
+class shard_pool;
+}
+namespace trib::kafka {
+struct broker;
+class server;
+}  // namespace trib::kafka
 
 namespace trib::app {
 
@@ -14,18 +27,25 @@ void defer_shutdown_signals();
 
 class node {
   public:
-    explicit node(config cfg) : _cfg(std::move(cfg)) {}
+    explicit node(config cfg);
+    ~node();
 
-    // Takes the data directory; fails with a message for the operator.
+    // Takes the data directory, opens every partition (recovering its log) and binds the
+    // Kafka listener; fails with a message for the operator.
     result<void, error> start();
 
     // Serves until a shutdown signal arrives (including one deferred during start), then
-    // stops cleanly.
+    // stops cleanly: no new connections, the loops stop, every log is flushed.
     void run_until_signal();
 
   private:
     config _cfg;
     data_dir_lock _data_dir;
+    // Declared in the order they are built; destroyed in reverse.
+    std::unique_ptr<cluster::partition_manager> _partitions;
+    std::unique_ptr<kafka::broker> _broker;
+    std::unique_ptr<net::shard_pool> _shards;
+    std::unique_ptr<kafka::server> _server;
 };
 
 }  // namespace trib::app

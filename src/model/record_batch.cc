@@ -304,6 +304,19 @@ void set_base_offset(std::span<uint8_t> batch, int64_t base_offset) {
     big_endian::store(batch.data(), static_cast<uint64_t>(base_offset), 8);
 }
 
+void set_log_append_time(std::span<uint8_t> batch, int64_t timestamp) {
+    TRIB_ASSERT(batch.size() >= batch_header_size);
+    uint8_t* p = batch.data();
+    auto attributes = static_cast<uint16_t>(big_endian::load(p + 21, 2) | 0x8);
+    big_endian::store(p + 21, attributes, 2);
+    big_endian::store(p + 35, static_cast<uint64_t>(timestamp), 8);
+    auto size = static_cast<size_t>(static_cast<uint32_t>(big_endian::load(p + 8, 4))) +
+                batch_length_overhead;
+    TRIB_ASSERT(size <= batch.size());
+    uint32_t crc = crc32c(std::span<const uint8_t>(p + batch_crc_start, size - batch_crc_start));
+    big_endian::store(p + 17, crc, 4);
+}
+
 void set_partition_leader_epoch(std::span<uint8_t> batch, int32_t epoch) {
     TRIB_ASSERT(batch.size() >= batch_header_size);
     big_endian::store(batch.data() + 12, static_cast<uint32_t>(epoch), 4);

@@ -128,5 +128,8 @@ result<std::vector<uint8_t>> build_batch(const batch_options& options,
 // Header fields outside the CRC, rewritten in place when a leader appends a batch.
 void set_base_offset(std::span<uint8_t> batch, int64_t base_offset);
 void set_partition_leader_epoch(std::span<uint8_t> batch, int32_t epoch);
+// Marks a verified batch LogAppendTime with `timestamp` as its max timestamp (what a topic
+// with message.timestamp.type=LogAppendTime does on append) and recomputes its CRC.
+void set_log_append_time(std::span<uint8_t> batch, int64_t timestamp);
 
 }  // namespace trib::model

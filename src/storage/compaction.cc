@@ -244,13 +244,27 @@ result<bool> log::swap_in_compacted(const std::vector<std::shared_ptr<segment>>&
     return true;
 }
 
+double log::dirty_ratio(int64_t max_offset) const {
+    std::lock_guard lock(_mutex);
+    uint64_t closed = 0;
+    uint64_t dirty = 0;
+    for (size_t i = 0; i + 1 < _segments.size(); ++i) {
+        if (_segments[i]->next_offset() > max_offset) break;
+        closed += _segments[i]->size_bytes();
+        if (_segments[i]->next_offset() > _cleaned_end) dirty += _segments[i]->size_bytes();
+    }
+    return closed == 0 ? 0.0 : static_cast<double>(dirty) / static_cast<double>(closed);
+}
+
 result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t map_budget_bytes) {
     std::lock_guard compaction_lock(_compaction_mutex);
     std::vector<std::shared_ptr<segment>> closed;
     uint64_t truncations = 0;
+    log_config cfg;  // a snapshot: set_config may change _config meanwhile
     {
         std::lock_guard lock(_mutex);
-        if (!_config.cleanup_compact) return compaction_stats{};
+        cfg = _config;
+        if (!cfg.cleanup_compact) return compaction_stats{};
         for (size_t i = 0; i + 1 < _segments.size(); ++i) {
             if (_segments[i]->next_offset() > max_offset) break;
             closed.push_back(_segments[i]);
@@ -263,10 +277,10 @@ result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t
     size_t map_bytes = 0;
     size_t mapped = 0;
     while (mapped < closed.size() && (mapped == 0 || map_bytes < map_budget_bytes)) {
-        TRIB_TRY(map_keys(*closed[mapped], _config, newest, map_bytes));
+        TRIB_TRY(map_keys(*closed[mapped], cfg, newest, map_bytes));
         ++mapped;
     }
-    batch_filter filter{newest, now_ms - _config.delete_retention_ms, max_decompressed(_config)};
+    batch_filter filter{newest, now_ms - cfg.delete_retention_ms, max_decompressed(cfg)};
     compaction_stats stats;
     std::error_code ec;
     auto work = _dir / work_dir_name;
@@ -276,7 +290,7 @@ result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t
         // the index's 32-bit relative offsets.
         std::vector<std::shared_ptr<segment>> group{closed[next++]};
         uint64_t group_bytes = group.front()->size_bytes();
-        while (next < mapped && group_bytes + closed[next]->size_bytes() <= _config.segment_bytes &&
+        while (next < mapped && group_bytes + closed[next]->size_bytes() <= cfg.segment_bytes &&
                closed[next]->next_offset() - group.front()->base_offset() < INT32_MAX) {
             group_bytes += closed[next]->size_bytes();
             group.push_back(closed[next++]);
@@ -286,8 +300,7 @@ result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t
         TRIB_TRY(fs_status(ec));
         uint64_t bytes_out = 0;
         uint64_t removed = 0;
-        TRIB_TRY(
-            write_group(group, work, filter, _config.index_interval_bytes, bytes_out, removed));
+        TRIB_TRY(write_group(group, work, filter, cfg.index_interval_bytes, bytes_out, removed));
         if (removed == 0 && group.size() == 1) continue;  // nothing to gain
         auto installed = swap_in_compacted(group, work, truncations);
         if (!installed) return unexpected(installed.error());
@@ -300,6 +313,10 @@ result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t
     }
     fs::remove_all(work, ec);
     TRIB_TRY(fs_status(ec));
+    if (next == mapped && mapped > 0) {
+        std::lock_guard lock(_mutex);
+        _cleaned_end = std::max(_cleaned_end, closed[mapped - 1]->next_offset());
+    }
     return stats;
 }
 

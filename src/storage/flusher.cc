@@ -17,11 +17,13 @@ flusher::~flusher() {
     _thread.join();
 }
 
-void flusher::add(std::shared_ptr<log> l) {
+void flusher::add(std::shared_ptr<log> l, std::function<void()> on_flushed) {
     TRIB_ASSERT(l != nullptr);
     std::lock_guard lock(_mutex);
     const log* key = l.get();
-    _logs[key].target = std::move(l);
+    auto& e = _logs[key];
+    e.target = std::move(l);
+    e.on_flushed = std::move(on_flushed);
 }
 
 void flusher::remove(const log* l) {
@@ -57,7 +59,7 @@ void flusher::request(const log* l) {
 
 void flusher::run() {
     std::unique_lock lock(_mutex);
-    std::vector<std::shared_ptr<log>> ready;
+    std::vector<entry> ready;
     for (;;) {
         auto now = clock::now();
         bool final_pass = _stopping;
@@ -66,7 +68,7 @@ void flusher::run() {
             if (e.requested || (e.due && *e.due <= now) || final_pass) {
                 e.requested = false;
                 e.due.reset();
-                ready.push_back(e.target);
+                ready.push_back(e);
             } else if (e.due && (!next_due || *e.due < *next_due)) {
                 next_due = e.due;
             }
@@ -82,8 +84,9 @@ void flusher::run() {
         }
         lock.unlock();
         // A failed sync fails that log (it logs why); waiters see it through wait_flushed.
-        for (const auto& l : ready) {
-            (void)l->flush();
+        for (const auto& e : ready) {
+            (void)e.target->flush();
+            if (e.on_flushed) e.on_flushed();
         }
         ready.clear();
         lock.lock();

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,7 +25,8 @@ class flusher {
     flusher(const flusher&) = delete;
     flusher& operator=(const flusher&) = delete;
 
-    void add(std::shared_ptr<log> l);
+    // `on_flushed` (optional) runs on the flusher's thread after each flush of `l`.
+    void add(std::shared_ptr<log> l, std::function<void()> on_flushed = {});
     void remove(const log* l);  // a flush already running for it still completes
     // `l` took appends: schedules a flush by its flush.messages and flush.ms settings.
     void appended(const log* l);
@@ -35,6 +37,7 @@ class flusher {
     using clock = std::chrono::steady_clock;
     struct entry {
         std::shared_ptr<log> target;
+        std::function<void()> on_flushed;
         bool requested = false;
         std::optional<clock::time_point> due;  // flush.ms deadline of the first unflushed append
     };

@@ -300,6 +300,16 @@ bool log::wait_flushed(int64_t offset, std::chrono::milliseconds timeout) const 
     return !_failed && _flushed_offset > offset;
 }
 
+log_config log::config() const {
+    std::lock_guard lock(_mutex);
+    return _config;
+}
+
+void log::set_config(const log_config& config) {
+    std::lock_guard lock(_mutex);
+    _config = config;
+}
+
 bool log::failed() const {
     std::lock_guard lock(_mutex);
     return _failed;

@@ -34,6 +34,7 @@ struct log_config {
     bool cleanup_delete = true;                               // cleanup.policy has delete
     bool cleanup_compact = false;                             // cleanup.policy has compact
     int64_t delete_retention_ms = int64_t{24} * 3600 * 1000;  // delete.retention.ms
+    double min_cleanable_dirty_ratio = 0.5;                   // min.cleanable.dirty.ratio
     // When the flusher syncs on its own (besides explicit flush requests, e.g. for acks=all):
     // once this many messages are unflushed, and once the oldest unflushed append is this old.
     int64_t flush_messages = INT64_MAX;  // flush.messages
@@ -104,6 +105,10 @@ class log {
     result<compaction_stats> compact(int64_t now_ms, int64_t max_offset = INT64_MAX,
                                      size_t map_budget_bytes = size_t{64} << 20);
 
+    // The share of the closed bytes below `max_offset` that no compaction has seen yet (the
+    // cleaner compacts once it reaches min.cleanable.dirty.ratio). 0 with nothing closed.
+    double dirty_ratio(int64_t max_offset = INT64_MAX) const;
+
     // Makes everything appended so far durable; returns the flushed offset reached. An fsync
     // error fails the log for good (log_failed on every later write and flush).
     result<int64_t> flush();
@@ -117,7 +122,9 @@ class log {
     bool failed() const;
     uint64_t size_bytes() const;
     size_t segment_count() const;
-    const log_config& config() const { return _config; }
+    log_config config() const;
+    // Takes effect for the next append, roll, flush decision and cleaning pass.
+    void set_config(const log_config& config);
     const std::filesystem::path& dir() const { return _dir; }
 
   private:
@@ -144,7 +151,9 @@ class log {
     int64_t _flushed_offset = 0;
     int64_t _active_created_ms = -1;  // first append into the active segment
     bool _failed = false;             // an fsync failed: no more writes (fsyncgate)
-    uint64_t _truncations = 0;        // bumped by truncate, so a racing flush does not overreach
+    uint64_t _truncations = 0;
+    int64_t _cleaned_end = 0;  // compaction has seen every offset below this        // bumped by
+                               // truncate, so a racing flush does not overreach
 };
 
 }  // namespace trib::storage

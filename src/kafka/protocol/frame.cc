@@ -19,6 +19,8 @@ bytes with_size_prefix(writer& w, std::span<const uint8_t> body) {
 }
 }  // namespace
 
+constexpr int16_t api_versions_key = 18;
+
 result<request_frame> parse_request(std::span<const uint8_t> frame) {
     if (frame.size() < key_and_version_bytes) return errc::truncated;
     reader peek(frame);
@@ -29,6 +31,16 @@ result<request_frame> parse_request(std::span<const uint8_t> frame) {
     out.header_version = out.api ? request_header_version(*out.api, version) : int16_t{1};
     reader r(frame);
     out.header.decode(r, out.header_version);
+    // An ApiVersions request at a version we do not know may come from a client that did not
+    // send the flexible header; it still deserves an answer (KIP-511), so read it as v1.
+    bool unknown_api_versions =
+        key == api_versions_key && out.api && !out.api->versions.contains(version);
+    if (!r.ok() && unknown_api_versions) {
+        out.header_version = 1;
+        out.header = {};
+        r = reader(frame);
+        out.header.decode(r, out.header_version);
+    }
     if (!r.ok()) return unexpected(r.error());
     out.body = frame.subspan(frame.size() - r.remaining());
     return out;

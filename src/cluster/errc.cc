@@ -1,0 +1,38 @@
+#include "cluster/errc.h"
+
+#include <string>
+
+namespace trib::cluster {
+
+namespace {
+class cluster_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "cluster"; }
+    std::string message(int code) const override {
+        switch (static_cast<errc>(code)) {
+            case errc::unknown_topic:
+                return "unknown topic";
+            case errc::topic_exists:
+                return "topic already exists";
+            case errc::invalid_topic_name:
+                return "invalid topic name";
+            case errc::invalid_partitions:
+                return "invalid number of partitions";
+            case errc::invalid_replication_factor:
+                return "invalid replication factor";
+            case errc::invalid_config:
+                return "invalid topic configuration";
+            case errc::storage_failure:
+                return "storage failure";
+        }
+        return "unknown cluster error";
+    }
+};
+}  // namespace
+
+const std::error_category& cluster_category() {
+    static const cluster_category_impl instance;
+    return instance;
+}
+
+}  // namespace trib::cluster

@@ -1,0 +1,72 @@
+// One partition on this node: its log, its settings, and the coroutines waiting for it to
+// grow (Fetch long polls) or to become durable (acks=all). Thread-safe: the log has its own
+// lock and the waiter list has one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cluster/topic_config.h"
+#include "net/async_event.h"
+#include "storage/log.h"
+
+namespace trib::cluster {
+
+class partition {
+  public:
+    partition(std::string topic, int32_t index, std::shared_ptr<storage::log> log,
+              topic_settings settings)
+        : _topic(std::move(topic)),
+          _index(index),
+          _log(std::move(log)),
+          _settings(std::move(settings)) {}
+
+    const std::string& topic() const { return _topic; }
+    int32_t index() const { return _index; }
+    storage::log& log() { return *_log; }
+    const storage::log& log() const { return *_log; }
+    const std::shared_ptr<storage::log>& shared_log() const { return _log; }
+    topic_settings settings() const {
+        std::lock_guard lock(_waiters_mutex);
+        return _settings;
+    }
+    // AlterConfigs: new settings take effect for the next append, roll and cleaning pass.
+    void update_settings(topic_settings s) {
+        _log->set_config(s.log);
+        std::lock_guard lock(_waiters_mutex);
+        _settings = std::move(s);
+    }
+
+    // Single node: every appended record is committed (one replica, like Kafka with an ISR
+    // of one). With replication this becomes the Raft commit index.
+    int64_t high_watermark() const { return _log->end_offset(); }
+
+    // `event` is signalled at the next append or flush (then forgotten).
+    void add_waiter(const std::shared_ptr<net::async_event>& event) {
+        std::lock_guard lock(_waiters_mutex);
+        _waiters.push_back(event);
+    }
+    void wake_waiters() {
+        std::vector<std::weak_ptr<net::async_event>> woken;
+        {
+            std::lock_guard lock(_waiters_mutex);
+            woken.swap(_waiters);
+        }
+        for (auto& w : woken) {
+            if (auto e = w.lock()) e->signal();
+        }
+    }
+
+  private:
+    std::string _topic;
+    int32_t _index;
+    std::shared_ptr<storage::log> _log;
+    topic_settings _settings;
+    mutable std::mutex _waiters_mutex;  // also guards _settings
+    std::vector<std::weak_ptr<net::async_event>> _waiters;
+};
+
+}  // namespace trib::cluster

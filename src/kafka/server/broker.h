@@ -1,0 +1,62 @@
+// What every request handler sees: the broker's settings and state, and the request.
+// Handlers are coroutines on the connection's shard; they answer with a response body, no
+// response (acks=0 produce), or a request to close the connection (a malformed request).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include "base/error.h"
+#include "cluster/partition_manager.h"
+#include "kafka/protocol/frame.h"
+#include "kafka/protocol/supported_apis.h"
+
+namespace trib::kafka {
+
+struct broker_config {
+    int32_t node_id = 0;
+    std::string advertised_host = "127.0.0.1";
+    int32_t advertised_port = 9092;
+    bool auto_create_topics = false;
+    int32_t default_partitions = 1;
+    int64_t max_request_bytes = 100 * 1024 * 1024;
+    int64_t idle_timeout_ms = 10 * 60 * 1000;
+};
+
+struct broker {
+    broker_config config;
+    cluster::partition_manager& partitions;
+};
+
+struct request_context {
+    broker& b;
+    const protocol::request_frame& frame;
+    asio::any_io_executor executor;
+    int16_t version() const { return frame.header.request_api_version; }
+};
+
+struct handler_result {
+    std::optional<protocol::bytes> body;  // nullopt and !close: no response
+    bool close = false;
+};
+
+// The APIs and versions this broker serves (what ApiVersions advertises).
+std::span<const protocol::supported_api> supported_apis();
+
+// Runs the handler of the request's API. Unknown APIs and unsupported versions close the
+// connection, except ApiVersions, which answers any version (KIP-511).
+asio::awaitable<handler_result> dispatch(request_context& ctx);
+
+// Maps a cluster error to its Kafka error code.
+int16_t error_code_of(const error& e);
+
+// Auto-creates `topic` if the broker allows it; returns the error code for the client
+// (none when it now exists).
+int16_t ensure_topic(broker& b, const std::string& topic, bool client_allows);
+
+}  // namespace trib::kafka

@@ -1,0 +1,150 @@
+#include <algorithm>
+#include <optional>
+
+#include "base/logging.h"
+#include "cluster/errc.h"
+#include "kafka/protocol/api_versions.h"
+#include "kafka/protocol/create_topics.h"
+#include "kafka/protocol/delete_topics.h"
+#include "kafka/protocol/fetch.h"
+#include "kafka/protocol/list_offsets.h"
+#include "kafka/protocol/metadata.h"
+#include "kafka/protocol/produce.h"
+#include "kafka/server/error_codes.h"
+#include "kafka/server/handlers.h"
+
+namespace trib::kafka {
+
+namespace {
+
+namespace p = protocol;
+using handler_fn = asio::awaitable<handler_result> (*)(request_context&);
+
+struct handler_entry {
+    p::supported_api api;
+    handler_fn run;
+};
+
+template <typename Response>
+handler_result encoded(const Response& resp, int16_t version) {
+    auto body = p::encode(resp, version);
+    if (!body) {
+        log::get("kafka")->error("cannot encode {} v{}: {}", Response::kafka_api_key, version,
+                                 body.error().message());
+        return {std::nullopt, true};
+    }
+    return {std::move(*body), false};
+}
+
+// Decodes the request, runs `Fn`, encodes its answer; a request that does not decode closes
+// the connection (Kafka's InvalidRequestException).
+template <typename Request, typename Response, auto Fn>
+asio::awaitable<handler_result> typed(request_context& ctx) {
+    auto req = p::decode<Request>(ctx.frame.body, ctx.version());
+    if (!req) {
+        log::get("kafka")->info("malformed {} v{} request from client {}: {}; closing",
+                                ctx.frame.api->name, ctx.version(),
+                                ctx.frame.header.client_id.value_or("-"), req.error().message());
+        co_return handler_result{std::nullopt, true};
+    }
+    auto resp = co_await Fn(ctx, *req);
+    if constexpr (std::is_same_v<decltype(resp), std::optional<Response>>) {
+        if (!resp) co_return handler_result{};
+        co_return encoded(*resp, ctx.version());
+    } else {
+        co_return encoded(resp, ctx.version());
+    }
+}
+
+asio::awaitable<handler_result> api_versions(request_context& ctx) {
+    // Any version gets an answer: an unsupported one gets UNSUPPORTED_VERSION at v0 with our
+    // ranges, so the client can retry (KIP-511). The request body is not needed.
+    auto reply = p::answer_api_versions(supported_apis(), ctx.version());
+    co_return encoded(reply.response, reply.version);
+}
+
+constexpr handler_entry handlers[] = {
+    {p::supports<p::produce_request>(0, 9),
+     typed<p::produce_request, p::produce_response, handle_produce>},
+    {p::supports<p::fetch_request>(4, 12),
+     typed<p::fetch_request, p::fetch_response, handle_fetch>},
+    {p::supports<p::list_offsets_request>(0, 6),
+     typed<p::list_offsets_request, p::list_offsets_response, handle_list_offsets>},
+    {p::supports<p::metadata_request>(0, 12),
+     typed<p::metadata_request, p::metadata_response, handle_metadata>},
+    {p::supports<p::api_versions_request>(0, 3), api_versions},
+    {p::supports<p::create_topics_request>(0, 7),
+     typed<p::create_topics_request, p::create_topics_response, handle_create_topics>},
+    {p::supports<p::delete_topics_request>(0, 6),
+     typed<p::delete_topics_request, p::delete_topics_response, handle_delete_topics>},
+};
+
+constexpr auto supported = [] {
+    std::array<p::supported_api, std::size(handlers)> out{};
+    for (size_t i = 0; i < std::size(handlers); ++i)
+        out[i] = handlers[i].api;
+    return out;
+}();
+
+}  // namespace
+
+std::span<const p::supported_api> supported_apis() {
+    return supported;
+}
+
+asio::awaitable<handler_result> dispatch(request_context& ctx) {
+    int16_t key = ctx.frame.header.request_api_key;
+    auto it = std::find_if(std::begin(handlers), std::end(handlers),
+                           [&](const handler_entry& h) { return h.api.key == key; });
+    auto log = log::get("kafka");
+    if (it == std::end(handlers) || ctx.frame.api == nullptr) {
+        log->info("unsupported API key {} from client {}; closing", key,
+                  ctx.frame.header.client_id.value_or("-"));
+        co_return handler_result{std::nullopt, true};
+    }
+    if (key != p::api_versions_request::kafka_api_key &&
+        !it->api.versions.contains(ctx.version())) {
+        log->info("unsupported {} version {} from client {}; closing", ctx.frame.api->name,
+                  ctx.version(), ctx.frame.header.client_id.value_or("-"));
+        co_return handler_result{std::nullopt, true};
+    }
+    co_return co_await it->run(ctx);
+}
+
+int16_t error_code_of(const error& e) {
+    if (e.code.category() != cluster::cluster_category()) return error_code::unknown_server_error;
+    switch (static_cast<cluster::errc>(e.code.value())) {
+        case cluster::errc::unknown_topic:
+            return error_code::unknown_topic_or_partition;
+        case cluster::errc::topic_exists:
+            return error_code::topic_already_exists;
+        case cluster::errc::invalid_topic_name:
+            return error_code::invalid_topic_exception;
+        case cluster::errc::invalid_partitions:
+            return error_code::invalid_partitions;
+        case cluster::errc::invalid_replication_factor:
+            return error_code::invalid_replication_factor;
+        case cluster::errc::invalid_config:
+            return error_code::invalid_config;
+        case cluster::errc::storage_failure:
+            return error_code::kafka_storage_error;
+    }
+    return error_code::unknown_server_error;
+}
+
+int16_t ensure_topic(broker& b, const std::string& topic, bool client_allows) {
+    if (b.partitions.topic(topic)) return error_code::none;
+    if (auto valid = cluster::validate_topic_name(topic); !valid) {
+        return error_code::invalid_topic_exception;
+    }
+    if (!b.config.auto_create_topics || !client_allows) {
+        return error_code::unknown_topic_or_partition;
+    }
+    auto created = b.partitions.create_topic(topic, b.config.default_partitions, {}, false);
+    if (!created && created.error().code != cluster::errc::topic_exists) {
+        return error_code_of(created.error());
+    }
+    return error_code::none;
+}
+
+}  // namespace trib::kafka

@@ -1,0 +1,37 @@
+// The Kafka listener: accepts client connections onto the shards and serves each as one
+// coroutine that reads size-prefixed request frames, runs their handlers one at a time and
+// writes the responses in request order (the protocol's pipelining rule). Oversized or
+// malformed frames close the connection; so do unknown APIs and unsupported versions.
+// Idle connections are closed after the idle timeout.
+#pragma once
+
+#include <memory>
+
+#include "base/error.h"
+#include "base/result.h"
+#include "kafka/server/broker.h"
+#include "net/shard_pool.h"
+#include "net/tcp_listener.h"
+
+namespace trib::kafka {
+
+class server {
+  public:
+    // Binds the listener; serving starts with start().
+    static result<std::unique_ptr<server>, error> bind(broker& b, net::shard_pool& shards,
+                                                       const std::string& host, uint16_t port,
+                                                       int max_connections);
+    void start();
+    void stop();  // stops accepting
+    uint16_t port() const { return _listener->port(); }
+
+  private:
+    explicit server(broker& b) : _broker(b) {}
+    broker& _broker;
+    std::unique_ptr<net::tcp_listener> _listener;
+};
+
+// Serves one client connection until it closes (exposed for tests).
+asio::awaitable<void> serve_connection(asio::ip::tcp::socket socket, broker& b);
+
+}  // namespace trib::kafka
