@@ -33,6 +33,7 @@ std::optional<double> parse_ratio(std::string_view v) {
 // One topic setting: its Kafka name, its default (as text) and how to check a value.
 struct setting {
     const char* name;
+    value_type type;
     std::string (*default_value)(const topic_defaults&);
     // Empty when valid, else what is wrong.
     std::string (*check)(std::string_view value);
@@ -52,34 +53,34 @@ std::string check_policy(std::string_view v) {
 }
 
 const setting settings[] = {
-    {"cleanup.policy", [](const topic_defaults&) { return std::string("delete"); }, check_policy},
-    {"delete.retention.ms", [](const topic_defaults&) { return std::string("86400000"); },
+    {"cleanup.policy", value_type::list, [](const topic_defaults&) { return std::string("delete"); }, check_policy},
+    {"delete.retention.ms", value_type::int64, [](const topic_defaults&) { return std::string("86400000"); },
      [](std::string_view v) { return check_long_min(v, 0); }},
-    {"flush.messages", [](const topic_defaults&) { return std::to_string(INT64_MAX); },
+    {"flush.messages", value_type::int64, [](const topic_defaults&) { return std::to_string(INT64_MAX); },
      [](std::string_view v) { return check_long_min(v, 1); }},
-    {"flush.ms", [](const topic_defaults& d) { return std::to_string(d.flush_ms); },
+    {"flush.ms", value_type::int64, [](const topic_defaults& d) { return std::to_string(d.flush_ms); },
      [](std::string_view v) { return check_long_min(v, 0); }},
-    {"max.message.bytes",
+    {"max.message.bytes", value_type::int32,
      [](const topic_defaults& d) { return std::to_string(d.max_message_bytes); },
      [](std::string_view v) {
          auto n = parse_long(v);
          if (!n || *n < 0 || *n > (int64_t{1} << 30)) return std::string("must be 0 to 1073741824");
          return std::string();
      }},
-    {"message.timestamp.type", [](const topic_defaults&) { return std::string("CreateTime"); },
+    {"message.timestamp.type", value_type::string, [](const topic_defaults&) { return std::string("CreateTime"); },
      [](std::string_view v) {
          if (v == "CreateTime" || v == "LogAppendTime") return std::string();
          return std::string("must be CreateTime or LogAppendTime");
      }},
-    {"min.cleanable.dirty.ratio", [](const topic_defaults&) { return std::string("0.5"); },
+    {"min.cleanable.dirty.ratio", value_type::ratio, [](const topic_defaults&) { return std::string("0.5"); },
      [](std::string_view v) {
          return parse_ratio(v) ? std::string() : std::string("must be between 0 and 1");
      }},
-    {"retention.bytes", [](const topic_defaults& d) { return std::to_string(d.retention_bytes); },
+    {"retention.bytes", value_type::int64, [](const topic_defaults& d) { return std::to_string(d.retention_bytes); },
      [](std::string_view v) { return check_long_min(v, -1); }},
-    {"retention.ms", [](const topic_defaults& d) { return std::to_string(d.retention_ms); },
+    {"retention.ms", value_type::int64, [](const topic_defaults& d) { return std::to_string(d.retention_ms); },
      [](std::string_view v) { return check_long_min(v, -1); }},
-    {"segment.bytes", [](const topic_defaults& d) { return std::to_string(d.segment_bytes); },
+    {"segment.bytes", value_type::int32, [](const topic_defaults& d) { return std::to_string(d.segment_bytes); },
      [](std::string_view v) {
          auto n = parse_long(v);
          if (!n || *n < 1024 || *n > (int64_t{1} << 30)) {
@@ -87,7 +88,7 @@ const setting settings[] = {
          }
          return std::string();
      }},
-    {"segment.ms", [](const topic_defaults&) { return std::string("604800000"); },
+    {"segment.ms", value_type::int64, [](const topic_defaults&) { return std::string("604800000"); },
      [](std::string_view v) { return check_long_min(v, 1); }},
 };
 
@@ -108,9 +109,16 @@ std::vector<config_entry> describe_config(const topic_defaults& defaults,
                                           const config_overrides& overrides) {
     std::vector<config_entry> out;
     for (const auto& s : settings) {
-        out.push_back({s.name, value_of(defaults, overrides, s), !overrides.contains(s.name)});
+        out.push_back(
+            {s.name, value_of(defaults, overrides, s), !overrides.contains(s.name), s.type});
     }
     return out;
+}
+
+std::optional<value_type> type_of(std::string_view name) {
+    const auto* s = find_setting(name);
+    if (!s) return std::nullopt;
+    return s->type;
 }
 
 result<void, error> validate_config(std::string_view name, std::string_view value) {

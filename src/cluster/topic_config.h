@@ -28,10 +28,13 @@ struct topic_defaults {
 
 using config_overrides = std::map<std::string, std::string>;
 
+enum class value_type { string, int32, int64, ratio, list };
+
 struct config_entry {
     std::string name;
     std::string value;
     bool is_default;  // not overridden by the topic
+    value_type type;
 };
 
 struct topic_settings {
@@ -42,6 +45,8 @@ struct topic_settings {
 // Every setting a topic has, with the value in force.
 std::vector<config_entry> describe_config(const topic_defaults& defaults,
                                           const config_overrides& overrides);
+// The type of a known setting (nullopt for an unknown name).
+std::optional<value_type> type_of(std::string_view name);
 // Checks one override: a known name and a valid value (INVALID_CONFIG with a message).
 result<void, error> validate_config(std::string_view name, std::string_view value);
 // The effective settings; the overrides must have been validated.

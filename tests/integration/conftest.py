@@ -22,3 +22,32 @@ def run(tributary_bin):
                               timeout=timeout, cwd=cwd)
 
     return _run
+
+
+@pytest.fixture
+def start_broker(tributary_bin, tmp_path):
+    """Starts tributary brokers (node 0, a free port, a data dir in tmp_path) and always stops
+    them at teardown; a broker that died on its own or did not stop cleanly (SIGTERM, exit 0)
+    fails the test there. Its log is printed at teardown, which pytest shows on failure."""
+    from broker import Broker
+
+    brokers = []
+
+    def _start(*extra_args, auto_create_topics=False):
+        name = f"broker{len(brokers)}"
+        b = Broker(tributary_bin, tmp_path / name / "data", extra_args=extra_args,
+                   auto_create_topics=auto_create_topics, name=name)
+        brokers.append(b)
+        return b.start()
+
+    yield _start
+    problems = [p for p in (b.close() for b in brokers) if p]
+    for b in brokers:
+        print(f"--- {b.log_path}:\n{b.log_tail(200)}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def broker(start_broker):
+    """A started broker, stopped cleanly at teardown."""
+    return start_broker()

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from broker import free_port
+
 BAD_CONFIG_EXIT = 2
 
 
@@ -117,7 +119,11 @@ def start_node(tributary_bin):
     nodes = []
 
     def _start(*args):
+        # Each node listens on a port of its own, so nothing else on 9092 can disturb it.
+        if "--listen" not in args:
+            args = (*args, "--listen", f"127.0.0.1:{free_port()}")
         node = Node(tributary_bin, *args)
+        node.listen = args[args.index("--listen") + 1]
         nodes.append(node)
         return node
 
@@ -132,7 +138,7 @@ def test_starts_logs_settings_and_stops_cleanly(start_node, tmp_path, sig):
     node.wait_for_log("node started")
     text = "".join(node.lines)
     for setting in ["node.id=3", f"node.data_dir={tmp_path / 'data'}",
-                    "kafka.listen=127.0.0.1:9092", "log.level=info"]:
+                    f"kafka.listen={node.listen}", "log.level=info"]:
         assert f"setting {setting}" in text, text
     assert node.stop(sig) == 0
     tail = "".join(node.lines)

@@ -25,3 +25,13 @@ def test_kafkajs_loads():
                           capture_output=True, text=True, timeout=30, cwd=JS_DIR)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "4"
+
+
+def test_kafkajs_codecs_load():
+    """The pure-JavaScript snappy, lz4 and zstd codecs roundtrip.js plugs into KafkaJS."""
+    script = ("require('kafkajs-snappy'); require('lz4js');"
+              "require('zstd-codec').ZstdCodec.run(z => console.log(typeof z.Streaming))")
+    proc = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30,
+                          cwd=JS_DIR)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "function"

@@ -3,7 +3,13 @@
 
 #include "base/logging.h"
 #include "cluster/errc.h"
+#include "kafka/protocol/alter_configs.h"
 #include "kafka/protocol/api_versions.h"
+#include "kafka/protocol/create_partitions.h"
+#include "kafka/protocol/delete_records.h"
+#include "kafka/protocol/describe_cluster.h"
+#include "kafka/protocol/describe_configs.h"
+#include "kafka/protocol/incremental_alter_configs.h"
 #include "kafka/protocol/create_topics.h"
 #include "kafka/protocol/delete_topics.h"
 #include "kafka/protocol/fetch.h"
@@ -77,6 +83,20 @@ constexpr handler_entry handlers[] = {
      typed<p::create_topics_request, p::create_topics_response, handle_create_topics>},
     {p::supports<p::delete_topics_request>(0, 6),
      typed<p::delete_topics_request, p::delete_topics_response, handle_delete_topics>},
+    {p::supports<p::delete_records_request>(0, 2),
+     typed<p::delete_records_request, p::delete_records_response, handle_delete_records>},
+    {p::supports<p::describe_configs_request>(0, 4),
+     typed<p::describe_configs_request, p::describe_configs_response, handle_describe_configs>},
+    {p::supports<p::alter_configs_request>(0, 2),
+     typed<p::alter_configs_request, p::alter_configs_response, handle_alter_configs>},
+    {p::supports<p::create_partitions_request>(0, 3),
+     typed<p::create_partitions_request, p::create_partitions_response,
+           handle_create_partitions>},
+    {p::supports<p::incremental_alter_configs_request>(0, 1),
+     typed<p::incremental_alter_configs_request, p::incremental_alter_configs_response,
+           handle_incremental_alter_configs>},
+    {p::supports<p::describe_cluster_request>(0, 1),
+     typed<p::describe_cluster_request, p::describe_cluster_response, handle_describe_cluster>},
 };
 
 constexpr auto supported = [] {

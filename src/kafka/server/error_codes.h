@@ -29,6 +29,7 @@ constexpr int16_t kafka_storage_error = 56;
 constexpr int16_t fetch_session_id_not_found = 70;
 constexpr int16_t invalid_fetch_session_epoch = 71;
 constexpr int16_t unknown_topic_id = 100;
+constexpr int16_t unsupported_endpoint_type = 119;
 constexpr int16_t invalid_record = 87;
 constexpr int16_t unknown_server_error = -1;
 

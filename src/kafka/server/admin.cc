@@ -1,0 +1,292 @@
+// Administration: CreatePartitions, DeleteRecords, DescribeCluster, DescribeConfigs,
+// AlterConfigs, IncrementalAlterConfigs.
+#include <fmt/format.h>
+
+#include "kafka/protocol/alter_configs.h"
+#include "kafka/protocol/create_partitions.h"
+#include "kafka/protocol/delete_records.h"
+#include "kafka/protocol/describe_cluster.h"
+#include "kafka/protocol/describe_configs.h"
+#include "kafka/protocol/incremental_alter_configs.h"
+#include "kafka/server/error_codes.h"
+#include "kafka/server/handlers.h"
+#include "storage/errc.h"
+
+namespace trib::kafka {
+
+namespace {
+
+namespace p = protocol;
+
+constexpr int8_t resource_topic = 2;
+constexpr int8_t resource_broker = 4;
+// DescribeConfigs config sources and types, as Kafka numbers them.
+constexpr int8_t source_topic = 1;
+constexpr int8_t source_static_broker = 4;
+constexpr int8_t source_default = 5;
+
+int8_t kafka_type(cluster::value_type t) {
+    switch (t) {
+        case cluster::value_type::string:
+            return 2;
+        case cluster::value_type::int32:
+            return 3;
+        case cluster::value_type::int64:
+            return 5;
+        case cluster::value_type::ratio:
+            return 6;
+        case cluster::value_type::list:
+            return 7;
+    }
+    return 0;
+}
+
+// The broker's static settings, under Kafka's broker setting names.
+std::vector<std::pair<std::string, std::string>> broker_settings(const broker& b) {
+    const auto& d = b.partitions.defaults();
+    return {
+        {"broker.id", std::to_string(b.config.node_id)},
+        {"auto.create.topics.enable", b.config.auto_create_topics ? "true" : "false"},
+        {"num.partitions", std::to_string(b.config.default_partitions)},
+        {"socket.request.max.bytes", std::to_string(b.config.max_request_bytes)},
+        {"connections.max.idle.ms", std::to_string(b.config.idle_timeout_ms)},
+        {"message.max.bytes", std::to_string(d.max_message_bytes)},
+        {"log.segment.bytes", std::to_string(d.segment_bytes)},
+        {"log.retention.ms", std::to_string(d.retention_ms)},
+        {"log.retention.bytes", std::to_string(d.retention_bytes)},
+        {"log.flush.interval.ms", std::to_string(d.flush_ms)},
+    };
+}
+
+bool wanted(const std::optional<std::vector<std::string>>& keys, const std::string& name) {
+    return !keys || std::find(keys->begin(), keys->end(), name) != keys->end();
+}
+
+}  // namespace
+
+asio::awaitable<p::create_partitions_response> handle_create_partitions(
+    request_context& ctx, p::create_partitions_request& req) {
+    p::create_partitions_response resp;
+    for (const auto& t : req.topics) {
+        auto& out = resp.results.emplace_back();
+        out.name = t.name;
+        if (t.assignments) {
+            for (const auto& a : *t.assignments) {
+                if (a.broker_ids != std::vector<int32_t>{ctx.b.config.node_id}) {
+                    out.error_code = error_code::invalid_replica_assignment;
+                    out.error_message = "every new partition must be on the single broker";
+                }
+            }
+            if (out.error_code != error_code::none) continue;
+        }
+        if (auto r = ctx.b.partitions.add_partitions(t.name, t.count, req.validate_only); !r) {
+            out.error_code = error_code_of(r.error());
+            out.error_message = r.error().message;
+        }
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::delete_records_response> handle_delete_records(
+    request_context& ctx, p::delete_records_request& req) {
+    p::delete_records_response resp;
+    for (const auto& t : req.topics) {
+        auto& topic_out = resp.topics.emplace_back();
+        topic_out.name = t.name;
+        for (const auto& dp : t.partitions) {
+            auto& out = topic_out.partitions.emplace_back();
+            out.partition_index = dp.partition_index;
+            out.low_watermark = -1;
+            auto part = ctx.b.partitions.get(t.name, dp.partition_index);
+            if (!part) {
+                out.error_code = error_code::unknown_topic_or_partition;
+                continue;
+            }
+            int64_t hw = part->high_watermark();
+            int64_t offset = dp.offset == -1 ? hw : dp.offset;  // -1: up to the high watermark
+            if (offset < 0 || offset > hw) {
+                out.error_code = error_code::offset_out_of_range;
+                continue;
+            }
+            if (auto st = part->log().advance_start_offset(offset); !st) {
+                out.error_code = st.error() == storage::errc::offset_out_of_range
+                                     ? error_code::offset_out_of_range
+                                     : error_code::kafka_storage_error;
+                continue;
+            }
+            out.low_watermark = part->log().start_offset();
+        }
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::describe_cluster_response> handle_describe_cluster(
+    request_context& ctx, p::describe_cluster_request& req) {
+    p::describe_cluster_response resp;
+    constexpr int8_t brokers_endpoint = 1;
+    if (req.endpoint_type != brokers_endpoint) {
+        resp.error_code = error_code::unsupported_endpoint_type;
+        resp.error_message = "only broker endpoints are described";
+        co_return resp;
+    }
+    resp.cluster_id = ctx.b.partitions.cluster_id();
+    resp.controller_id = ctx.b.config.node_id;
+    resp.brokers.push_back({ctx.b.config.node_id, ctx.b.config.advertised_host,
+                            ctx.b.config.advertised_port, std::nullopt, {}});
+    co_return resp;
+}
+
+asio::awaitable<p::describe_configs_response> handle_describe_configs(
+    request_context& ctx, p::describe_configs_request& req) {
+    p::describe_configs_response resp;
+    for (const auto& r : req.resources) {
+        auto& out = resp.results.emplace_back();
+        out.resource_type = r.resource_type;
+        out.resource_name = r.resource_name;
+        auto add = [&](const std::string& name, const std::string& value, bool is_default,
+                       int8_t source, int8_t type) {
+            if (!wanted(r.configuration_keys, name)) return;
+            auto& c = out.configs.emplace_back();
+            c.name = name;
+            c.value = value;
+            if (ctx.version() == 0) {
+                c.is_default = is_default;
+            } else {
+                c.config_source = source;
+            }
+            if (ctx.version() >= 3) c.config_type = type;
+        };
+        if (r.resource_type == resource_topic) {
+            auto t = ctx.b.partitions.topic(r.resource_name);
+            if (!t) {
+                out.error_code = error_code::unknown_topic_or_partition;
+                out.error_message = fmt::format("topic '{}' does not exist", r.resource_name);
+                continue;
+            }
+            for (const auto& e : cluster::describe_config(ctx.b.partitions.defaults(), t->configs)) {
+                add(e.name, e.value, e.is_default, e.is_default ? source_default : source_topic,
+                    kafka_type(e.type));
+            }
+        } else if (r.resource_type == resource_broker) {
+            if (!r.resource_name.empty() &&
+                r.resource_name != std::to_string(ctx.b.config.node_id)) {
+                out.error_code = error_code::invalid_request;
+                out.error_message = fmt::format("no broker '{}' here", r.resource_name);
+                continue;
+            }
+            for (const auto& [name, value] : broker_settings(ctx.b)) {
+                add(name, value, false, source_static_broker, 2);
+            }
+        } else {
+            out.error_code = error_code::invalid_request;
+            out.error_message = "only topic and broker resources have settings";
+        }
+    }
+    co_return resp;
+}
+
+namespace {
+
+// Checks a resource can be altered; fills the error of `out` if not.
+template <typename Out>
+bool alterable_topic(const request_context& ctx, int8_t type, const std::string& name, Out& out) {
+    out.resource_type = type;
+    out.resource_name = name;
+    if (type == resource_broker) {
+        out.error_code = error_code::invalid_request;
+        out.error_message = "broker settings are static: change them in the configuration file";
+        return false;
+    }
+    if (type != resource_topic) {
+        out.error_code = error_code::invalid_request;
+        out.error_message = "only topic settings can be altered";
+        return false;
+    }
+    if (!ctx.b.partitions.topic(name)) {
+        out.error_code = error_code::unknown_topic_or_partition;
+        out.error_message = fmt::format("topic '{}' does not exist", name);
+        return false;
+    }
+    return true;
+}
+
+template <typename Out>
+void apply(request_context& ctx, const std::string& topic, const cluster::config_overrides& c,
+           bool validate_only, Out& out) {
+    if (auto r = ctx.b.partitions.set_configs(topic, c, validate_only); !r) {
+        out.error_code = error_code_of(r.error());
+        out.error_message = r.error().message;
+    }
+}
+
+}  // namespace
+
+asio::awaitable<p::alter_configs_response> handle_alter_configs(request_context& ctx,
+                                                                p::alter_configs_request& req) {
+    p::alter_configs_response resp;
+    for (const auto& r : req.resources) {
+        auto& out = resp.responses.emplace_back();
+        if (!alterable_topic(ctx, r.resource_type, r.resource_name, out)) continue;
+        // AlterConfigs replaces the whole set of overrides.
+        cluster::config_overrides configs;
+        for (const auto& c : r.configs) {
+            if (c.value) configs[c.name] = *c.value;
+        }
+        apply(ctx, r.resource_name, configs, req.validate_only, out);
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::incremental_alter_configs_response> handle_incremental_alter_configs(
+    request_context& ctx, p::incremental_alter_configs_request& req) {
+    enum : int8_t { op_set = 0, op_delete = 1, op_append = 2, op_subtract = 3 };
+    p::incremental_alter_configs_response resp;
+    for (const auto& r : req.resources) {
+        auto& out = resp.responses.emplace_back();
+        if (!alterable_topic(ctx, r.resource_type, r.resource_name, out)) continue;
+        auto configs = ctx.b.partitions.topic(r.resource_name)->configs;
+        const auto& defaults = ctx.b.partitions.defaults();
+        for (const auto& c : r.configs) {
+            auto type = cluster::type_of(c.name);
+            if (!type) {
+                out.error_code = error_code::invalid_config;
+                out.error_message = fmt::format("unknown topic config name: {}", c.name);
+                break;
+            }
+            bool is_list = *type == cluster::value_type::list;
+            if (c.config_operation == op_set && c.value) {
+                configs[c.name] = *c.value;
+            } else if (c.config_operation == op_delete) {
+                configs.erase(c.name);
+            } else if ((c.config_operation == op_append || c.config_operation == op_subtract) &&
+                       is_list && c.value) {
+                // List settings (cleanup.policy): add or remove one item.
+                std::string current;
+                for (const auto& e : cluster::describe_config(defaults, configs)) {
+                    if (e.name == c.name) current = e.value;
+                }
+                std::vector<std::string> items;
+                for (size_t start = 0; start <= current.size();) {
+                    auto comma = current.find(',', start);
+                    if (comma == std::string::npos) comma = current.size();
+                    if (comma > start) items.push_back(current.substr(start, comma - start));
+                    start = comma + 1;
+                }
+                auto it = std::find(items.begin(), items.end(), *c.value);
+                if (c.config_operation == op_append && it == items.end()) items.push_back(*c.value);
+                if (c.config_operation == op_subtract && it != items.end()) items.erase(it);
+                configs[c.name] = fmt::format("{}", fmt::join(items, ","));
+            } else {
+                out.error_code = error_code::invalid_config;
+                out.error_message =
+                    fmt::format("operation {} is not valid for {}", c.config_operation, c.name);
+                break;
+            }
+        }
+        if (out.error_code != error_code::none) continue;
+        apply(ctx, r.resource_name, configs, req.validate_only, out);
+    }
+    co_return resp;
+}
+
+}  // namespace trib::kafka
