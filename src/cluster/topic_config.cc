@@ -53,12 +53,16 @@ std::string check_policy(std::string_view v) {
 }
 
 const setting settings[] = {
-    {"cleanup.policy", value_type::list, [](const topic_defaults&) { return std::string("delete"); }, check_policy},
-    {"delete.retention.ms", value_type::int64, [](const topic_defaults&) { return std::string("86400000"); },
+    {"cleanup.policy", value_type::list,
+     [](const topic_defaults&) { return std::string("delete"); }, check_policy},
+    {"delete.retention.ms", value_type::int64,
+     [](const topic_defaults&) { return std::string("86400000"); },
      [](std::string_view v) { return check_long_min(v, 0); }},
-    {"flush.messages", value_type::int64, [](const topic_defaults&) { return std::to_string(INT64_MAX); },
+    {"flush.messages", value_type::int64,
+     [](const topic_defaults&) { return std::to_string(INT64_MAX); },
      [](std::string_view v) { return check_long_min(v, 1); }},
-    {"flush.ms", value_type::int64, [](const topic_defaults& d) { return std::to_string(d.flush_ms); },
+    {"flush.ms", value_type::int64,
+     [](const topic_defaults& d) { return std::to_string(d.flush_ms); },
      [](std::string_view v) { return check_long_min(v, 0); }},
     {"max.message.bytes", value_type::int32,
      [](const topic_defaults& d) { return std::to_string(d.max_message_bytes); },
@@ -67,20 +71,25 @@ const setting settings[] = {
          if (!n || *n < 0 || *n > (int64_t{1} << 30)) return std::string("must be 0 to 1073741824");
          return std::string();
      }},
-    {"message.timestamp.type", value_type::string, [](const topic_defaults&) { return std::string("CreateTime"); },
+    {"message.timestamp.type", value_type::string,
+     [](const topic_defaults&) { return std::string("CreateTime"); },
      [](std::string_view v) {
          if (v == "CreateTime" || v == "LogAppendTime") return std::string();
          return std::string("must be CreateTime or LogAppendTime");
      }},
-    {"min.cleanable.dirty.ratio", value_type::ratio, [](const topic_defaults&) { return std::string("0.5"); },
+    {"min.cleanable.dirty.ratio", value_type::ratio,
+     [](const topic_defaults&) { return std::string("0.5"); },
      [](std::string_view v) {
          return parse_ratio(v) ? std::string() : std::string("must be between 0 and 1");
      }},
-    {"retention.bytes", value_type::int64, [](const topic_defaults& d) { return std::to_string(d.retention_bytes); },
+    {"retention.bytes", value_type::int64,
+     [](const topic_defaults& d) { return std::to_string(d.retention_bytes); },
      [](std::string_view v) { return check_long_min(v, -1); }},
-    {"retention.ms", value_type::int64, [](const topic_defaults& d) { return std::to_string(d.retention_ms); },
+    {"retention.ms", value_type::int64,
+     [](const topic_defaults& d) { return std::to_string(d.retention_ms); },
      [](std::string_view v) { return check_long_min(v, -1); }},
-    {"segment.bytes", value_type::int32, [](const topic_defaults& d) { return std::to_string(d.segment_bytes); },
+    {"segment.bytes", value_type::int32,
+     [](const topic_defaults& d) { return std::to_string(d.segment_bytes); },
      [](std::string_view v) {
          auto n = parse_long(v);
          if (!n || *n < 1024 || *n > (int64_t{1} << 30)) {
@@ -88,7 +97,8 @@ const setting settings[] = {
          }
          return std::string();
      }},
-    {"segment.ms", value_type::int64, [](const topic_defaults&) { return std::string("604800000"); },
+    {"segment.ms", value_type::int64,
+     [](const topic_defaults&) { return std::string("604800000"); },
      [](std::string_view v) { return check_long_min(v, 1); }},
 };
 

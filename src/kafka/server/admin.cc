@@ -87,8 +87,8 @@ asio::awaitable<p::create_partitions_response> handle_create_partitions(
     co_return resp;
 }
 
-asio::awaitable<p::delete_records_response> handle_delete_records(
-    request_context& ctx, p::delete_records_request& req) {
+asio::awaitable<p::delete_records_response> handle_delete_records(request_context& ctx,
+                                                                  p::delete_records_request& req) {
     p::delete_records_response resp;
     for (const auto& t : req.topics) {
         auto& topic_out = resp.topics.emplace_back();
@@ -131,8 +131,11 @@ asio::awaitable<p::describe_cluster_response> handle_describe_cluster(
     }
     resp.cluster_id = ctx.b.partitions.cluster_id();
     resp.controller_id = ctx.b.config.node_id;
-    resp.brokers.push_back({ctx.b.config.node_id, ctx.b.config.advertised_host,
-                            ctx.b.config.advertised_port, std::nullopt, {}});
+    resp.brokers.push_back({ctx.b.config.node_id,
+                            ctx.b.config.advertised_host,
+                            ctx.b.config.advertised_port,
+                            std::nullopt,
+                            {}});
     co_return resp;
 }
 
@@ -163,7 +166,8 @@ asio::awaitable<p::describe_configs_response> handle_describe_configs(
                 out.error_message = fmt::format("topic '{}' does not exist", r.resource_name);
                 continue;
             }
-            for (const auto& e : cluster::describe_config(ctx.b.partitions.defaults(), t->configs)) {
+            for (const auto& e :
+                 cluster::describe_config(ctx.b.partitions.defaults(), t->configs)) {
                 add(e.name, e.value, e.is_default, e.is_default ? source_default : source_topic,
                     kafka_type(e.type));
             }

@@ -6,13 +6,13 @@
 #include "kafka/protocol/alter_configs.h"
 #include "kafka/protocol/api_versions.h"
 #include "kafka/protocol/create_partitions.h"
+#include "kafka/protocol/create_topics.h"
 #include "kafka/protocol/delete_records.h"
+#include "kafka/protocol/delete_topics.h"
 #include "kafka/protocol/describe_cluster.h"
 #include "kafka/protocol/describe_configs.h"
-#include "kafka/protocol/incremental_alter_configs.h"
-#include "kafka/protocol/create_topics.h"
-#include "kafka/protocol/delete_topics.h"
 #include "kafka/protocol/fetch.h"
+#include "kafka/protocol/incremental_alter_configs.h"
 #include "kafka/protocol/list_offsets.h"
 #include "kafka/protocol/metadata.h"
 #include "kafka/protocol/produce.h"
@@ -90,8 +90,7 @@ constexpr handler_entry handlers[] = {
     {p::supports<p::alter_configs_request>(0, 2),
      typed<p::alter_configs_request, p::alter_configs_response, handle_alter_configs>},
     {p::supports<p::create_partitions_request>(0, 3),
-     typed<p::create_partitions_request, p::create_partitions_response,
-           handle_create_partitions>},
+     typed<p::create_partitions_request, p::create_partitions_response, handle_create_partitions>},
     {p::supports<p::incremental_alter_configs_request>(0, 1),
      typed<p::incremental_alter_configs_request, p::incremental_alter_configs_response,
            handle_incremental_alter_configs>},

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <deque>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -13,6 +14,7 @@
 
 #include "base/big_endian.h"
 #include "base/logging.h"
+#include "net/async_event.h"
 
 namespace trib::kafka {
 
@@ -22,17 +24,47 @@ using asio::ip::tcp;
 // The smallest request: api key, version, correlation id and a null client id.
 constexpr int32_t min_request_bytes = 10;
 
+// A request's place in the connection's response order.
+struct response_slot {
+    bool done = false;
+    bool close = false;    // the request was malformed: close after the earlier responses
+    protocol::bytes wire;  // empty when done: no response (acks=0)
+    size_t request_bytes;  // counts against the in-flight budget until written
+};
+
 struct connection_state {
     explicit connection_state(tcp::socket s)
-        : socket(std::move(s)), idle_timer(socket.get_executor()) {}
+        : socket(std::move(s)),
+          idle_timer(socket.get_executor()),
+          response_ready(std::make_shared<net::async_event>(socket.get_executor())),
+          slot_freed(std::make_shared<net::async_event>(socket.get_executor())) {}
     tcp::socket socket;
     asio::steady_timer idle_timer;
     std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();
-    bool busy = false;  // a request is being served (a long poll is not idleness)
+    // Requests being served, in arrival order; responses leave from the front.
+    std::deque<std::shared_ptr<response_slot>> in_flight;
+    size_t in_flight_bytes = 0;
+    std::shared_ptr<net::async_event> response_ready;  // wakes the writer
+    std::shared_ptr<net::async_event> slot_freed;      // wakes a reader held by backpressure
+    bool reading_done = false;
     bool closed = false;
 };
 
-// Closes the connection once it has been idle for the timeout.
+constexpr size_t max_in_flight_requests = 64;
+constexpr size_t max_in_flight_bytes = size_t{64} << 20;  // a larger single request still passes
+constexpr auto wake_check = std::chrono::seconds(1);
+
+void close_connection(connection_state& c) {
+    if (c.closed) return;
+    c.closed = true;
+    std::error_code ignored;
+    c.socket.shutdown(tcp::socket::shutdown_both, ignored);
+    c.socket.close(ignored);
+    c.idle_timer.cancel();
+    c.slot_freed->signal();
+}
+
+// Closes the connection once it has been idle (no request in flight) for the timeout.
 asio::awaitable<void> watch_idle(std::shared_ptr<connection_state> c,
                                  std::chrono::milliseconds timeout) {
     while (!c->closed) {
@@ -40,15 +72,69 @@ asio::awaitable<void> watch_idle(std::shared_ptr<connection_state> c,
         std::error_code ec;
         co_await c->idle_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (c->closed) co_return;
-        if (!c->busy && std::chrono::steady_clock::now() - c->last_active >= timeout) {
+        auto now = std::chrono::steady_clock::now();
+        if (!c->in_flight.empty()) {
+            c->last_active = now;  // a long poll or a slow fsync is not idleness
+        } else if (now - c->last_active >= timeout) {
             log::get("kafka")->debug("closing a connection idle for {} ms", timeout.count());
-            std::error_code ignored;
-            c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-            c->socket.close(ignored);
+            close_connection(*c);
             co_return;
         }
-        if (c->busy) c->last_active = std::chrono::steady_clock::now();
     }
+}
+
+// Serves one request; its response takes its slot. Requests of a connection start in
+// arrival order on one loop, and a handler does its appends before it first waits, so
+// pipelined produces to a partition keep their order.
+asio::awaitable<void> serve_request(std::shared_ptr<connection_state> c, broker& b,
+                                    protocol::bytes frame, std::shared_ptr<response_slot> slot) {
+    auto parsed = protocol::parse_request(frame);
+    if (!parsed) {
+        log::get("kafka")->info("closing a connection: malformed request header: {}",
+                                parsed.error().message());
+        slot->close = true;
+    } else {
+        request_context ctx{b, *parsed, c->socket.get_executor()};
+        auto result = co_await dispatch(ctx);
+        slot->close = result.close;
+        if (result.body && !result.close) {
+            int16_t header_version =
+                parsed->api ? protocol::response_header_version(*parsed->api, ctx.version()) : 0;
+            slot->wire = protocol::frame_response(parsed->header.correlation_id, header_version,
+                                                  *result.body);
+        }
+    }
+    slot->done = true;
+    c->response_ready->signal();
+}
+
+// Writes responses in request order as they complete; closes the connection at the end.
+asio::awaitable<void> write_responses(std::shared_ptr<connection_state> c) {
+    std::error_code ec;
+    while (!c->closed) {
+        while (!c->in_flight.empty() && c->in_flight.front()->done && !c->closed) {
+            auto slot = c->in_flight.front();
+            if (slot->close) {
+                close_connection(*c);
+                break;
+            }
+            if (!slot->wire.empty()) {
+                co_await asio::async_write(c->socket, asio::buffer(slot->wire),
+                                           asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) {
+                    close_connection(*c);
+                    break;
+                }
+            }
+            c->in_flight.pop_front();
+            c->in_flight_bytes -= slot->request_bytes;
+            c->last_active = std::chrono::steady_clock::now();
+            c->slot_freed->signal();
+        }
+        if (c->reading_done && c->in_flight.empty()) break;
+        if (!c->closed) co_await c->response_ready->wait_for(wake_check);
+    }
+    close_connection(*c);
 }
 
 }  // namespace
@@ -61,9 +147,9 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
     auto executor = c->socket.get_executor();
     asio::co_spawn(executor, watch_idle(c, std::chrono::milliseconds(b.config.idle_timeout_ms)),
                    asio::detached);
+    asio::co_spawn(executor, write_responses(c), asio::detached);
     std::array<uint8_t, 4> size_bytes{};
-    protocol::bytes frame;
-    for (;;) {
+    while (!c->closed) {
         co_await asio::async_read(c->socket, asio::buffer(size_bytes),
                                   asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
@@ -72,38 +158,30 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
             log->info("closing connection from {}: request size {} outside [{}, {}]",
                       peer.address().to_string(), size, min_request_bytes,
                       b.config.max_request_bytes);
+            close_connection(*c);
             break;
         }
-        frame.resize(static_cast<size_t>(size));
+        // Backpressure: a client that pipelines faster than we answer waits here, with its
+        // next request left in the socket (and TCP's window).
+        auto request_bytes = static_cast<size_t>(size);
+        while (!c->closed && (c->in_flight.size() >= max_in_flight_requests ||
+                              (c->in_flight_bytes > 0 &&
+                               c->in_flight_bytes + request_bytes > max_in_flight_bytes))) {
+            co_await c->slot_freed->wait_for(wake_check);
+        }
+        protocol::bytes frame(request_bytes);
         co_await asio::async_read(c->socket, asio::buffer(frame),
                                   asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
-        c->busy = true;
+        if (ec || c->closed) break;
         c->last_active = std::chrono::steady_clock::now();
-        auto parsed = protocol::parse_request(frame);
-        if (!parsed) {
-            log->info("closing connection from {}: malformed request header: {}",
-                      peer.address().to_string(), parsed.error().message());
-            break;
-        }
-        request_context ctx{b, *parsed, executor};
-        auto result = co_await dispatch(ctx);
-        if (result.close) break;
-        if (result.body) {
-            int16_t header_version =
-                parsed->api ? protocol::response_header_version(*parsed->api, ctx.version()) : 0;
-            auto wire = protocol::frame_response(parsed->header.correlation_id, header_version,
-                                                 *result.body);
-            co_await asio::async_write(c->socket, asio::buffer(wire),
-                                       asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) break;
-        }
-        c->busy = false;
-        c->last_active = std::chrono::steady_clock::now();
+        auto slot = std::make_shared<response_slot>();
+        slot->request_bytes = request_bytes;
+        c->in_flight.push_back(slot);
+        c->in_flight_bytes += request_bytes;
+        asio::co_spawn(executor, serve_request(c, b, std::move(frame), slot), asio::detached);
     }
-    c->closed = true;
-    c->idle_timer.cancel();
-    c->socket.close(ec);
+    c->reading_done = true;
+    c->response_ready->signal();
 }
 
 result<std::unique_ptr<server>, error> server::bind(broker& b, net::shard_pool& shards,

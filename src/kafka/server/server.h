@@ -1,8 +1,11 @@
-// The Kafka listener: accepts client connections onto the shards and serves each as one
-// coroutine that reads size-prefixed request frames, runs their handlers one at a time and
-// writes the responses in request order (the protocol's pipelining rule). Oversized or
-// malformed frames close the connection; so do unknown APIs and unsupported versions.
-// Idle connections are closed after the idle timeout.
+// The Kafka listener: accepts client connections onto the shards. Each connection has a
+// reader coroutine that reads size-prefixed request frames and starts a handler coroutine for
+// each, and a writer that sends the responses in request order as they complete (the
+// protocol's pipelining rule), so an acks=all produce waiting for its fsync does not hold up
+// the requests behind it. At most 64 requests or 64 MiB are in flight per connection; past
+// that the reader stops reading (backpressure). Oversized or malformed frames close the
+// connection; so do unknown APIs and unsupported versions. Idle connections are closed after
+// the idle timeout.
 #pragma once
 
 #include <memory>

@@ -1,0 +1,64 @@
+"""Connection limits an operator sets: idle connections are closed after
+kafka.idle_timeout_ms (a connection waiting in a long poll is not idle), and connections
+beyond kafka.max_connections are closed at once while the ones already open keep working."""
+import socket
+import struct
+import time
+
+from raw_kafka import connect, read_response, request
+
+
+def closed_within(sock, seconds):
+    """True if the broker closes `sock` within `seconds` (without sending anything)."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1) == b""
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def api_versions_ok(sock):
+    sock.sendall(request(18, 0, 5))
+    corr, body = read_response(sock)
+    return corr == 5 and struct.unpack(">h", body[:2])[0] == 0
+
+
+def test_idle_connections_are_closed(start_broker):
+    b = start_broker("--idle-timeout-ms", "1000")
+    idle = connect(b.address)
+    busy = connect(b.address)
+    # Within the timeout the idle connection is still open...
+    assert not closed_within(idle, 0.5)
+    # ...while one that keeps talking stays open well past it,
+    for _ in range(8):
+        assert api_versions_ok(busy)
+        time.sleep(0.3)
+    # and by now the idle one has been closed.
+    assert closed_within(idle, 5), "an idle connection stayed open"
+    busy.close()
+
+
+def test_connections_beyond_the_limit_are_refused(start_broker):
+    b = start_broker("--max-connections", "2")
+    first, second = connect(b.address), connect(b.address)
+    assert api_versions_ok(first) and api_versions_ok(second)
+    third = connect(b.address)  # the kernel accepts it; the broker closes it
+    assert closed_within(third, 10)
+    assert api_versions_ok(first)
+    first.close()
+    # A freed slot is usable again (the count drops once the broker sees the close).
+    deadline = time.monotonic() + 10
+    while True:
+        fourth = connect(b.address)
+        try:
+            if api_versions_ok(fourth):
+                break
+        except (AssertionError, OSError):
+            pass  # closed at once: the old connection was not yet counted out
+        fourth.close()
+        assert time.monotonic() < deadline, "a freed connection slot was never reused"
+        time.sleep(0.1)
+    fourth.close()
+    second.close()
