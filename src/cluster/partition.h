@@ -18,11 +18,8 @@ namespace trib::cluster {
 class partition {
   public:
     partition(std::string topic, int32_t index, std::shared_ptr<storage::log> log,
-              topic_settings settings)
-        : _topic(std::move(topic)),
-          _index(index),
-          _log(std::move(log)),
-          _settings(std::move(settings)) {}
+              const topic_settings& settings)
+        : _topic(std::move(topic)), _index(index), _log(std::move(log)), _settings(settings) {}
 
     const std::string& topic() const { return _topic; }
     int32_t index() const { return _index; }
@@ -34,10 +31,10 @@ class partition {
         return _settings;
     }
     // AlterConfigs: new settings take effect for the next append, roll and cleaning pass.
-    void update_settings(topic_settings s) {
+    void update_settings(const topic_settings& s) {
         _log->set_config(s.log);
         std::lock_guard lock(_waiters_mutex);
-        _settings = std::move(s);
+        _settings = s;
     }
 
     // Single node: every appended record is committed (one replica, like Kafka with an ISR

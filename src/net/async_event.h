@@ -17,7 +17,7 @@ namespace trib::net {
 
 class async_event : public std::enable_shared_from_this<async_event> {
   public:
-    explicit async_event(asio::any_io_executor executor) : _timer(std::move(executor)) {}
+    explicit async_event(const asio::any_io_executor& executor) : _timer(executor) {}
 
     // Returns when signalled (true) or when `timeout` passes (false). Clears the signal.
     asio::awaitable<bool> wait_for(std::chrono::milliseconds timeout);

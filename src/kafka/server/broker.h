@@ -24,8 +24,8 @@ struct broker_config {
     int32_t advertised_port = 9092;
     bool auto_create_topics = false;
     int32_t default_partitions = 1;
-    int64_t max_request_bytes = 100 * 1024 * 1024;
-    int64_t idle_timeout_ms = 10 * 60 * 1000;
+    int64_t max_request_bytes = int64_t{100} * 1024 * 1024;
+    int64_t idle_timeout_ms = int64_t{10} * 60 * 1000;
 };
 
 struct broker {

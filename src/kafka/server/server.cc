@@ -99,7 +99,8 @@ asio::awaitable<void> serve_request(std::shared_ptr<connection_state> c, broker&
         slot->close = result.close;
         if (result.body && !result.close) {
             int16_t header_version =
-                parsed->api ? protocol::response_header_version(*parsed->api, ctx.version()) : 0;
+                parsed->api ? protocol::response_header_version(*parsed->api, ctx.version())
+                            : int16_t{0};
             slot->wire = protocol::frame_response(parsed->header.correlation_id, header_version,
                                                   *result.body);
         }
@@ -132,7 +133,9 @@ asio::awaitable<void> write_responses(std::shared_ptr<connection_state> c) {
             c->slot_freed->signal();
         }
         if (c->reading_done && c->in_flight.empty()) break;
-        if (!c->closed) co_await c->response_ready->wait_for(wake_check);
+        if (!c->closed) {
+            co_await c->response_ready->wait_for(wake_check);
+        }
     }
     close_connection(*c);
 }
@@ -187,7 +190,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
 result<std::unique_ptr<server>, error> server::bind(broker& b, net::shard_pool& shards,
                                                     const std::string& host, uint16_t port,
                                                     int max_connections) {
-    std::unique_ptr<server> s(new server(b));
+    std::unique_ptr<server> s(new server());
     auto listener = net::tcp_listener::bind(
         shards, host, port, max_connections,
         [&b](tcp::socket socket, size_t) { return serve_connection(std::move(socket), b); });

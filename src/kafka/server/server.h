@@ -29,8 +29,7 @@ class server {
     uint16_t port() const { return _listener->port(); }
 
   private:
-    explicit server(broker& b) : _broker(b) {}
-    broker& _broker;
+    server() = default;
     std::unique_ptr<net::tcp_listener> _listener;
 };
 
