@@ -3,19 +3,10 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/logging.h"
 
 namespace trib::storage {
-
-namespace {
-
-int64_t wall_clock_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-}  // namespace
 
 cleaner::cleaner(std::chrono::milliseconds interval, clock_fn now_ms)
     : _interval(interval),

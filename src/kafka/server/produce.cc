@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "base/clock.h"
 #include "base/logging.h"
 #include "kafka/server/error_codes.h"
 #include "kafka/server/handlers.h"
@@ -15,12 +16,6 @@ namespace trib::kafka {
 namespace {
 
 namespace p = protocol;
-
-int64_t wall_clock_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // A batch's place in the request's records field.
 struct batch_span {
