@@ -36,7 +36,7 @@ void flusher::appended(const log* l) {
     bool due_now = l->end_offset() - l->flushed_offset() >= cfg.flush_messages;
     std::lock_guard lock(_mutex);
     auto it = _logs.find(l);
-    TRIB_ASSERT_MSG(it != _logs.end(), "appended() for a log the flusher does not know");
+    if (it == _logs.end()) return;  // removed meanwhile (its topic was deleted)
     if (due_now || cfg.flush_ms <= 0) {
         it->second.requested = true;
     } else if (!it->second.due && cfg.flush_ms != INT64_MAX) {
@@ -51,7 +51,7 @@ void flusher::request(const log* l) {
     {
         std::lock_guard lock(_mutex);
         auto it = _logs.find(l);
-        TRIB_ASSERT_MSG(it != _logs.end(), "request() for a log the flusher does not know");
+        if (it == _logs.end()) return;  // removed meanwhile (its topic was deleted)
         it->second.requested = true;
     }
     _wake.notify_all();

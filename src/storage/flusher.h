@@ -29,6 +29,8 @@ class flusher {
     void add(std::shared_ptr<log> l, std::function<void()> on_flushed = {});
     void remove(const log* l);  // a flush already running for it still completes
     // `l` took appends: schedules a flush by its flush.messages and flush.ms settings.
+    // Both calls ignore a log that is not (or no longer) registered: a request racing with
+    // the deletion of its topic.
     void appended(const log* l);
     // Flushes `l` as soon as possible.
     void request(const log* l);

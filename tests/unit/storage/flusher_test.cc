@@ -107,6 +107,19 @@ TEST(flusher, stopping_flushes_every_registered_log) {
     EXPECT_EQ(l->flushed_offset(), l->end_offset());
 }
 
+TEST(flusher, a_removed_log_is_ignored_not_an_error) {
+    // A produce can still hold a partition whose topic is being deleted.
+    temp_dir dir;
+    auto l = open_shared(dir.path(), log_config{});
+    flusher f;
+    f.add(l);
+    f.remove(l.get());
+    append_one(*l);
+    f.appended(l.get());
+    f.request(l.get());
+    EXPECT_FALSE(l->wait_flushed(0, std::chrono::milliseconds(50)));  // nobody flushes it
+}
+
 TEST(fsync_failure, fails_the_log_for_good_and_reopen_recovers) {
     temp_dir dir;
     log_config c;
