@@ -21,6 +21,8 @@ class async_event : public std::enable_shared_from_this<async_event> {
 
     // Returns when signalled (true) or when `timeout` passes (false). Clears the signal.
     asio::awaitable<bool> wait_for(std::chrono::milliseconds timeout);
+    // The same, until a deadline (a request's timeout).
+    asio::awaitable<bool> wait_until(std::chrono::steady_clock::time_point deadline);
     // Thread-safe.
     void signal();
 

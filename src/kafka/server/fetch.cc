@@ -120,9 +120,7 @@ asio::awaitable<fetch_response> handle_fetch(request_context& ctx, p::fetch_requ
             moved = moved || seen.part->high_watermark() != seen.high_watermark;
         }
         if (moved) continue;
-        co_await event->wait_for(
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-            std::chrono::milliseconds(1));
+        co_await event->wait_until(deadline);
     }
 }
 

@@ -104,9 +104,7 @@ asio::awaitable<int16_t> wait_durable(request_context& ctx, cluster::partition& 
         if (now >= deadline) co_return error_code::request_timed_out;
         part.add_waiter(event);
         ctx.b.partitions.request_flush(part);
-        co_await event->wait_for(
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-            std::chrono::milliseconds(1));
+        co_await event->wait_until(deadline);
     }
 }
 
