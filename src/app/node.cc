@@ -54,7 +54,8 @@ result<void, error> node::start() {
     defaults.max_message_bytes = _cfg.max_message_bytes;
     defaults.flush_ms = _cfg.flush_ms;
     _partitions = TRIB_TRY(cluster::partition_manager::open(
-        _cfg.data_dir, defaults, std::chrono::milliseconds(_cfg.cleaner_interval_ms)));
+        _cfg.data_dir, defaults, std::chrono::milliseconds(_cfg.cleaner_interval_ms),
+        static_cast<size_t>(_cfg.flush_threads)));
 
     kafka::broker_config bc;
     bc.node_id = _cfg.node_id;
@@ -63,8 +64,10 @@ result<void, error> node::start() {
     bc.auto_create_topics = _cfg.auto_create_topics;
     bc.default_partitions = _cfg.default_partitions;
     bc.max_request_bytes = _cfg.max_request_bytes;
+    bc.max_request_memory = _cfg.max_request_memory;
+    bc.fetch_session_slots = static_cast<size_t>(_cfg.fetch_session_slots);
     bc.idle_timeout_ms = _cfg.idle_timeout_ms;
-    _broker = std::make_unique<kafka::broker>(kafka::broker{bc, *_partitions});
+    _broker = std::make_unique<kafka::broker>(bc, *_partitions);
     _shards = std::make_unique<net::shard_pool>(shard_count(_cfg.shards));
     _server = TRIB_TRY(kafka::server::bind(*_broker, *_shards, _cfg.kafka_listen.host,
                                            _cfg.kafka_listen.port, _cfg.max_connections));

@@ -85,15 +85,20 @@ std::string cluster_id_of(const std::array<uint8_t, 16>& id) {
 }  // namespace
 
 partition_manager::partition_manager(fs::path data_dir, topic_defaults defaults,
-                                     std::chrono::milliseconds cleaner_interval)
-    : _data_dir(std::move(data_dir)), _defaults(defaults), _cleaner(cleaner_interval) {}
+                                     std::chrono::milliseconds cleaner_interval,
+                                     size_t flush_threads)
+    : _data_dir(std::move(data_dir)),
+      _defaults(defaults),
+      _flusher(flush_threads),
+      _cleaner(cleaner_interval) {}
 
 partition_manager::~partition_manager() = default;
 
 result<std::unique_ptr<partition_manager>, error> partition_manager::open(
-    const fs::path& data_dir, topic_defaults defaults, std::chrono::milliseconds cleaner_interval) {
+    const fs::path& data_dir, topic_defaults defaults, std::chrono::milliseconds cleaner_interval,
+    size_t flush_threads) {
     std::unique_ptr<partition_manager> pm(
-        new partition_manager(data_dir, defaults, cleaner_interval));
+        new partition_manager(data_dir, defaults, cleaner_interval, flush_threads));
     TRIB_TRY(pm->load());
     return pm;
 }

@@ -38,7 +38,7 @@ class partition_manager {
   public:
     static result<std::unique_ptr<partition_manager>, error> open(
         const std::filesystem::path& data_dir, topic_defaults defaults,
-        std::chrono::milliseconds cleaner_interval);
+        std::chrono::milliseconds cleaner_interval, size_t flush_threads = 1);
     ~partition_manager();
 
     const std::string& cluster_id() const { return _cluster_id; }
@@ -67,7 +67,7 @@ class partition_manager {
 
   private:
     partition_manager(std::filesystem::path data_dir, topic_defaults defaults,
-                      std::chrono::milliseconds cleaner_interval);
+                      std::chrono::milliseconds cleaner_interval, size_t flush_threads);
     result<void, error> load();
     result<void, error> save_locked() const;
     result<std::shared_ptr<partition>, error> open_partition(const topic_info& t, int32_t index);

@@ -6,15 +6,19 @@
 
 namespace trib::storage {
 
-flusher::flusher() : _thread([this] { run(); }) {}
+flusher::flusher(size_t threads) {
+    TRIB_ASSERT(threads > 0);
+    for (size_t i = 0; i < threads; ++i) _threads.emplace_back([this] { run(); });
+}
 
 flusher::~flusher() {
     {
         std::lock_guard lock(_mutex);
         _stopping = true;
+        for (auto& [key, e] : _logs) e.requested = true;  // the final flush of each log
     }
     _wake.notify_all();
-    _thread.join();
+    for (auto& t : _threads) t.join();
 }
 
 void flusher::add(std::shared_ptr<log> l, std::function<void()> on_flushed) {
@@ -22,6 +26,7 @@ void flusher::add(std::shared_ptr<log> l, std::function<void()> on_flushed) {
     std::lock_guard lock(_mutex);
     const log* key = l.get();
     auto& e = _logs[key];
+    e.id = _next_id++;
     e.target = std::move(l);
     e.on_flushed = std::move(on_flushed);
 }
@@ -59,22 +64,20 @@ void flusher::request(const log* l) {
 
 void flusher::run() {
     std::unique_lock lock(_mutex);
-    std::vector<entry> ready;
     for (;;) {
         auto now = clock::now();
-        bool final_pass = _stopping;
+        entry* pick = nullptr;
         std::optional<clock::time_point> next_due;
         for (auto& [key, e] : _logs) {
-            if (e.requested || (e.due && *e.due <= now) || final_pass) {
-                e.requested = false;
-                e.due.reset();
-                ready.push_back(e);
-            } else if (e.due && (!next_due || *e.due < *next_due)) {
-                next_due = e.due;
+            if (e.flushing) continue;
+            if (e.requested || (e.due && *e.due <= now)) {
+                pick = &e;
+                break;
             }
+            if (e.due && (!next_due || *e.due < *next_due)) next_due = e.due;
         }
-        if (ready.empty()) {
-            if (final_pass) return;
+        if (!pick) {
+            if (_stopping) return;  // every log's final flush is done or in other hands
             if (next_due) {
                 _wake.wait_until(lock, *next_due);
             } else {
@@ -82,15 +85,22 @@ void flusher::run() {
             }
             continue;
         }
+        pick->requested = false;
+        pick->due.reset();
+        pick->flushing = true;
+        const log* key = pick->target.get();
+        uint64_t id = pick->id;
+        auto target = pick->target;
+        auto on_flushed = pick->on_flushed;
         lock.unlock();
         // A failed sync fails that log (it logs why); waiters see it through wait_flushed.
-        for (const auto& e : ready) {
-            (void)e.target->flush();
-            if (e.on_flushed) e.on_flushed();
-        }
-        ready.clear();
+        (void)target->flush();
+        if (on_flushed) on_flushed();
         lock.lock();
-        if (final_pass) return;
+        auto it = _logs.find(key);
+        if (it != _logs.end() && it->second.id == id) it->second.flushing = false;
+        // A request that came during the sync may be waiting for this log to be free.
+        if (it != _logs.end() && it->second.requested) _wake.notify_one();
     }
 }
 

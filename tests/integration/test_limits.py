@@ -1,10 +1,14 @@
 """Connection limits an operator sets: idle connections are closed after
-kafka.idle_timeout_ms (a connection waiting in a long poll is not idle), and connections
-beyond kafka.max_connections are closed at once while the ones already open keep working."""
+kafka.idle_timeout_ms (a connection waiting in a long poll is not idle), connections
+beyond kafka.max_connections are closed at once while the ones already open keep working, and
+kafka.max_request_memory makes readers wait rather than fail."""
 import socket
 import struct
+import threading
 import time
 
+from clients import (confluent_produce, create_topic, expected_by_partition, make_records,
+                     read_partitions, assert_same_records)
 from raw_kafka import connect, read_response, request
 
 
@@ -62,3 +66,35 @@ def test_connections_beyond_the_limit_are_refused(start_broker):
         time.sleep(0.1)
     fourth.close()
     second.close()
+
+
+def test_a_small_request_memory_budget_slows_producers_but_loses_nothing(start_broker):
+    # 64 KiB for all connections together, while four producers each pipeline five requests
+    # of up to 256 KiB: most requests wait in their sockets for others to be answered.
+    b = start_broker("--max-request-memory", "65536")
+    topic = "budget"
+    create_topic(b.bootstrap, topic, 4)
+    sent, failures = {}, []
+
+    def produce(partition):
+        try:
+            records = make_records(3000, first_seq=partition * 100_000)
+            reports = confluent_produce(b.bootstrap, topic, records, partition=partition,
+                                        **{"batch.size": 262144, "linger.ms": 20,
+                                           "max.in.flight.requests.per.connection": 5,
+                                           "enable.idempotence": False})
+            sent[partition] = (records, [(p, off) for _, p, off in reports])
+        except Exception as e:  # reported by the main thread
+            failures.append(e)
+
+    threads = [threading.Thread(target=produce, args=(p,)) for p in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failures, failures
+    expected = {}
+    for records, placements in sent.values():
+        expected.update(expected_by_partition(records, placements))
+    got = read_partitions(b.bootstrap, topic, {p: len(rows) for p, rows in expected.items()})
+    assert_same_records(got, expected, "after producing under a tight memory budget")

@@ -15,6 +15,8 @@
 #include "cluster/partition_manager.h"
 #include "kafka/protocol/frame.h"
 #include "kafka/protocol/supported_apis.h"
+#include "kafka/server/fetch_session.h"
+#include "net/memory_budget.h"
 
 namespace trib::kafka {
 
@@ -26,11 +28,25 @@ struct broker_config {
     int32_t default_partitions = 1;
     int64_t max_request_bytes = int64_t{100} * 1024 * 1024;
     int64_t idle_timeout_ms = int64_t{10} * 60 * 1000;
+    // Bytes of requests being served across all connections (queued.max.request.bytes).
+    int64_t max_request_memory = int64_t{256} * 1024 * 1024;
+    // Incremental fetch sessions (KIP-227): Kafka's max.incremental.fetch.session.cache.slots
+    // and min.incremental.fetch.session.eviction.ms.
+    size_t fetch_session_slots = 1000;
+    int64_t fetch_session_eviction_ms = 120'000;
 };
 
 struct broker {
+    broker(broker_config c, cluster::partition_manager& pm)
+        : config(std::move(c)),
+          partitions(pm),
+          request_memory(static_cast<size_t>(config.max_request_memory)),
+          fetch_sessions(config.fetch_session_slots, config.fetch_session_eviction_ms) {}
+
     broker_config config;
     cluster::partition_manager& partitions;
+    net::memory_budget request_memory;
+    fetch_session_cache fetch_sessions;
 };
 
 struct request_context {

@@ -1,8 +1,11 @@
 // Fetch (with long polling and byte limits) and ListOffsets.
 #include "kafka/protocol/fetch.h"
 
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
+#include "base/clock.h"
 #include "kafka/protocol/list_offsets.h"
 #include "kafka/server/error_codes.h"
 #include "kafka/server/handlers.h"
@@ -24,104 +27,156 @@ int16_t read_error(const std::error_code& ec) {
     return error_code::kafka_storage_error;
 }
 
-struct partition_seen {
-    std::shared_ptr<cluster::partition> part;
-    int64_t high_watermark;  // when it was read
+// One partition's share of a fetch pass.
+struct partition_read {
+    std::shared_ptr<cluster::partition> part;  // null: unknown partition
+    int16_t error_code = error_code::none;
+    int64_t high_watermark = -1;
+    int64_t log_start = -1;
+    protocol::bytes records;
 };
 
-// One pass over the requested partitions. Returns the bytes gathered; `parts` collects the
-// partitions read, so a long poll can wait on them.
-size_t read_all(request_context& ctx, const p::fetch_request& req, fetch_response& resp,
-                std::vector<partition_seen>& parts, bool& any_error) {
-    auto& pm = ctx.b.partitions;
+// One pass over the partitions, in order, within the request's total byte limit.
+size_t read_all(request_context& ctx, const p::fetch_request& req,
+                std::span<const fetch_target> targets, std::vector<partition_read>& reads) {
+    reads.clear();
+    reads.resize(targets.size());
     size_t total = 0;
     size_t budget = static_cast<size_t>(std::max(req.max_bytes, 0));
-    for (const auto& topic : req.topics) {
-        auto& topic_out = resp.responses.emplace_back();
-        topic_out.topic = topic.topic;
-        topic_out.topic_id = topic.topic_id;
-        std::string name = topic.topic;
-        bool unknown_id = false;
-        if (ctx.version() >= 13) {
-            auto t = pm.topic_by_id(topic.topic_id.value);
-            unknown_id = !t;
-            if (t) name = t->name;
+    for (size_t i = 0; i < targets.size(); ++i) {
+        const fetch_target& t = targets[i];
+        partition_read& out = reads[i];
+        out.part = ctx.b.partitions.get(t.topic, t.partition);
+        if (!out.part) {
+            out.error_code = error_code::unknown_topic_or_partition;
+            continue;
         }
-        for (const auto& fp : topic.partitions) {
-            auto& out = topic_out.partitions.emplace_back();
-            out.partition_index = fp.partition;
-            out.records.emplace();  // empty, not null, as Kafka sends (librdkafka relies on it)
-            auto part = unknown_id ? nullptr : pm.get(name, fp.partition);
-            if (!part) {
-                out.error_code = unknown_id ? error_code::unknown_topic_id
-                                            : error_code::unknown_topic_or_partition;
-                any_error = true;
-                continue;
-            }
-            auto& log = part->log();
-            int64_t hw = part->high_watermark();
-            parts.push_back({part, hw});
-            out.high_watermark = hw;
-            out.last_stable_offset = hw;
-            out.log_start_offset = log.start_offset();
-            if (fp.fetch_offset < out.log_start_offset || fp.fetch_offset > hw) {
-                out.error_code = error_code::offset_out_of_range;
-                any_error = true;
-                continue;
-            }
-            if (fp.fetch_offset == hw || fp.partition_max_bytes <= 0) continue;
-            // The first batch of the response is returned whole even past the limits, so a
-            // consumer can always make progress (KIP-74).
-            size_t limit = std::min<size_t>(static_cast<size_t>(fp.partition_max_bytes),
-                                            budget > total ? budget - total : 0);
-            if (limit == 0 && total > 0) continue;
-            auto got =
-                log.read(fp.fetch_offset, total == 0 ? std::max<size_t>(limit, 1) : limit, hw);
-            if (!got) {
-                out.error_code = read_error(got.error());
-                any_error = true;
-                continue;
-            }
-            total += got->data.size();
-            out.records = std::move(got->data);
+        auto& log = out.part->log();
+        out.high_watermark = out.part->high_watermark();
+        out.log_start = log.start_offset();
+        if (t.fetch_offset < out.log_start || t.fetch_offset > out.high_watermark) {
+            out.error_code = error_code::offset_out_of_range;
+            continue;
         }
+        if (t.fetch_offset == out.high_watermark || t.max_bytes <= 0) continue;
+        // The first batch of the response is returned whole even past the limits, so a
+        // consumer can always make progress (KIP-74).
+        size_t limit = std::min<size_t>(static_cast<size_t>(t.max_bytes),
+                                        budget > total ? budget - total : 0);
+        if (limit == 0 && total > 0) continue;
+        auto got = log.read(t.fetch_offset, total == 0 ? std::max<size_t>(limit, 1) : limit,
+                            out.high_watermark);
+        if (!got) {
+            out.error_code = read_error(got.error());
+            continue;
+        }
+        total += got->data.size();
+        out.records = std::move(got->data);
     }
     return total;
+}
+
+fetch_session_request session_request_of(const p::fetch_request& req) {
+    fetch_session_request out{.session_id = req.session_id, .epoch = req.session_epoch};
+    for (const auto& topic : req.topics) {
+        for (const auto& fp : topic.partitions) {
+            out.partitions.push_back({.topic = topic.topic,
+                                      .partition = fp.partition,
+                                      .fetch_offset = fp.fetch_offset,
+                                      .max_bytes = fp.partition_max_bytes});
+        }
+    }
+    for (const auto& forgotten : req.forgotten_topics_data) {
+        for (int32_t partition : forgotten.partitions) {
+            out.forgotten.emplace_back(forgotten.topic, partition);
+        }
+    }
+    return out;
+}
+
+// Releases the session however the fetch ends: a closed connection destroys a long poll.
+class session_guard {
+public:
+    session_guard(fetch_session_cache& cache, int32_t id) : cache_(cache), id_(id) {}
+    session_guard(const session_guard&) = delete;
+    session_guard& operator=(const session_guard&) = delete;
+    ~session_guard() {
+        if (id_ != 0) cache_.finish(id_, {}, steady_clock_ms());
+    }
+    void finish(std::span<const fetch_outcome> outcomes) {
+        cache_.finish(std::exchange(id_, 0), outcomes, steady_clock_ms());
+    }
+
+private:
+    fetch_session_cache& cache_;
+    int32_t id_;
+};
+
+// Builds the response from the last pass; an incremental one leaves out the partitions
+// with nothing new. Consecutive partitions of a topic share its entry.
+void fill_response(fetch_response& resp, std::span<const fetch_target> targets,
+                   std::vector<partition_read>& reads, bool incremental,
+                   std::vector<fetch_outcome>& outcomes) {
+    outcomes.resize(targets.size());
+    for (size_t i = 0; i < targets.size(); ++i) {
+        partition_read& r = reads[i];
+        fetch_outcome& o = outcomes[i];
+        o = {.high_watermark = r.high_watermark,
+             .log_start = r.log_start,
+             .has_records = !r.records.empty(),
+             .has_error = r.error_code != error_code::none};
+        if (!fetch_session_cache::worth_sending(targets[i], o, incremental)) continue;
+        if (resp.responses.empty() || resp.responses.back().topic != targets[i].topic) {
+            resp.responses.emplace_back().topic = targets[i].topic;
+        }
+        auto& out = resp.responses.back().partitions.emplace_back();
+        out.partition_index = targets[i].partition;
+        out.error_code = r.error_code;
+        out.high_watermark = r.high_watermark;
+        out.last_stable_offset = r.high_watermark;
+        out.log_start_offset = r.log_start;
+        out.records = std::move(r.records);  // empty, not null, as Kafka sends (librdkafka)
+    }
 }
 
 }  // namespace
 
 asio::awaitable<fetch_response> handle_fetch(request_context& ctx, p::fetch_request& req) {
     fetch_response resp;
-    // Incremental fetch sessions (KIP-227) are not offered: a client asking for a new one is
-    // told session 0 and keeps sending full requests, as the protocol allows; a request in a
-    // session we never created is refused.
-    if (req.session_id != 0) {
-        resp.error_code = error_code::fetch_session_id_not_found;
+    auto begun = ctx.b.fetch_sessions.begin(session_request_of(req), steady_clock_ms());
+    resp.session_id = begun.session_id;
+    if (begun.error_code != error_code::none) {
+        resp.error_code = begun.error_code;
         co_return resp;
     }
+    session_guard guard(ctx.b.fetch_sessions, begun.session_id);
     auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(req.max_wait_ms, 0));
     auto event = std::make_shared<net::async_event>(ctx.executor);
+    std::vector<partition_read> reads;
     for (;;) {
-        resp.responses.clear();
-        std::vector<partition_seen> parts;
-        bool any_error = false;
-        size_t bytes = read_all(ctx, req, resp, parts, any_error);
-        auto now = std::chrono::steady_clock::now();
-        if (any_error || bytes >= static_cast<size_t>(std::max(req.min_bytes, 1)) ||
-            now >= deadline || parts.empty()) {
-            co_return resp;
+        size_t bytes = read_all(ctx, req, begun.targets, reads);
+        bool any_error = std::ranges::any_of(
+            reads, [](const auto& r) { return r.error_code != error_code::none; });
+        bool any_known = std::ranges::any_of(reads, [](const auto& r) { return r.part != nullptr; });
+        if (any_error || !any_known || bytes >= static_cast<size_t>(std::max(req.min_bytes, 1)) ||
+            std::chrono::steady_clock::now() >= deadline) {
+            break;
         }
         // Data that arrived between the read and the registration is caught by the check.
         bool moved = false;
-        for (const auto& seen : parts) {
-            seen.part->add_waiter(event);
-            moved = moved || seen.part->high_watermark() != seen.high_watermark;
+        for (const auto& r : reads) {
+            if (!r.part) continue;
+            r.part->add_waiter(event);
+            moved = moved || r.part->high_watermark() != r.high_watermark;
         }
         if (moved) continue;
         co_await event->wait_until(deadline);
     }
+    std::vector<fetch_outcome> outcomes;
+    fill_response(resp, begun.targets, reads, begun.incremental, outcomes);
+    guard.finish(outcomes);
+    co_return resp;
 }
 
 asio::awaitable<p::list_offsets_response> handle_list_offsets(request_context& ctx,

@@ -31,18 +31,6 @@ struct alter_configs_request;
 struct alter_configs_response;
 struct incremental_alter_configs_request;
 struct incremental_alter_configs_response;
-asio::awaitable<protocol::create_partitions_response> handle_create_partitions(
-    request_context& ctx, protocol::create_partitions_request& req);
-asio::awaitable<protocol::delete_records_response> handle_delete_records(
-    request_context& ctx, protocol::delete_records_request& req);
-asio::awaitable<protocol::describe_cluster_response> handle_describe_cluster(
-    request_context& ctx, protocol::describe_cluster_request& req);
-asio::awaitable<protocol::describe_configs_response> handle_describe_configs(
-    request_context& ctx, protocol::describe_configs_request& req);
-asio::awaitable<protocol::alter_configs_response> handle_alter_configs(
-    request_context& ctx, protocol::alter_configs_request& req);
-asio::awaitable<protocol::incremental_alter_configs_response> handle_incremental_alter_configs(
-    request_context& ctx, protocol::incremental_alter_configs_request& req);
 
 }  // namespace trib::kafka::protocol
 

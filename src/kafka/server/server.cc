@@ -15,6 +15,7 @@
 #include "base/big_endian.h"
 #include "base/logging.h"
 #include "net/async_event.h"
+#include "net/memory_budget.h"
 
 namespace trib::kafka {
 
@@ -29,7 +30,8 @@ struct response_slot {
     bool done = false;
     bool close = false;    // the request was malformed: close after the earlier responses
     protocol::bytes wire;  // empty when done: no response (acks=0)
-    size_t request_bytes;  // counts against the in-flight budget until written
+    size_t request_bytes;  // counts against the connection's budget until written
+    net::memory_budget::units memory;  // and against the broker's, until the slot is gone
 };
 
 struct connection_state {
@@ -140,6 +142,21 @@ asio::awaitable<void> write_responses(std::shared_ptr<connection_state> c) {
     close_connection(*c);
 }
 
+// Takes the request's bytes from the broker-wide budget, waiting (with the request left in
+// the socket) while other connections hold it.
+asio::awaitable<net::memory_budget::units> acquire_memory(connection_state& c,
+                                                          net::memory_budget& budget,
+                                                          size_t bytes) {
+    for (;;) {
+        auto units = budget.try_acquire(bytes);
+        if (units.acquired() || c.closed) co_return units;
+        budget.add_waiter(c.slot_freed);
+        units = budget.try_acquire(bytes);  // bytes given back before the waiter was added
+        if (units.acquired()) co_return units;
+        co_await c.slot_freed->wait_for(wake_check);
+    }
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
@@ -172,6 +189,8 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
                                c->in_flight_bytes + request_bytes > max_in_flight_bytes))) {
             co_await c->slot_freed->wait_for(wake_check);
         }
+        auto memory = co_await acquire_memory(*c, b.request_memory, request_bytes);
+        if (c->closed) break;
         protocol::bytes frame(request_bytes);
         co_await asio::async_read(c->socket, asio::buffer(frame),
                                   asio::redirect_error(asio::use_awaitable, ec));
@@ -179,6 +198,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
         c->last_active = std::chrono::steady_clock::now();
         auto slot = std::make_shared<response_slot>();
         slot->request_bytes = request_bytes;
+        slot->memory = std::move(memory);
         c->in_flight.push_back(slot);
         c->in_flight_bytes += request_bytes;
         asio::co_spawn(executor, serve_request(c, b, std::move(frame), slot), asio::detached);

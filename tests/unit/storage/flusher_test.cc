@@ -3,6 +3,8 @@
 // data that was on disk comes back when the log is reopened.
 #include "storage/flusher.h"
 
+#include <atomic>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -105,6 +107,47 @@ TEST(flusher, stopping_flushes_every_registered_log) {
         append_one(*l);
     }
     EXPECT_EQ(l->flushed_offset(), l->end_offset());
+}
+
+TEST(flusher, threads_sync_different_logs_in_parallel_never_one_log_twice_at_once) {
+    temp_dir dir;
+    log_config c;
+    c.flush_ms = INT64_MAX;
+    constexpr int logs = 12;
+    std::vector<std::shared_ptr<log>> opened;
+    std::vector<std::atomic<int>> active(logs);
+    std::atomic<bool> overlap{false};
+    auto f = std::make_unique<flusher>(4);
+    for (int i = 0; i < logs; ++i) {
+        opened.push_back(open_shared(dir.path() / std::to_string(i), c));
+        // The callback runs while its log counts as being synced: two at once would mean
+        // two threads took the same log.
+        f->add(opened.back(), [&active, &overlap, i] {
+            if (++active[i] > 1) overlap = true;
+            std::this_thread::sleep_for(1ms);
+            --active[i];
+        });
+    }
+    std::vector<std::thread> writers;
+    for (int w = 0; w < logs; ++w) {
+        writers.emplace_back([&, w] {
+            for (int i = 0; i < 20; ++i) {
+                auto& l = *opened[static_cast<size_t>(w)];
+                int64_t last = append_one(l);
+                f->request(&l);
+                f->request(&l);  // a second request while the first may be running
+                ASSERT_TRUE(l.wait_flushed(last, generous));
+            }
+        });
+    }
+    for (auto& t : writers)
+        t.join();
+    for (auto& l : opened)
+        append_one(*l);
+    f.reset();  // stopping flushes every log, whichever thread takes it
+    EXPECT_FALSE(overlap);
+    for (auto& l : opened)
+        EXPECT_EQ(l->flushed_offset(), l->end_offset());
 }
 
 TEST(flusher, a_removed_log_is_ignored_not_an_error) {
