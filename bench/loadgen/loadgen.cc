@@ -169,8 +169,7 @@ int produce(const options& o) {
         "\"mean_batch_bytes\": {:.0f}, \"latency\": {}}}\n",
         o.acks, o.compression, o.records, o.record_bytes, o.partitions, st.delivered.load(),
         st.failed.load(), secs, st.delivered / secs, mb / secs,
-        st.batches > 0 ? st.batch_bytes_sum / static_cast<double>(st.batches) : 0.0,
-        st.lat.json());
+        st.batches > 0 ? st.batch_bytes_sum / static_cast<double>(st.batches) : 0.0, st.lat.json());
     std::fprintf(stderr, "produce acks=%s: %lld records in %.2f s, %.0f rec/s, %.1f MB/s\n",
                  o.acks.c_str(), static_cast<long long>(st.delivered.load()), secs,
                  st.delivered / secs, mb / secs);

@@ -56,7 +56,7 @@ struct config {
 
     bool auto_create_topics = false;
     int32_t default_partitions = 1;
-    int64_t max_request_bytes = int64_t{100} * 1024 * 1024;  // socket.request.max.bytes
+    int64_t max_request_bytes = int64_t{100} * 1024 * 1024;   // socket.request.max.bytes
     int64_t max_request_memory = int64_t{256} * 1024 * 1024;  // queued.max.request.bytes
     int32_t fetch_session_slots = 1000;
     int32_t max_connections = 10000;
@@ -68,7 +68,7 @@ struct config {
     int64_t retention_ms = int64_t{7} * 24 * 3600 * 1000;  // retention.ms (-1: forever)
     int64_t retention_bytes = -1;                          // retention.bytes (-1: no limit)
     int64_t flush_ms = 1000;                               // flush.ms
-    int32_t flush_threads = 8;  // logs fdatasynced in parallel
+    int32_t flush_threads = 8;                             // logs fdatasynced in parallel
     int64_t cleaner_interval_ms = int64_t{30} * 1000;      // how often retention/compaction run
 
     host_port advertised() const { return kafka_advertised.value_or(kafka_listen); }

@@ -8,17 +8,20 @@ namespace trib::storage {
 
 flusher::flusher(size_t threads) {
     TRIB_ASSERT(threads > 0);
-    for (size_t i = 0; i < threads; ++i) _threads.emplace_back([this] { run(); });
+    for (size_t i = 0; i < threads; ++i)
+        _threads.emplace_back([this] { run(); });
 }
 
 flusher::~flusher() {
     {
         std::lock_guard lock(_mutex);
         _stopping = true;
-        for (auto& [key, e] : _logs) e.requested = true;  // the final flush of each log
+        for (auto& [key, e] : _logs)
+            e.requested = true;  // the final flush of each log
     }
     _wake.notify_all();
-    for (auto& t : _threads) t.join();
+    for (auto& t : _threads)
+        t.join();
 }
 
 void flusher::add(std::shared_ptr<log> l, std::function<void()> on_flushed) {

@@ -61,8 +61,8 @@ size_t read_all(request_context& ctx, const p::fetch_request& req,
         if (t.fetch_offset == out.high_watermark || t.max_bytes <= 0) continue;
         // The first batch of the response is returned whole even past the limits, so a
         // consumer can always make progress (KIP-74).
-        size_t limit = std::min<size_t>(static_cast<size_t>(t.max_bytes),
-                                        budget > total ? budget - total : 0);
+        size_t limit =
+            std::min<size_t>(static_cast<size_t>(t.max_bytes), budget > total ? budget - total : 0);
         if (limit == 0 && total > 0) continue;
         auto got = log.read(t.fetch_offset, total == 0 ? std::max<size_t>(limit, 1) : limit,
                             out.high_watermark);
@@ -96,7 +96,7 @@ fetch_session_request session_request_of(const p::fetch_request& req) {
 
 // Releases the session however the fetch ends: a closed connection destroys a long poll.
 class session_guard {
-public:
+  public:
     session_guard(fetch_session_cache& cache, int32_t id) : cache_(cache), id_(id) {}
     session_guard(const session_guard&) = delete;
     session_guard& operator=(const session_guard&) = delete;
@@ -107,7 +107,7 @@ public:
         cache_.finish(std::exchange(id_, 0), outcomes, steady_clock_ms());
     }
 
-private:
+  private:
     fetch_session_cache& cache_;
     int32_t id_;
 };
@@ -158,7 +158,8 @@ asio::awaitable<fetch_response> handle_fetch(request_context& ctx, p::fetch_requ
         size_t bytes = read_all(ctx, req, begun.targets, reads);
         bool any_error = std::ranges::any_of(
             reads, [](const auto& r) { return r.error_code != error_code::none; });
-        bool any_known = std::ranges::any_of(reads, [](const auto& r) { return r.part != nullptr; });
+        bool any_known =
+            std::ranges::any_of(reads, [](const auto& r) { return r.part != nullptr; });
         if (any_error || !any_known || bytes >= static_cast<size_t>(std::max(req.min_bytes, 1)) ||
             std::chrono::steady_clock::now() >= deadline) {
             break;

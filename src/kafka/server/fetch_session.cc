@@ -27,8 +27,8 @@ fetch_session_cache::begin_result fetch_session_cache::begin(fetch_session_reque
             if (it != sessions_.end() && !it->second.in_use) sessions_.erase(it);
         }
         if (req.epoch == initial_epoch) out.session_id = create(req.partitions, now_ms);
-        out.targets = out.session_id != 0 ? sessions_[out.session_id].partitions
-                                          : std::move(req.partitions);
+        out.targets =
+            out.session_id != 0 ? sessions_[out.session_id].partitions : std::move(req.partitions);
         return out;
     }
     auto it = sessions_.find(req.session_id);
@@ -104,8 +104,7 @@ size_t fetch_session_cache::size() const {
     return sessions_.size();
 }
 
-int32_t fetch_session_cache::create(const std::vector<fetch_target>& partitions,
-                                    int64_t now_ms) {
+int32_t fetch_session_cache::create(const std::vector<fetch_target>& partitions, int64_t now_ms) {
     if (max_sessions_ == 0) return 0;
     if (sessions_.size() >= max_sessions_ && !evict_one(now_ms)) return 0;
     do {

@@ -38,12 +38,12 @@ struct fetch_outcome {
 struct fetch_session_request {
     int32_t session_id = 0;
     int32_t epoch = -1;  // 0: open a new session, -1: no session (or close this one)
-    std::vector<fetch_target> partitions;                   // added or updated
+    std::vector<fetch_target> partitions;                    // added or updated
     std::vector<std::pair<std::string, int32_t>> forgotten;  // removed from the session
 };
 
 class fetch_session_cache {
-public:
+  public:
     static constexpr int32_t initial_epoch = 0;
     static constexpr int32_t final_epoch = -1;
 
@@ -72,7 +72,7 @@ public:
 
     size_t size() const;
 
-private:
+  private:
     struct session {
         int32_t next_epoch = 1;
         bool in_use = false;

@@ -1,10 +1,9 @@
 #include "net/memory_budget.h"
 
-#include <gtest/gtest.h>
-
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <gtest/gtest.h>
 
 namespace trib::net {
 namespace {

@@ -16,11 +16,14 @@ fetch_session_request full(int32_t epoch, std::vector<fetch_target> partitions,
     return {.session_id = session_id, .epoch = epoch, .partitions = std::move(partitions)};
 }
 
-fetch_outcome quiet(int64_t hw) { return {.high_watermark = hw, .log_start = 0}; }
+fetch_outcome quiet(int64_t hw) {
+    return {.high_watermark = hw, .log_start = 0};
+}
 
 std::vector<std::string> names(const std::vector<fetch_target>& targets) {
     std::vector<std::string> out;
-    for (const auto& t : targets) out.push_back(t.topic + "-" + std::to_string(t.partition));
+    for (const auto& t : targets)
+        out.push_back(t.topic + "-" + std::to_string(t.partition));
     return out;
 }
 
