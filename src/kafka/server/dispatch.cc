@@ -16,7 +16,7 @@
 #include "kafka/protocol/list_offsets.h"
 #include "kafka/protocol/metadata.h"
 #include "kafka/protocol/produce.h"
-#include "kafka/server/error_codes.h"
+#include "kafka/protocol/error_codes.h"
 #include "kafka/server/handlers.h"
 
 namespace trib::kafka {

@@ -7,7 +7,7 @@
 
 #include "base/clock.h"
 #include "kafka/protocol/list_offsets.h"
-#include "kafka/server/error_codes.h"
+#include "kafka/protocol/error_codes.h"
 #include "kafka/server/handlers.h"
 #include "storage/errc.h"
 

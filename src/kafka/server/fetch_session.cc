@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "base/assert.h"
-#include "kafka/server/error_codes.h"
+#include "kafka/protocol/error_codes.h"
 
 namespace trib::kafka {
 

@@ -1,7 +1,7 @@
 // Metadata: this node is every partition's leader and only replica.
 #include "kafka/protocol/metadata.h"
 
-#include "kafka/server/error_codes.h"
+#include "kafka/protocol/error_codes.h"
 #include "kafka/server/handlers.h"
 
 namespace trib::kafka {

@@ -6,7 +6,7 @@
 
 #include "base/clock.h"
 #include "base/logging.h"
-#include "kafka/server/error_codes.h"
+#include "kafka/protocol/error_codes.h"
 #include "kafka/server/handlers.h"
 #include "model/record_batch.h"
 #include "storage/errc.h"

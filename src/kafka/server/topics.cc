@@ -6,7 +6,7 @@
 #include "cluster/errc.h"
 #include "kafka/protocol/create_topics.h"
 #include "kafka/protocol/delete_topics.h"
-#include "kafka/server/error_codes.h"
+#include "kafka/protocol/error_codes.h"
 #include "kafka/server/handlers.h"
 
 namespace trib::kafka {

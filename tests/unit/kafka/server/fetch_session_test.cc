@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kafka/server/error_codes.h"
+#include "kafka/protocol/error_codes.h"
 
 namespace trib::kafka {
 namespace {

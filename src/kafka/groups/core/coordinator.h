@@ -1,0 +1,128 @@
+// The group coordinator of Kafka's classic group protocol, as a deterministic state machine:
+// no clocks, threads or I/O. Every call takes the current time; `tick` fires the deadlines
+// (session timeouts, rebalance timeouts, the initial rebalance delay, offset retention). State
+// that must survive a restart leaves through `take_records()` as records for the group log,
+// and comes back through `replay` at start. The driver (kafka/groups) serialises calls.
+//
+// Group states: empty -> preparing_rebalance (a member joins, leaves or changes) ->
+// completing_rebalance (everyone rejoined or the rebalance timeout passed: a new generation,
+// the leader gets the members) -> stable (the leader's SyncGroup handed out assignments).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kafka/groups/core/types.h"
+
+namespace trib::kafka::groups {
+
+struct coordinator_config {
+    int32_t min_session_timeout_ms = 6000;      // group.min.session.timeout.ms
+    int32_t max_session_timeout_ms = 1'800'000;  // group.max.session.timeout.ms
+    int32_t initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
+    int64_t offsets_retention_ms = int64_t{7} * 24 * 3600 * 1000;  // offsets.retention.minutes
+    size_t max_metadata_bytes = 4096;                              // offset.metadata.max.bytes
+    size_t max_group_size = 1000;                                  // group.max.size
+};
+
+class coordinator {
+  public:
+    // `member_id_prefix` makes the member ids of this process unique (the driver passes a
+    // random one; tests a fixed one).
+    coordinator(coordinator_config cfg, std::string member_id_prefix);
+
+    void join(join_request req, int64_t now, join_callback done);
+    void sync(sync_request req, int64_t now, sync_callback done);
+    int16_t heartbeat(const std::string& group_id, const member_identity& who, int32_t generation,
+                      int64_t now);
+    // One error code per member, in order.
+    std::vector<int16_t> leave(const std::string& group_id,
+                               const std::vector<member_identity>& members, int64_t now);
+
+    // A group-level error for every partition, or per-partition results (same order).
+    std::vector<int16_t> commit_offsets(const offset_commit_request& req, int64_t now);
+    // The committed offsets of `partitions`, or of every partition when nullopt.
+    std::vector<std::pair<topic_partition, committed_offset>> fetch_offsets(
+        const std::string& group_id,
+        const std::optional<std::vector<topic_partition>>& partitions) const;
+    // Per partition: removes committed offsets of topics no member is subscribed to.
+    int16_t delete_offsets(const std::string& group_id,
+                           const std::vector<topic_partition>& partitions,
+                           std::vector<int16_t>& per_partition, int64_t now);
+
+    group_description describe(const std::string& group_id) const;
+    std::vector<group_listing> list() const;
+    int16_t delete_group(const std::string& group_id, int64_t now);
+
+    void tick(int64_t now);
+
+    // Records to append to the group log since the last call.
+    std::vector<log_record> take_records();
+
+    // Start: each record of the group log in order, then finish_load.
+    void replay(const bytes& key, const std::optional<bytes>& value);
+    void finish_load(int64_t now);
+
+  private:
+    struct member {
+        std::string id;
+        std::optional<std::string> instance_id;
+        std::string client_id;
+        std::string client_host;
+        int32_t session_timeout_ms = 0;
+        int32_t rebalance_timeout_ms = 0;
+        std::string protocol_type;
+        std::vector<std::pair<std::string, bytes>> protocols;
+        bytes assignment;
+        join_callback awaiting_join;
+        sync_callback awaiting_sync;
+        int64_t session_deadline = 0;
+        uint64_t joined_order = 0;  // the leader is the earliest joiner when one must be chosen
+    };
+    struct group {
+        std::string id;
+        group_state state = group_state::empty;
+        int32_t generation = 0;
+        std::string protocol_type;
+        std::optional<std::string> protocol;
+        std::optional<std::string> leader;
+        std::map<std::string, member> members;
+        std::map<std::string, std::string> static_members;  // instance id -> member id
+        std::map<std::string, int64_t> pending_members;     // ids handed out, join deadline
+        int64_t deadline = 0;           // of the rebalance (preparing) or of the sync (completing)
+        int64_t initial_delay_end = 0;  // a new group waits for more members to arrive
+        int64_t state_since = 0;
+        std::map<topic_partition, committed_offset> offsets;
+    };
+
+    group* find(const std::string& id);
+    const group* find(const std::string& id) const;
+    group& get_or_create(const std::string& id, int64_t now);
+    std::string new_member_id(const std::string& client_id);
+
+    void join_new_member(group& g, join_request& req, int64_t now, join_callback& done);
+    void join_known_member(group& g, member& m, join_request& req, int64_t now,
+                           join_callback& done);
+    void add_member(group& g, member m, int64_t now);
+    void remove_member(group& g, const std::string& member_id, int16_t reason, int64_t now);
+    void prepare_rebalance(group& g, int64_t now);
+    void try_complete_join(group& g, int64_t now);
+    void complete_join(group& g, int64_t now);
+    join_response join_answer(const group& g, const member& m) const;
+    bool protocols_compatible(const group& g, const join_request& req) const;
+    std::string select_protocol(const group& g) const;
+    void set_state(group& g, group_state s, int64_t now);
+    void persist_group(const group& g);
+    void expire_offsets(group& g, int64_t now);
+
+    coordinator_config _cfg;
+    std::string _prefix;
+    uint64_t _next_member = 0;
+    std::map<std::string, group> _groups;
+    std::vector<log_record> _records;
+};
+
+}  // namespace trib::kafka::groups
