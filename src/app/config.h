@@ -59,6 +59,12 @@ struct config {
     int64_t max_request_bytes = int64_t{100} * 1024 * 1024;   // socket.request.max.bytes
     int64_t max_request_memory = int64_t{256} * 1024 * 1024;  // queued.max.request.bytes
     int32_t fetch_session_slots = 1000;
+    // Consumer groups (Kafka's group.* and offsets.* broker settings).
+    int32_t group_min_session_timeout_ms = 6000;
+    int32_t group_max_session_timeout_ms = 1'800'000;
+    int32_t group_initial_rebalance_delay_ms = 3000;
+    int64_t offsets_retention_ms = int64_t{7} * 24 * 3600 * 1000;
+    int32_t offsets_partitions = 16;
     int32_t max_connections = 10000;
     int64_t idle_timeout_ms = int64_t{10} * 60 * 1000;  // connections.max.idle.ms
     int64_t max_message_bytes = 1024 * 1024 + 12;       // message.max.bytes: a batch's limit

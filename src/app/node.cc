@@ -1,15 +1,19 @@
 #include "app/node.h"
 
 #include <csignal>
+#include <random>
 #include <thread>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <fmt/format.h>
 #include <pthread.h>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/logging.h"
 #include "cluster/partition_manager.h"
+#include "kafka/groups/group_manager.h"
 #include "kafka/server/server.h"
 #include "net/shard_pool.h"
 
@@ -23,6 +27,12 @@ sigset_t shutdown_signals() {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     return set;
+}
+
+// Makes this run's member ids differ from every earlier run's.
+std::string random_tag() {
+    std::random_device rd;
+    return fmt::format("{:08x}{:08x}", rd(), rd());
 }
 
 size_t shard_count(int32_t configured) {
@@ -57,6 +67,15 @@ result<void, error> node::start() {
         _cfg.data_dir, defaults, std::chrono::milliseconds(_cfg.cleaner_interval_ms),
         static_cast<size_t>(_cfg.flush_threads)));
 
+    kafka::groups::group_manager_config gc;
+    gc.coordinator.min_session_timeout_ms = _cfg.group_min_session_timeout_ms;
+    gc.coordinator.max_session_timeout_ms = _cfg.group_max_session_timeout_ms;
+    gc.coordinator.initial_rebalance_delay_ms = _cfg.group_initial_rebalance_delay_ms;
+    gc.coordinator.offsets_retention_ms = _cfg.offsets_retention_ms;
+    gc.log_partitions = _cfg.offsets_partitions;
+    _groups = TRIB_TRY(
+        kafka::groups::group_manager::open(*_partitions, gc, random_tag(), wall_clock_ms()));
+
     kafka::broker_config bc;
     bc.node_id = _cfg.node_id;
     bc.advertised_host = _cfg.advertised().host;
@@ -67,7 +86,7 @@ result<void, error> node::start() {
     bc.max_request_memory = _cfg.max_request_memory;
     bc.fetch_session_slots = static_cast<size_t>(_cfg.fetch_session_slots);
     bc.idle_timeout_ms = _cfg.idle_timeout_ms;
-    _broker = std::make_unique<kafka::broker>(bc, *_partitions);
+    _broker = std::make_unique<kafka::broker>(bc, *_partitions, *_groups);
     _shards = std::make_unique<net::shard_pool>(shard_count(_cfg.shards));
     _server = TRIB_TRY(kafka::server::bind(*_broker, *_shards, _cfg.kafka_listen.host,
                                            _cfg.kafka_listen.port, _cfg.max_connections));

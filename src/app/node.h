@@ -15,6 +15,9 @@ class shard_pool;
 }
 namespace trib::kafka {
 struct broker;
+namespace groups {
+class group_manager;
+}
 class server;
 }  // namespace trib::kafka
 
@@ -43,6 +46,7 @@ class node {
     data_dir_lock _data_dir;
     // Declared in the order they are built; destroyed in reverse.
     std::unique_ptr<cluster::partition_manager> _partitions;
+    std::unique_ptr<kafka::groups::group_manager> _groups;
     std::unique_ptr<kafka::broker> _broker;
     std::unique_ptr<net::shard_pool> _shards;
     std::unique_ptr<kafka::server> _server;

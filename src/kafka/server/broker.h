@@ -18,6 +18,10 @@
 #include "kafka/server/fetch_session.h"
 #include "net/memory_budget.h"
 
+namespace trib::kafka::groups {
+class group_manager;
+}
+
 namespace trib::kafka {
 
 struct broker_config {
@@ -37,14 +41,16 @@ struct broker_config {
 };
 
 struct broker {
-    broker(broker_config c, cluster::partition_manager& pm)
+    broker(broker_config c, cluster::partition_manager& pm, groups::group_manager& gm)
         : config(std::move(c)),
           partitions(pm),
+          groups(&gm),
           request_memory(static_cast<size_t>(config.max_request_memory)),
           fetch_sessions(config.fetch_session_slots, config.fetch_session_eviction_ms) {}
 
     broker_config config;
     cluster::partition_manager& partitions;
+    groups::group_manager* groups;
     net::memory_budget request_memory;
     fetch_session_cache fetch_sessions;
 };
@@ -53,6 +59,7 @@ struct request_context {
     broker& b;
     const protocol::request_frame& frame;
     asio::any_io_executor executor;
+    std::string client_host;  // the peer's address, for DescribeGroups
     int16_t version() const { return frame.header.request_api_version; }
 };
 

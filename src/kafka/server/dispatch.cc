@@ -8,6 +8,17 @@
 #include "kafka/protocol/create_partitions.h"
 #include "kafka/protocol/create_topics.h"
 #include "kafka/protocol/delete_records.h"
+#include "kafka/protocol/sync_group.h"
+#include "kafka/protocol/offset_fetch.h"
+#include "kafka/protocol/offset_delete.h"
+#include "kafka/protocol/offset_commit.h"
+#include "kafka/protocol/list_groups.h"
+#include "kafka/protocol/leave_group.h"
+#include "kafka/protocol/join_group.h"
+#include "kafka/protocol/heartbeat.h"
+#include "kafka/protocol/find_coordinator.h"
+#include "kafka/protocol/describe_groups.h"
+#include "kafka/protocol/delete_groups.h"
 #include "kafka/protocol/delete_topics.h"
 #include "kafka/protocol/describe_cluster.h"
 #include "kafka/protocol/describe_configs.h"
@@ -96,6 +107,28 @@ constexpr handler_entry handlers[] = {
            handle_incremental_alter_configs>},
     {p::supports<p::describe_cluster_request>(0, 1),
      typed<p::describe_cluster_request, p::describe_cluster_response, handle_describe_cluster>},
+    {p::supports<p::find_coordinator_request>(0, 4),
+     typed<p::find_coordinator_request, p::find_coordinator_response, handle_find_coordinator>},
+    {p::supports<p::join_group_request>(0, 9),
+     typed<p::join_group_request, p::join_group_response, handle_join_group>},
+    {p::supports<p::sync_group_request>(0, 5),
+     typed<p::sync_group_request, p::sync_group_response, handle_sync_group>},
+    {p::supports<p::heartbeat_request>(0, 4),
+     typed<p::heartbeat_request, p::heartbeat_response, handle_heartbeat>},
+    {p::supports<p::leave_group_request>(0, 5),
+     typed<p::leave_group_request, p::leave_group_response, handle_leave_group>},
+    {p::supports<p::offset_commit_request>(0, 8),
+     typed<p::offset_commit_request, p::offset_commit_response, handle_offset_commit>},
+    {p::supports<p::offset_fetch_request>(0, 8),
+     typed<p::offset_fetch_request, p::offset_fetch_response, handle_offset_fetch>},
+    {p::supports<p::list_groups_request>(0, 4),
+     typed<p::list_groups_request, p::list_groups_response, handle_list_groups>},
+    {p::supports<p::describe_groups_request>(0, 5),
+     typed<p::describe_groups_request, p::describe_groups_response, handle_describe_groups>},
+    {p::supports<p::delete_groups_request>(0, 2),
+     typed<p::delete_groups_request, p::delete_groups_response, handle_delete_groups>},
+    {p::supports<p::offset_delete_request>(0, 0),
+     typed<p::offset_delete_request, p::offset_delete_response, handle_offset_delete>},
 };
 
 constexpr auto supported = [] {

@@ -2,6 +2,8 @@
 // declared here only; the handler files include their generated headers.
 #pragma once
 
+#include <chrono>
+
 #include <asio/awaitable.hpp>
 
 #include "kafka/server/broker.h"
@@ -31,6 +33,28 @@ struct alter_configs_request;
 struct alter_configs_response;
 struct incremental_alter_configs_request;
 struct incremental_alter_configs_response;
+struct find_coordinator_request;
+struct find_coordinator_response;
+struct join_group_request;
+struct join_group_response;
+struct sync_group_request;
+struct sync_group_response;
+struct heartbeat_request;
+struct heartbeat_response;
+struct leave_group_request;
+struct leave_group_response;
+struct offset_commit_request;
+struct offset_commit_response;
+struct offset_fetch_request;
+struct offset_fetch_response;
+struct list_groups_request;
+struct list_groups_response;
+struct describe_groups_request;
+struct describe_groups_response;
+struct delete_groups_request;
+struct delete_groups_response;
+struct offset_delete_request;
+struct offset_delete_response;
 
 }  // namespace trib::kafka::protocol
 
@@ -62,5 +86,36 @@ asio::awaitable<protocol::alter_configs_response> handle_alter_configs(
     request_context& ctx, protocol::alter_configs_request& req);
 asio::awaitable<protocol::incremental_alter_configs_response> handle_incremental_alter_configs(
     request_context& ctx, protocol::incremental_alter_configs_request& req);
+
+
+// groups.cc
+asio::awaitable<protocol::find_coordinator_response> handle_find_coordinator(
+    request_context& ctx, protocol::find_coordinator_request& req);
+asio::awaitable<protocol::join_group_response> handle_join_group(
+    request_context& ctx, protocol::join_group_request& req);
+asio::awaitable<protocol::sync_group_response> handle_sync_group(
+    request_context& ctx, protocol::sync_group_request& req);
+asio::awaitable<protocol::heartbeat_response> handle_heartbeat(request_context& ctx,
+                                                               protocol::heartbeat_request& req);
+asio::awaitable<protocol::leave_group_response> handle_leave_group(
+    request_context& ctx, protocol::leave_group_request& req);
+asio::awaitable<protocol::offset_commit_response> handle_offset_commit(
+    request_context& ctx, protocol::offset_commit_request& req);
+asio::awaitable<protocol::offset_fetch_response> handle_offset_fetch(
+    request_context& ctx, protocol::offset_fetch_request& req);
+asio::awaitable<protocol::list_groups_response> handle_list_groups(
+    request_context& ctx, protocol::list_groups_request& req);
+asio::awaitable<protocol::describe_groups_response> handle_describe_groups(
+    request_context& ctx, protocol::describe_groups_request& req);
+asio::awaitable<protocol::delete_groups_response> handle_delete_groups(
+    request_context& ctx, protocol::delete_groups_request& req);
+asio::awaitable<protocol::offset_delete_response> handle_offset_delete(
+    request_context& ctx, protocol::offset_delete_request& req);
+
+// Waits until `part` is fsynced past `last_offset` (asking the flusher for it); the error
+// code for the client if it is not by `deadline` or the log failed (produce.cc).
+asio::awaitable<int16_t> wait_durable(request_context& ctx, cluster::partition& part,
+                                      int64_t last_offset,
+                                      std::chrono::steady_clock::time_point deadline);
 
 }  // namespace trib::kafka

@@ -92,6 +92,8 @@ int16_t append_error(const std::error_code& ec) {
     return error_code::kafka_storage_error;
 }
 
+}  // namespace
+
 // Waits until everything up to `last_offset` is fsynced or the deadline passes.
 asio::awaitable<int16_t> wait_durable(request_context& ctx, cluster::partition& part,
                                       int64_t last_offset,
@@ -108,7 +110,6 @@ asio::awaitable<int16_t> wait_durable(request_context& ctx, cluster::partition& 
     }
 }
 
-}  // namespace
 
 asio::awaitable<std::optional<p::produce_response>> handle_produce(request_context& ctx,
                                                                    p::produce_request& req) {

@@ -8,11 +8,14 @@
 #include <asio/detached.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include "base/big_endian.h"
+#include "base/clock.h"
+#include "kafka/groups/group_manager.h"
 #include "base/logging.h"
 #include "net/async_event.h"
 #include "net/memory_budget.h"
@@ -41,6 +44,7 @@ struct connection_state {
           response_ready(std::make_shared<net::async_event>(socket.get_executor())),
           slot_freed(std::make_shared<net::async_event>(socket.get_executor())) {}
     tcp::socket socket;
+    std::string peer_host;
     asio::steady_timer idle_timer;
     std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();
     // Requests being served, in arrival order; responses leave from the front.
@@ -96,7 +100,7 @@ asio::awaitable<void> serve_request(std::shared_ptr<connection_state> c, broker&
                                 parsed.error().message());
         slot->close = true;
     } else {
-        request_context ctx{b, *parsed, c->socket.get_executor()};
+        request_context ctx{b, *parsed, c->socket.get_executor(), c->peer_host};
         auto result = co_await dispatch(ctx);
         slot->close = result.close;
         if (result.body && !result.close) {
@@ -164,6 +168,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
     auto c = std::make_shared<connection_state>(std::move(socket));
     std::error_code ec;
     auto peer = c->socket.remote_endpoint(ec);
+    if (!ec) c->peer_host = peer.address().to_string();
     auto executor = c->socket.get_executor();
     asio::co_spawn(executor, watch_idle(c, std::chrono::milliseconds(b.config.idle_timeout_ms)),
                    asio::detached);
@@ -210,7 +215,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
 result<std::unique_ptr<server>, error> server::bind(broker& b, net::shard_pool& shards,
                                                     const std::string& host, uint16_t port,
                                                     int max_connections) {
-    std::unique_ptr<server> s(new server());
+    std::unique_ptr<server> s(new server(b, shards));
     auto listener = net::tcp_listener::bind(
         shards, host, port, max_connections,
         [&b](tcp::socket socket, size_t) { return serve_connection(std::move(socket), b); });
@@ -219,8 +224,25 @@ result<std::unique_ptr<server>, error> server::bind(broker& b, net::shard_pool& 
     return s;
 }
 
+namespace {
+
+// Fires the group coordinator's deadlines (sessions, rebalances, offset retention).
+asio::awaitable<void> tick_groups(broker& b) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        timer.expires_after(std::chrono::milliseconds(100));
+        std::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        b.groups->tick(wall_clock_ms());
+    }
+}
+
+}  // namespace
+
 void server::start() {
     _listener->start();
+    asio::co_spawn(_shards.loop(0), tick_groups(_broker), asio::detached);
 }
 
 void server::stop() {

@@ -24,12 +24,14 @@ class server {
     static result<std::unique_ptr<server>, error> bind(broker& b, net::shard_pool& shards,
                                                        const std::string& host, uint16_t port,
                                                        int max_connections);
-    void start();
-    void stop();  // stops accepting
+    void start();  // accepting, and the group coordinator's timers (on shard 0)
+    void stop();   // stops accepting
     uint16_t port() const { return _listener->port(); }
 
   private:
-    server() = default;
+    explicit server(broker& b, net::shard_pool& shards) : _broker(b), _shards(shards) {}
+    broker& _broker;
+    net::shard_pool& _shards;
     std::unique_ptr<net::tcp_listener> _listener;
 };
 

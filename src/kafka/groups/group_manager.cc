@@ -1,0 +1,155 @@
+#include "kafka/groups/group_manager.h"
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/logging.h"
+#include "kafka/protocol/error_codes.h"
+#include "model/record_batch.h"
+
+namespace trib::kafka::groups {
+
+namespace {
+
+// Java's String.hashCode over the UTF-16 code units (ASCII ids: one unit per byte), so a
+// group lands in the partition a Kafka broker would choose.
+int32_t java_string_hash(const std::string& s) {
+    uint32_t h = 0;
+    for (unsigned char c : s)
+        h = 31 * h + c;
+    return static_cast<int32_t>(h);
+}
+
+constexpr size_t max_replay_batch = size_t{64} << 20;
+
+}  // namespace
+
+group_manager::group_manager(cluster::partition_manager& pm, group_manager_config cfg,
+                             std::string member_id_prefix)
+    : _partitions(pm), _cfg(cfg), _coordinator(cfg.coordinator, std::move(member_id_prefix)) {}
+
+result<std::unique_ptr<group_manager>, error> group_manager::open(cluster::partition_manager& pm,
+                                                                  group_manager_config cfg,
+                                                                  std::string member_id_prefix,
+                                                                  int64_t now_ms) {
+    std::unique_ptr<group_manager> gm(new group_manager(pm, cfg, std::move(member_id_prefix)));
+    if (auto existing = pm.topic(log_topic)) {
+        gm->_cfg.log_partitions = existing->partitions;  // placement is fixed once created
+    } else {
+        auto created = pm.create_topic(log_topic, cfg.log_partitions,
+                                       {{"cleanup.policy", "compact"}, {"segment.bytes",
+                                                                        "104857600"}},
+                                       false);
+        if (!created) return unexpected(created.error());
+    }
+    TRIB_TRY(gm->load(now_ms));
+    return gm;
+}
+
+int32_t group_manager::partition_for(const std::string& group_id) const {
+    int32_t h = java_string_hash(group_id);
+    // Kafka's Utils.abs: INT_MIN maps to 0, not to itself.
+    int32_t positive = h == INT32_MIN ? 0 : (h < 0 ? -h : h);
+    return positive % _cfg.log_partitions;
+}
+
+result<void, error> group_manager::load(int64_t now_ms) {
+    auto log = log::get("groups");
+    size_t records = 0;
+    size_t skipped = 0;
+    for (int32_t p = 0; p < _cfg.log_partitions; ++p) {
+        auto part = _partitions.get(log_topic, p);
+        if (!part) {
+            return unexpected(error{std::make_error_code(std::errc::no_such_file_or_directory),
+                                    fmt::format("group log partition {} is missing", p)});
+        }
+        int64_t offset = part->log().start_offset();
+        int64_t end = part->log().end_offset();
+        while (offset < end) {
+            auto got = part->log().read(offset, size_t{1} << 20);
+            if (!got) {
+                return unexpected(error{got.error(), fmt::format("cannot read {}-{} at {}: {}",
+                                                                 log_topic, p, offset,
+                                                                 got.error().message())});
+            }
+            std::span<const uint8_t> data = got->data;
+            while (!data.empty()) {
+                auto h = model::parse_batch_header(data);
+                if (!h) break;
+                auto batch = data.subspan(0, h->size_bytes());
+                auto st = model::for_each_record(batch, max_replay_batch,
+                                                 [&](const model::record_view& r) {
+                                                     if (!r.key) {
+                                                         ++skipped;
+                                                         return;
+                                                     }
+                                                     bytes key(r.key->begin(), r.key->end());
+                                                     std::optional<bytes> value;
+                                                     if (r.value) value.emplace(r.value->begin(),
+                                                                                r.value->end());
+                                                     _coordinator.replay(key, value);
+                                                     ++records;
+                                                 });
+                if (!st) ++skipped;
+                data = data.subspan(h->size_bytes());
+            }
+            if (got->next_offset <= offset) break;
+            offset = got->next_offset;
+        }
+    }
+    _coordinator.finish_load(now_ms);
+    log->info("group log replayed: {} records from {} partitions ({} skipped)", records,
+              _cfg.log_partitions, skipped);
+    return {};
+}
+
+int16_t group_manager::write(std::vector<log_record> records, std::vector<durable_mark>& marks) {
+    if (records.empty()) return error_code::none;
+    std::map<int32_t, std::vector<model::record>> by_partition;
+    int64_t now = wall_clock_ms();
+    for (auto& r : records) {
+        model::record out;
+        out.timestamp = now;
+        out.key = std::move(r.key);
+        out.value = std::move(r.value);
+        by_partition[partition_for(r.group_id)].push_back(std::move(out));
+    }
+    int16_t result = error_code::none;
+    for (auto& [p, batch_records] : by_partition) {
+        auto part = _partitions.get(log_topic, p);
+        if (!part) {
+            result = error_code::coordinator_not_available;
+            continue;
+        }
+        model::batch_options opts;
+        opts.partition_leader_epoch = 0;
+        auto batch = model::build_batch(opts, batch_records);
+        if (!batch) {
+            result = error_code::unknown_server_error;
+            continue;
+        }
+        auto appended = part->log().append(*batch, now);
+        if (!appended) {
+            log::get("groups")->error("cannot write to {}-{}: {}", log_topic, p,
+                                      appended.error().message());
+            result = error_code::coordinator_not_available;
+            continue;
+        }
+        part->wake_waiters();
+        _partitions.appended(*part);
+        marks.push_back({part, appended->last_offset});
+    }
+    return result;
+}
+
+void group_manager::tick(int64_t now_ms) {
+    std::vector<durable_mark> ignored;
+    std::lock_guard lock(_mutex);
+    _coordinator.tick(now_ms);
+    // Expiry tombstones need no one to wait for them.
+    (void)write(_coordinator.take_records(), ignored);
+}
+
+}  // namespace trib::kafka::groups

@@ -1,0 +1,69 @@
+// The group coordinator's driver: it owns the coordinator behind one lock (calls come from
+// every shard), writes the records it produces to the compacted group log
+// `__consumer_offsets` (partition = the group id's Java hash modulo the partition count, as
+// Kafka places groups), and rebuilds the coordinator from that log at start.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/result.h"
+#include "cluster/partition_manager.h"
+#include "kafka/groups/core/coordinator.h"
+
+namespace trib::kafka::groups {
+
+struct group_manager_config {
+    coordinator_config coordinator;
+    int32_t log_partitions = 16;  // offsets.topic.num.partitions
+};
+
+// Where a write landed: answer the client once the partition is durable past `last_offset`.
+struct durable_mark {
+    std::shared_ptr<cluster::partition> partition;
+    int64_t last_offset = -1;
+};
+
+class group_manager {
+  public:
+    static constexpr const char* log_topic = "__consumer_offsets";
+
+    // Creates the group log if needed and replays it. `member_id_prefix` should differ on
+    // every start (member ids must never repeat).
+    static result<std::unique_ptr<group_manager>, error> open(cluster::partition_manager& pm,
+                                                              group_manager_config cfg,
+                                                              std::string member_id_prefix,
+                                                              int64_t now_ms);
+
+    // Runs `fn(coordinator&)` under the lock and appends the records it produced. Returns
+    // what fn returned; `marks` gets where the records went, `write_error` a Kafka error code
+    // if they could not be written.
+    template <typename Fn>
+    auto run(Fn&& fn, std::vector<durable_mark>& marks, int16_t& write_error) {
+        std::lock_guard lock(_mutex);
+        auto out = fn(_coordinator);
+        write_error = write(_coordinator.take_records(), marks);
+        return out;
+    }
+
+    void tick(int64_t now_ms);
+
+    int32_t partition_for(const std::string& group_id) const;
+
+  private:
+    group_manager(cluster::partition_manager& pm, group_manager_config cfg,
+                  std::string member_id_prefix);
+    result<void, error> load(int64_t now_ms);
+    int16_t write(std::vector<log_record> records, std::vector<durable_mark>& marks);
+
+    cluster::partition_manager& _partitions;
+    group_manager_config _cfg;
+    std::mutex _mutex;
+    coordinator _coordinator;
+};
+
+}  // namespace trib::kafka::groups

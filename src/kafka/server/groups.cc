@@ -1,0 +1,401 @@
+// Consumer group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+// OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete. Each
+// translates its request for the coordinator (kafka/groups) and waits, where the protocol
+// says so, for answers that come later (JoinGroup, SyncGroup) or for the group log to be
+// durable (OffsetCommit, so a committed offset survives a crash once acknowledged).
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+
+#include "base/clock.h"
+#include "kafka/groups/group_manager.h"
+#include "kafka/protocol/delete_groups.h"
+#include "kafka/protocol/describe_groups.h"
+#include "kafka/protocol/error_codes.h"
+#include "kafka/protocol/find_coordinator.h"
+#include "kafka/protocol/heartbeat.h"
+#include "kafka/protocol/join_group.h"
+#include "kafka/protocol/leave_group.h"
+#include "kafka/protocol/list_groups.h"
+#include "kafka/protocol/offset_commit.h"
+#include "kafka/protocol/offset_delete.h"
+#include "kafka/protocol/offset_fetch.h"
+#include "kafka/protocol/sync_group.h"
+#include "kafka/server/handlers.h"
+
+namespace trib::kafka {
+
+namespace {
+
+namespace p = protocol;
+namespace g = groups;
+
+constexpr int8_t group_key_type = 0;
+constexpr auto durable_timeout = std::chrono::seconds(30);
+
+// A coordinator answer that arrives on some thread, later, exactly once.
+template <typename T>
+struct later {
+    explicit later(const asio::any_io_executor& ex)
+        : event(std::make_shared<net::async_event>(ex)) {}
+    std::shared_ptr<net::async_event> event;
+    std::optional<T> value;
+    std::atomic<bool> ready{false};
+
+    void set(T v) {
+        value = std::move(v);
+        ready.store(true, std::memory_order_release);
+        event->signal();
+    }
+    asio::awaitable<T> get() {
+        while (!ready.load(std::memory_order_acquire)) {
+            co_await event->wait_for(std::chrono::seconds(1));
+        }
+        co_return std::move(*value);
+    }
+};
+
+// Runs `fn` on the coordinator and waits until what it wrote is durable.
+template <typename Fn>
+asio::awaitable<std::pair<decltype(std::declval<Fn>()(std::declval<g::coordinator&>())), int16_t>>
+run_durably(request_context& ctx, Fn fn) {
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = error_code::none;
+    auto out = ctx.b.groups->run(fn, marks, write_error);
+    auto deadline = std::chrono::steady_clock::now() + durable_timeout;
+    for (const auto& m : marks) {
+        int16_t code = co_await wait_durable(ctx, *m.partition, m.last_offset, deadline);
+        if (code != error_code::none && write_error == error_code::none) {
+            // A failed log makes the client look for the coordinator again.
+            write_error = code == error_code::request_timed_out
+                              ? error_code::request_timed_out
+                              : error_code::coordinator_not_available;
+        }
+    }
+    co_return std::make_pair(std::move(out), write_error);
+}
+
+std::string host_of(const request_context& ctx) {
+    return "/" + ctx.client_host;
+}
+
+}  // namespace
+
+asio::awaitable<p::find_coordinator_response> handle_find_coordinator(
+    request_context& ctx, p::find_coordinator_request& req) {
+    p::find_coordinator_response resp;
+    auto fill = [&](int16_t& error, int32_t& node, std::string& host, int32_t& port,
+                    int8_t key_type) {
+        if (key_type != group_key_type) {
+            error = error_code::coordinator_not_available;  // no transactions yet
+            node = -1;
+            port = -1;
+            return;
+        }
+        node = ctx.b.config.node_id;
+        host = ctx.b.config.advertised_host;
+        port = ctx.b.config.advertised_port;
+    };
+    if (ctx.version() < 4) {
+        fill(resp.error_code, resp.node_id, resp.host, resp.port, req.key_type);
+        co_return resp;
+    }
+    for (const auto& key : req.coordinator_keys) {
+        auto& c = resp.coordinators.emplace_back();
+        c.key = key;
+        fill(c.error_code, c.node_id, c.host, c.port, req.key_type);
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::join_group_response> handle_join_group(request_context& ctx,
+                                                          p::join_group_request& req) {
+    g::join_request jr;
+    jr.group_id = req.group_id;
+    jr.member_id = req.member_id;
+    jr.group_instance_id = req.group_instance_id;
+    jr.client_id = ctx.frame.header.client_id.value_or("");
+    jr.client_host = host_of(ctx);
+    jr.session_timeout_ms = req.session_timeout_ms;
+    jr.rebalance_timeout_ms = req.rebalance_timeout_ms;
+    jr.protocol_type = req.protocol_type;
+    for (auto& proto : req.protocols)
+        jr.protocols.emplace_back(proto.name, std::move(proto.metadata));
+    jr.require_known_member_id = ctx.version() >= 4;
+    auto answer = std::make_shared<later<g::join_response>>(ctx.executor);
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = 0;
+    ctx.b.groups->run(
+        [&](g::coordinator& c) {
+            c.join(std::move(jr), wall_clock_ms(),
+                   [answer](g::join_response r) { answer->set(std::move(r)); });
+            return 0;
+        },
+        marks, write_error);
+    auto r = co_await answer->get();
+    p::join_group_response resp;
+    resp.error_code = r.error_code;
+    resp.generation_id = r.generation;
+    resp.protocol_type = r.protocol_type;
+    resp.protocol_name = r.protocol_name;
+    // Before v7 the protocol name is not nullable: an error answer carries "".
+    if (ctx.version() < 7 && !resp.protocol_name) resp.protocol_name = "";
+    resp.leader = r.leader;
+    resp.member_id = r.member_id;
+    for (auto& m : r.members) {
+        resp.members.push_back({m.member_id, m.group_instance_id, std::move(m.metadata), {}});
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::sync_group_response> handle_sync_group(request_context& ctx,
+                                                          p::sync_group_request& req) {
+    g::sync_request sr;
+    sr.group_id = req.group_id;
+    sr.member_id = req.member_id;
+    sr.group_instance_id = req.group_instance_id;
+    sr.generation = req.generation_id;
+    sr.protocol_type = req.protocol_type;
+    sr.protocol_name = req.protocol_name;
+    for (auto& a : req.assignments)
+        sr.assignments.emplace_back(a.member_id, std::move(a.assignment));
+    auto answer = std::make_shared<later<g::sync_response>>(ctx.executor);
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = 0;
+    ctx.b.groups->run(
+        [&](g::coordinator& c) {
+            c.sync(std::move(sr), wall_clock_ms(),
+                   [answer](g::sync_response r) { answer->set(std::move(r)); });
+            return 0;
+        },
+        marks, write_error);
+    auto r = co_await answer->get();
+    p::sync_group_response resp;
+    resp.error_code = r.error_code;
+    resp.protocol_type = r.protocol_type;
+    resp.protocol_name = r.protocol_name;
+    resp.assignment = std::move(r.assignment);
+    co_return resp;
+}
+
+asio::awaitable<p::heartbeat_response> handle_heartbeat(request_context& ctx,
+                                                        p::heartbeat_request& req) {
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = 0;
+    p::heartbeat_response resp;
+    resp.error_code = ctx.b.groups->run(
+        [&](g::coordinator& c) {
+            return c.heartbeat(req.group_id, {req.member_id, req.group_instance_id},
+                               req.generation_id, wall_clock_ms());
+        },
+        marks, write_error);
+    co_return resp;
+}
+
+asio::awaitable<p::leave_group_response> handle_leave_group(request_context& ctx,
+                                                            p::leave_group_request& req) {
+    std::vector<g::member_identity> leaving;
+    if (ctx.version() < 3) {
+        leaving.push_back({req.member_id, std::nullopt});
+    } else {
+        for (const auto& m : req.members)
+            leaving.push_back({m.member_id, m.group_instance_id});
+    }
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = 0;
+    auto codes = ctx.b.groups->run(
+        [&](g::coordinator& c) { return c.leave(req.group_id, leaving, wall_clock_ms()); }, marks,
+        write_error);
+    p::leave_group_response resp;
+    if (ctx.version() < 3) {
+        resp.error_code = codes.empty() ? error_code::none : codes.front();
+        co_return resp;
+    }
+    for (size_t i = 0; i < leaving.size(); ++i) {
+        resp.members.push_back({leaving[i].member_id, leaving[i].group_instance_id, codes[i], {}});
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::offset_commit_response> handle_offset_commit(request_context& ctx,
+                                                                p::offset_commit_request& req) {
+    p::offset_commit_response resp;
+    g::offset_commit_request cr;
+    cr.group_id = req.group_id;
+    cr.member_id = req.member_id;
+    cr.group_instance_id = req.group_instance_id;
+    cr.generation = ctx.version() == 0 ? -1 : req.generation_id_or_member_epoch;
+    int64_t now = wall_clock_ms();
+    // Where each partition's answer goes: index into cr.offsets, or an error decided here.
+    std::vector<std::pair<int16_t, size_t>> slots;
+    for (const auto& topic : req.topics) {
+        for (const auto& part : topic.partitions) {
+            if (!ctx.b.partitions.get(topic.name, part.partition_index)) {
+                slots.emplace_back(error_code::unknown_topic_or_partition, 0);
+                continue;
+            }
+            g::committed_offset v;
+            v.offset = part.committed_offset;
+            v.leader_epoch = part.committed_leader_epoch;
+            v.metadata = part.committed_metadata.value_or("");
+            v.commit_timestamp_ms = ctx.version() == 1 && part.commit_timestamp >= 0
+                                        ? part.commit_timestamp
+                                        : now;
+            slots.emplace_back(error_code::none, cr.offsets.size());
+            cr.offsets.push_back({{topic.name, part.partition_index}, std::move(v)});
+        }
+    }
+    auto [codes, write_error] = co_await run_durably(
+        ctx, [&](g::coordinator& c) { return c.commit_offsets(cr, now); });
+    size_t slot = 0;
+    for (const auto& topic : req.topics) {
+        auto& topic_out = resp.topics.emplace_back();
+        topic_out.name = topic.name;
+        for (const auto& part : topic.partitions) {
+            auto [decided, index] = slots[slot++];
+            int16_t code = decided != error_code::none ? decided : codes[index];
+            if (code == error_code::none) code = write_error;
+            topic_out.partitions.push_back({part.partition_index, code, {}});
+        }
+    }
+    co_return resp;
+}
+
+namespace {
+
+template <typename TopicOut>
+void fill_offsets(const std::vector<std::pair<g::topic_partition, g::committed_offset>>& found,
+                  std::vector<TopicOut>& out) {
+    for (const auto& [tp, v] : found) {
+        if (out.empty() || out.back().name != tp.topic) out.emplace_back().name = tp.topic;
+        auto& po = out.back().partitions.emplace_back();
+        po.partition_index = tp.partition;
+        po.committed_offset = v.offset;
+        po.committed_leader_epoch = v.leader_epoch;
+        po.metadata = v.metadata;
+    }
+}
+
+template <typename Topics>
+std::optional<std::vector<g::topic_partition>> wanted(const std::optional<Topics>& topics) {
+    if (!topics) return std::nullopt;
+    std::vector<g::topic_partition> out;
+    for (const auto& t : *topics) {
+        for (int32_t partition : t.partition_indexes)
+            out.push_back({t.name, partition});
+    }
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<p::offset_fetch_response> handle_offset_fetch(request_context& ctx,
+                                                              p::offset_fetch_request& req) {
+    p::offset_fetch_response resp;
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = 0;
+    auto fetch = [&](const std::string& group, auto partitions) {
+        return ctx.b.groups->run(
+            [&](g::coordinator& c) { return c.fetch_offsets(group, partitions); }, marks,
+            write_error);
+    };
+    if (ctx.version() < 8) {
+        // v0 and v1 always name partitions; null (all) is v2+.
+        fill_offsets(fetch(req.group_id, wanted(req.topics)), resp.topics);
+        co_return resp;
+    }
+    for (const auto& group : req.groups) {
+        auto& out = resp.groups.emplace_back();
+        out.group_id = group.group_id;
+        fill_offsets(fetch(group.group_id, wanted(group.topics)), out.topics);
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::list_groups_response> handle_list_groups(request_context& ctx,
+                                                            p::list_groups_request& req) {
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = 0;
+    auto groups =
+        ctx.b.groups->run([](g::coordinator& c) { return c.list(); }, marks, write_error);
+    auto lower = [](std::string_view s) {
+        std::string out(s);
+        std::ranges::transform(out, out.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        return out;
+    };
+    p::list_groups_response resp;
+    for (const auto& listing : groups) {
+        std::string state(g::state_name(listing.state));
+        if (!req.states_filter.empty() &&
+            std::ranges::none_of(req.states_filter,
+                                 [&](const auto& f) { return lower(f) == lower(state); })) {
+            continue;
+        }
+        resp.groups.push_back({listing.group_id, listing.protocol_type, state, "classic", {}});
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::describe_groups_response> handle_describe_groups(
+    request_context& ctx, p::describe_groups_request& req) {
+    p::describe_groups_response resp;
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = 0;
+    for (const auto& id : req.groups) {
+        auto d = ctx.b.groups->run([&](g::coordinator& c) { return c.describe(id); }, marks,
+                                   write_error);
+        auto& out = resp.groups.emplace_back();
+        out.error_code = d.error_code;
+        out.group_id = id;
+        out.group_state = g::state_name(d.state);
+        out.protocol_type = d.protocol_type;
+        out.protocol_data = d.protocol;
+        for (auto& m : d.members) {
+            out.members.push_back({m.member_id, m.group_instance_id, m.client_id, m.client_host,
+                                   std::move(m.metadata), std::move(m.assignment), {}});
+        }
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::delete_groups_response> handle_delete_groups(request_context& ctx,
+                                                                p::delete_groups_request& req) {
+    p::delete_groups_response resp;
+    for (const auto& id : req.groups_names) {
+        auto [code, write_error] = co_await run_durably(
+            ctx, [&](g::coordinator& c) { return c.delete_group(id, wall_clock_ms()); });
+        resp.results.push_back({id, code != error_code::none ? code : write_error, {}});
+    }
+    co_return resp;
+}
+
+asio::awaitable<p::offset_delete_response> handle_offset_delete(request_context& ctx,
+                                                                p::offset_delete_request& req) {
+    p::offset_delete_response resp;
+    std::vector<g::topic_partition> partitions;
+    for (const auto& t : req.topics) {
+        for (const auto& part : t.partitions)
+            partitions.push_back({t.name, part.partition_index});
+    }
+    std::vector<int16_t> per_partition;
+    auto [code, write_error] = co_await run_durably(ctx, [&](g::coordinator& c) {
+        return c.delete_offsets(req.group_id, partitions, per_partition, wall_clock_ms());
+    });
+    resp.error_code = code != error_code::none ? code : write_error;
+    if (resp.error_code != error_code::none) co_return resp;
+    size_t i = 0;
+    for (const auto& t : req.topics) {
+        auto& out = resp.topics.emplace_back();
+        out.name = t.name;
+        for (const auto& part : t.partitions) {
+            int16_t pc = ctx.b.partitions.get(t.name, part.partition_index)
+                             ? per_partition[i]
+                             : error_code::unknown_topic_or_partition;
+            out.partitions.push_back({part.partition_index, pc, {}});
+            ++i;
+        }
+    }
+    co_return resp;
+}
+
+}  // namespace trib::kafka
