@@ -89,7 +89,6 @@ def test_kafkajs_produces_with_every_codec_and_librdkafka_reads_it_back(broker):
                         expected, "KafkaJS -> librdkafka after restart")
 
 
-@pytest.mark.xfail(strict=True, raises=GroupConsumeFailed, reason="consumer groups: issue 6")
 def test_kafkajs_consumer_group_reads_back(broker):
     expected, counts = produce(broker, "kafkajs-group", per_codec=200)
     result = run_js("consume", timeout_s=90, bootstrap=broker.bootstrap, topic="kafkajs-group",

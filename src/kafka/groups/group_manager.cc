@@ -38,10 +38,9 @@ result<std::unique_ptr<group_manager>, error> group_manager::open(cluster::parti
     if (auto existing = pm.topic(log_topic)) {
         gm->_cfg.log_partitions = existing->partitions;  // placement is fixed once created
     } else {
-        auto created = pm.create_topic(log_topic, cfg.log_partitions,
-                                       {{"cleanup.policy", "compact"}, {"segment.bytes",
-                                                                        "104857600"}},
-                                       false);
+        auto created =
+            pm.create_topic(log_topic, cfg.log_partitions,
+                            {{"cleanup.policy", "compact"}, {"segment.bytes", "104857600"}}, false);
         if (!created) return unexpected(created.error());
     }
     TRIB_TRY(gm->load(now_ms));
@@ -70,28 +69,27 @@ result<void, error> group_manager::load(int64_t now_ms) {
         while (offset < end) {
             auto got = part->log().read(offset, size_t{1} << 20);
             if (!got) {
-                return unexpected(error{got.error(), fmt::format("cannot read {}-{} at {}: {}",
-                                                                 log_topic, p, offset,
-                                                                 got.error().message())});
+                return unexpected(
+                    error{got.error(), fmt::format("cannot read {}-{} at {}: {}", log_topic, p,
+                                                   offset, got.error().message())});
             }
             std::span<const uint8_t> data = got->data;
             while (!data.empty()) {
                 auto h = model::parse_batch_header(data);
                 if (!h) break;
                 auto batch = data.subspan(0, h->size_bytes());
-                auto st = model::for_each_record(batch, max_replay_batch,
-                                                 [&](const model::record_view& r) {
-                                                     if (!r.key) {
-                                                         ++skipped;
-                                                         return;
-                                                     }
-                                                     bytes key(r.key->begin(), r.key->end());
-                                                     std::optional<bytes> value;
-                                                     if (r.value) value.emplace(r.value->begin(),
-                                                                                r.value->end());
-                                                     _coordinator.replay(key, value);
-                                                     ++records;
-                                                 });
+                auto st = model::for_each_record(
+                    batch, max_replay_batch, [&](const model::record_view& r) {
+                        if (!r.key) {
+                            ++skipped;
+                            return;
+                        }
+                        bytes key(r.key->begin(), r.key->end());
+                        std::optional<bytes> value;
+                        if (r.value) value.emplace(r.value->begin(), r.value->end());
+                        _coordinator.replay(key, value);
+                        ++records;
+                    });
                 if (!st) ++skipped;
                 data = data.subspan(h->size_bytes());
             }

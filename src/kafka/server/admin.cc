@@ -7,8 +7,8 @@
 #include "kafka/protocol/delete_records.h"
 #include "kafka/protocol/describe_cluster.h"
 #include "kafka/protocol/describe_configs.h"
-#include "kafka/protocol/incremental_alter_configs.h"
 #include "kafka/protocol/error_codes.h"
+#include "kafka/protocol/incremental_alter_configs.h"
 #include "kafka/server/handlers.h"
 #include "storage/errc.h"
 

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "base/clock.h"
-#include "kafka/protocol/list_offsets.h"
 #include "kafka/protocol/error_codes.h"
+#include "kafka/protocol/list_offsets.h"
 #include "kafka/server/handlers.h"
 #include "storage/errc.h"
 

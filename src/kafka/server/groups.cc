@@ -238,15 +238,15 @@ asio::awaitable<p::offset_commit_response> handle_offset_commit(request_context&
             v.offset = part.committed_offset;
             v.leader_epoch = part.committed_leader_epoch;
             v.metadata = part.committed_metadata.value_or("");
-            v.commit_timestamp_ms = ctx.version() == 1 && part.commit_timestamp >= 0
-                                        ? part.commit_timestamp
-                                        : now;
+            v.commit_timestamp_ms =
+                ctx.version() == 1 && part.commit_timestamp >= 0 ? part.commit_timestamp : now;
             slots.emplace_back(error_code::none, cr.offsets.size());
-            cr.offsets.push_back({{topic.name, part.partition_index}, std::move(v)});
+            cr.offsets.emplace_back(g::topic_partition{topic.name, part.partition_index},
+                                    std::move(v));
         }
     }
-    auto [codes, write_error] = co_await run_durably(
-        ctx, [&](g::coordinator& c) { return c.commit_offsets(cr, now); });
+    auto [codes, write_error] =
+        co_await run_durably(ctx, [&](g::coordinator& c) { return c.commit_offsets(cr, now); });
     size_t slot = 0;
     for (const auto& topic : req.topics) {
         auto& topic_out = resp.topics.emplace_back();
@@ -316,8 +316,7 @@ asio::awaitable<p::list_groups_response> handle_list_groups(request_context& ctx
                                                             p::list_groups_request& req) {
     std::vector<g::durable_mark> marks;
     int16_t write_error = 0;
-    auto groups =
-        ctx.b.groups->run([](g::coordinator& c) { return c.list(); }, marks, write_error);
+    auto groups = ctx.b.groups->run([](g::coordinator& c) { return c.list(); }, marks, write_error);
     auto lower = [](std::string_view s) {
         std::string out(s);
         std::ranges::transform(out, out.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -351,8 +350,13 @@ asio::awaitable<p::describe_groups_response> handle_describe_groups(
         out.protocol_type = d.protocol_type;
         out.protocol_data = d.protocol;
         for (auto& m : d.members) {
-            out.members.push_back({m.member_id, m.group_instance_id, m.client_id, m.client_host,
-                                   std::move(m.metadata), std::move(m.assignment), {}});
+            out.members.push_back({m.member_id,
+                                   m.group_instance_id,
+                                   m.client_id,
+                                   m.client_host,
+                                   std::move(m.metadata),
+                                   std::move(m.assignment),
+                                   {}});
         }
     }
     co_return resp;

@@ -87,14 +87,13 @@ asio::awaitable<protocol::alter_configs_response> handle_alter_configs(
 asio::awaitable<protocol::incremental_alter_configs_response> handle_incremental_alter_configs(
     request_context& ctx, protocol::incremental_alter_configs_request& req);
 
-
 // groups.cc
 asio::awaitable<protocol::find_coordinator_response> handle_find_coordinator(
     request_context& ctx, protocol::find_coordinator_request& req);
-asio::awaitable<protocol::join_group_response> handle_join_group(
-    request_context& ctx, protocol::join_group_request& req);
-asio::awaitable<protocol::sync_group_response> handle_sync_group(
-    request_context& ctx, protocol::sync_group_request& req);
+asio::awaitable<protocol::join_group_response> handle_join_group(request_context& ctx,
+                                                                 protocol::join_group_request& req);
+asio::awaitable<protocol::sync_group_response> handle_sync_group(request_context& ctx,
+                                                                 protocol::sync_group_request& req);
 asio::awaitable<protocol::heartbeat_response> handle_heartbeat(request_context& ctx,
                                                                protocol::heartbeat_request& req);
 asio::awaitable<protocol::leave_group_response> handle_leave_group(

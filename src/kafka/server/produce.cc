@@ -110,7 +110,6 @@ asio::awaitable<int16_t> wait_durable(request_context& ctx, cluster::partition& 
     }
 }
 
-
 asio::awaitable<std::optional<p::produce_response>> handle_produce(request_context& ctx,
                                                                    p::produce_request& req) {
     auto& b = ctx.b;

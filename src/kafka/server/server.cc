@@ -8,15 +8,15 @@
 #include <asio/detached.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include "base/big_endian.h"
 #include "base/clock.h"
-#include "kafka/groups/group_manager.h"
 #include "base/logging.h"
+#include "kafka/groups/group_manager.h"
 #include "net/async_event.h"
 #include "net/memory_budget.h"
 

@@ -99,9 +99,8 @@ bool coordinator::protocols_compatible(const group& g, const join_request& req) 
     // At least one of its protocols must be supported by every current member.
     return std::ranges::any_of(req.protocols, [&](const auto& offered) {
         return std::ranges::all_of(g.members, [&](const auto& entry) {
-            return std::ranges::any_of(entry.second.protocols, [&](const auto& p) {
-                return p.first == offered.first;
-            });
+            return std::ranges::any_of(entry.second.protocols,
+                                       [&](const auto& p) { return p.first == offered.first; });
         });
     });
 }
@@ -253,10 +252,10 @@ void coordinator::prepare_rebalance(group& g, int64_t now) {
 void coordinator::try_complete_join(group& g, int64_t now) {
     if (g.state != group_state::preparing_rebalance) return;
     if (g.initial_delay_end > now) return;
-    bool all_joined = g.pending_members.empty() &&
-                      std::ranges::all_of(g.members, [](const auto& e) {
-                          return static_cast<bool>(e.second.awaiting_join);
-                      });
+    bool all_joined =
+        g.pending_members.empty() && std::ranges::all_of(g.members, [](const auto& e) {
+            return static_cast<bool>(e.second.awaiting_join);
+        });
     if (all_joined || now >= g.deadline) complete_join(g, now);
 }
 
@@ -279,9 +278,8 @@ void coordinator::complete_join(group& g, int64_t now) {
     }
     g.protocol = select_protocol(g);
     if (!g.leader || !g.members.contains(*g.leader)) {
-        auto first = std::ranges::min_element(g.members, {}, [](const auto& e) {
-            return e.second.joined_order;
-        });
+        auto first = std::ranges::min_element(g.members, {},
+                                              [](const auto& e) { return e.second.joined_order; });
         g.leader = first->first;
     }
     set_state(g, group_state::completing_rebalance, now);
@@ -307,8 +305,8 @@ join_response coordinator::join_answer(const group& g, const member& m) const {
         for (const auto& [id, other] : g.members) {
             auto p = std::ranges::find_if(other.protocols,
                                           [&](const auto& e) { return e.first == g.protocol; });
-            r.members.push_back({id, other.instance_id, p == other.protocols.end() ? bytes{}
-                                                                                   : p->second});
+            r.members.push_back(
+                {id, other.instance_id, p == other.protocols.end() ? bytes{} : p->second});
         }
     }
     return r;
@@ -318,12 +316,12 @@ join_response coordinator::join_answer(const group& g, const member& m) const {
 std::string coordinator::select_protocol(const group& g) const {
     std::map<std::string, int> votes;
     const auto& any = g.members.begin()->second;
-    for (const auto& [name, meta] : any.protocols) {
+    for (const auto& offered : any.protocols) {
         bool everyone = std::ranges::all_of(g.members, [&](const auto& e) {
             return std::ranges::any_of(e.second.protocols,
-                                       [&](const auto& p) { return p.first == name; });
+                                       [&](const auto& p) { return p.first == offered.first; });
         });
-        if (everyone) votes[name] = 0;
+        if (everyone) votes[offered.first] = 0;
     }
     TRIB_ASSERT_MSG(!votes.empty(), "members of group {} share no protocol", g.id);
     for (const auto& [id, m] : g.members) {
@@ -510,8 +508,8 @@ void coordinator::tick(int64_t now) {
         expire_offsets(g, now);
         // An empty group without offsets is forgotten: at once if it never had a generation,
         // else (with a tombstone for its metadata) once offsets would have expired.
-        bool unused = g.state == group_state::empty && g.offsets.empty() &&
-                      g.members.empty() && g.pending_members.empty();
+        bool unused = g.state == group_state::empty && g.offsets.empty() && g.members.empty() &&
+                      g.pending_members.empty();
         bool expired_group = g.generation > 0 && now - g.state_since >= _cfg.offsets_retention_ms;
         if (unused && (g.generation == 0 || expired_group)) {
             if (g.generation > 0) {
@@ -539,8 +537,8 @@ void coordinator::persist_group(const group& g) {
         s.client_host = m.client_host;
         s.rebalance_timeout_ms = m.rebalance_timeout_ms;
         s.session_timeout_ms = m.session_timeout_ms;
-        auto p = std::ranges::find_if(m.protocols,
-                                      [&](const auto& e) { return e.first == g.protocol; });
+        auto p =
+            std::ranges::find_if(m.protocols, [&](const auto& e) { return e.first == g.protocol; });
         if (p != m.protocols.end()) s.subscription = p->second;
         s.assignment = m.assignment;
         v.members.push_back(std::move(s));

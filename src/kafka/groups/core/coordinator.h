@@ -20,9 +20,9 @@
 namespace trib::kafka::groups {
 
 struct coordinator_config {
-    int32_t min_session_timeout_ms = 6000;      // group.min.session.timeout.ms
+    int32_t min_session_timeout_ms = 6000;       // group.min.session.timeout.ms
     int32_t max_session_timeout_ms = 1'800'000;  // group.max.session.timeout.ms
-    int32_t initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
+    int32_t initial_rebalance_delay_ms = 3000;   // group.initial.rebalance.delay.ms
     int64_t offsets_retention_ms = int64_t{7} * 24 * 3600 * 1000;  // offsets.retention.minutes
     size_t max_metadata_bytes = 4096;                              // offset.metadata.max.bytes
     size_t max_group_size = 1000;                                  // group.max.size

@@ -64,7 +64,8 @@ std::vector<int16_t> coordinator::commit_offsets(const offset_commit_request& re
 }
 
 std::vector<std::pair<topic_partition, committed_offset>> coordinator::fetch_offsets(
-    const std::string& group_id, const std::optional<std::vector<topic_partition>>& partitions) const {
+    const std::string& group_id,
+    const std::optional<std::vector<topic_partition>>& partitions) const {
     std::vector<std::pair<topic_partition, committed_offset>> out;
     const group* g = find(group_id);
     if (!partitions) {
@@ -221,7 +222,8 @@ void coordinator::replay(const bytes& key, const std::optional<bytes>& value) {
         m.rebalance_timeout_ms = s.rebalance_timeout_ms;
         m.session_timeout_ms = s.session_timeout_ms;
         m.protocol_type = stored->protocol_type;
-        if (stored->protocol) m.protocols.emplace_back(*stored->protocol, std::move(s.subscription));
+        if (stored->protocol)
+            m.protocols.emplace_back(*stored->protocol, std::move(s.subscription));
         m.assignment = std::move(s.assignment);
         m.joined_order = ++_next_member;
         if (m.instance_id) g.static_members[*m.instance_id] = m.id;

@@ -31,7 +31,7 @@ struct join_request {
     int32_t rebalance_timeout_ms = 0;
     std::string protocol_type;
     std::vector<std::pair<std::string, bytes>> protocols;  // in the member's preference order
-    bool require_known_member_id = false;                   // JoinGroup v4+ (KIP-394)
+    bool require_known_member_id = false;                  // JoinGroup v4+ (KIP-394)
 };
 
 struct join_member {
@@ -80,7 +80,7 @@ struct member_identity {
 struct topic_partition {
     std::string topic;
     int32_t partition = 0;
-    auto operator<=>(const topic_partition&) const = default;
+    auto operator<=>(const topic_partition&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 struct committed_offset {

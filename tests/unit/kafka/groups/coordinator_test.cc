@@ -317,8 +317,7 @@ TEST(group_coordinator, offsets_are_committed_by_members_of_the_current_generati
 
     auto big = commit(h.a, 13);
     big.offsets[0].second.metadata.assign(5000, 'x');
-    EXPECT_EQ(h.c.commit_offsets(big, h.now),
-              std::vector<int16_t>{ec::offset_metadata_too_large});
+    EXPECT_EQ(h.c.commit_offsets(big, h.now), std::vector<int16_t>{ec::offset_metadata_too_large});
 }
 
 TEST(group_coordinator, a_restart_restores_groups_and_offsets_from_the_log) {
