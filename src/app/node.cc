@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/logging.h"
 #include "cluster/partition_manager.h"
+#include "cluster/producer_ids.h"
 #include "kafka/groups/group_manager.h"
 #include "kafka/server/server.h"
 #include "net/shard_pool.h"
@@ -87,6 +88,8 @@ result<void, error> node::start() {
     bc.fetch_session_slots = static_cast<size_t>(_cfg.fetch_session_slots);
     bc.idle_timeout_ms = _cfg.idle_timeout_ms;
     _broker = std::make_unique<kafka::broker>(bc, *_partitions, *_groups);
+    _producer_ids = TRIB_TRY(cluster::producer_id_allocator::open(_cfg.data_dir));
+    _broker->producer_ids = _producer_ids.get();
     _shards = std::make_unique<net::shard_pool>(shard_count(_cfg.shards));
     _server = TRIB_TRY(kafka::server::bind(*_broker, *_shards, _cfg.kafka_listen.host,
                                            _cfg.kafka_listen.port, _cfg.max_connections));

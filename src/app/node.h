@@ -9,6 +9,7 @@
 
 namespace trib::cluster {
 class partition_manager;
+class producer_id_allocator;
 }
 namespace trib::net {
 class shard_pool;
@@ -47,6 +48,7 @@ class node {
     // Declared in the order they are built; destroyed in reverse.
     std::unique_ptr<cluster::partition_manager> _partitions;
     std::unique_ptr<kafka::groups::group_manager> _groups;
+    std::unique_ptr<cluster::producer_id_allocator> _producer_ids;
     std::unique_ptr<kafka::broker> _broker;
     std::unique_ptr<net::shard_pool> _shards;
     std::unique_ptr<kafka::server> _server;

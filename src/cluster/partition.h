@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/producer_state.h"
 #include "cluster/topic_config.h"
 #include "net/async_event.h"
 #include "storage/log.h"
@@ -57,6 +58,11 @@ class partition {
         }
     }
 
+    // Idempotent producers' sequences: check, append and record under this lock, so two
+    // batches of one producer cannot both pass the check.
+    std::unique_lock<std::mutex> lock_producers() { return std::unique_lock(_producers_mutex); }
+    producer_state& producers() { return _producers; }
+
   private:
     std::string _topic;
     int32_t _index;
@@ -64,6 +70,8 @@ class partition {
     topic_settings _settings;
     mutable std::mutex _waiters_mutex;  // also guards _settings
     std::vector<std::weak_ptr<net::async_event>> _waiters;
+    std::mutex _producers_mutex;
+    producer_state _producers;
 };
 
 }  // namespace trib::cluster

@@ -189,6 +189,16 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
     if (!opened) return unexpected(storage_error("cannot open " + dir.string(), opened.error()));
     std::shared_ptr<storage::log> log(std::move(*opened));
     auto p = std::make_shared<partition>(t.name, index, log, settings);
+    // Idempotent producers' sequences come back from the batch headers.
+    auto replayed = log->for_each_batch_header([&](const model::batch_header& h) {
+        if (h.producer_id >= 0 && !h.is_control()) {
+            p->producers().record(h, h.base_offset, h.last_offset());
+        }
+    });
+    if (!replayed) {
+        return unexpected(storage_error("cannot read the batch headers of " + dir.string(),
+                                        replayed.error()));
+    }
     std::weak_ptr<partition> weak = p;
     _flusher.add(log, [weak] {
         if (auto alive = weak.lock()) alive->wake_waiters();

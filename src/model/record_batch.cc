@@ -175,8 +175,8 @@ const std::error_category& model_category() {
     return instance;
 }
 
-result<batch_header> parse_batch_header(std::span<const uint8_t> data) {
-    if (data.size() < batch_header_size) return errc::truncated;
+batch_header header_fields(std::span<const uint8_t> data) {
+    TRIB_ASSERT(data.size() >= batch_header_size);
     const uint8_t* p = data.data();
     batch_header h;
     h.base_offset = static_cast<int64_t>(big_endian::load(p, 8));
@@ -192,7 +192,12 @@ result<batch_header> parse_batch_header(std::span<const uint8_t> data) {
     h.producer_epoch = static_cast<int16_t>(big_endian::load(p + 51, 2));
     h.base_sequence = static_cast<int32_t>(big_endian::load(p + 53, 4));
     h.record_count = static_cast<int32_t>(big_endian::load(p + 57, 4));
+    return h;
+}
 
+result<batch_header> parse_batch_header(std::span<const uint8_t> data) {
+    if (data.size() < batch_header_size) return errc::truncated;
+    batch_header h = header_fields(data);
     if (h.batch_length < static_cast<int32_t>(batch_header_size - batch_length_overhead)) {
         return errc::bad_length;
     }

@@ -52,6 +52,9 @@ struct batch_header {
 // 0 <= recordsCount <= lastOffsetDelta + 1 (compaction leaves fewer records than offsets;
 // the Produce path demands equality). The CRC is checked by verify_batch.
 result<batch_header> parse_batch_header(std::span<const uint8_t> data);
+// The header's fields as they are, unchecked; `data` holds at least batch_header_size bytes
+// (a log scan that reads headers alone, hopping from batch to batch).
+batch_header header_fields(std::span<const uint8_t> data);
 
 // The whole first batch of `data` checked: header, CRC-32C over its bytes.
 result<batch_header> verify_batch(std::span<const uint8_t> data);

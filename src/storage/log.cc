@@ -153,6 +153,15 @@ result<read_result> log::read(int64_t offset, size_t max_bytes, int64_t max_offs
     return out;
 }
 
+status log::for_each_batch_header(
+    const std::function<void(const model::batch_header&)>& visit) const {
+    std::lock_guard lock(_mutex);
+    for (const auto& s : _segments) {
+        TRIB_TRY(s->for_each_header(visit));
+    }
+    return {};
+}
+
 result<std::optional<timestamp_offset>> log::offset_for_timestamp(int64_t timestamp) const {
     std::lock_guard lock(_mutex);
     for (const auto& s : _segments) {

@@ -213,7 +213,8 @@ status segment::for_each_batch(
 // Hops from batch header to batch header (no CRC: the caller reads and verifies the batch it
 // wants) until `stop` accepts one; nullopt at the end of the segment.
 result<std::optional<batch_location>> segment::find_header(
-    uint32_t from_position, const std::function<bool(const batch_location&)>& stop) const {
+    uint32_t from_position,
+    const std::function<bool(const batch_location&, const model::batch_header&)>& stop) const {
     uint64_t pos = from_position;
     std::array<uint8_t, model::batch_header_size> header{};
     while (pos < _size) {
@@ -225,30 +226,40 @@ result<std::optional<batch_location>> segment::find_header(
                         static_cast<uint32_t>(big_endian::load(header.data() + 8, 4));
         if (size < header.size() || size > _size - pos) return errc::corrupt_data;
         // A header alone is "truncated" for any batch with records: take its fields directly.
-        model::batch_header fields;
-        fields.base_offset = static_cast<int64_t>(big_endian::load(header.data(), 8));
-        fields.batch_length = static_cast<int32_t>(size - model::batch_length_overhead);
-        fields.last_offset_delta = static_cast<int32_t>(big_endian::load(header.data() + 23, 4));
-        fields.max_timestamp = static_cast<int64_t>(big_endian::load(header.data() + 35, 8));
+        model::batch_header fields = model::header_fields(header);
         if (fields.last_offset_delta < 0) return errc::corrupt_data;
         auto loc = location_of(fields, pos);
-        if (stop(loc)) return std::optional<batch_location>(loc);
+        if (stop(loc, fields)) return std::optional<batch_location>(loc);
         pos += size;
     }
     return std::optional<batch_location>();
 }
 
+status segment::for_each_header(
+    const std::function<void(const model::batch_header&)>& visit) const {
+    auto done = find_header(0, [&](const batch_location&, const model::batch_header& h) {
+        visit(h);
+        return false;
+    });
+    if (!done) return unexpected(done.error());
+    return {};
+}
+
 result<std::optional<batch_location>> segment::find(int64_t offset) const {
     auto start = _index.floor_offset(offset);
     return find_header(start ? start->position : 0,
-                       [&](const batch_location& loc) { return loc.last_offset >= offset; });
+                       [&](const batch_location& loc, const model::batch_header&) {
+                           return loc.last_offset >= offset;
+                       });
 }
 
 result<std::optional<batch_location>> segment::find_timestamp(int64_t timestamp) const {
     if (_max_timestamp < timestamp) return std::optional<batch_location>();
     auto start = _index.before_timestamp(timestamp);
     return find_header(start ? start->position : 0,
-                       [&](const batch_location& loc) { return loc.max_timestamp >= timestamp; });
+                       [&](const batch_location& loc, const model::batch_header&) {
+                           return loc.max_timestamp >= timestamp;
+                       });
 }
 
 // Reads the stretch with one pread straight into `out`, then keeps the whole batches that

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "model/record_batch.h"
 #include "storage/file.h"
 #include "storage/segment_index.h"
 
@@ -72,6 +73,8 @@ class segment {
     status for_each_batch(
         uint32_t from_position,
         const std::function<bool(const batch_location&, std::span<const uint8_t>)>& visit) const;
+    // Every batch's header in order, reading headers only (producer state recovery).
+    status for_each_header(const std::function<void(const model::batch_header&)>& visit) const;
     // The first batch whose max timestamp is >= `timestamp`.
     result<std::optional<batch_location>> find_timestamp(int64_t timestamp) const;
 
@@ -84,7 +87,8 @@ class segment {
   private:
     segment(std::filesystem::path dir, int64_t base_offset, uint32_t index_interval);
     result<std::optional<batch_location>> find_header(
-        uint32_t from_position, const std::function<bool(const batch_location&)>& stop) const;
+        uint32_t from_position,
+        const std::function<bool(const batch_location&, const model::batch_header&)>& stop) const;
     result<scan_result> scan_from(uint32_t position, bool rebuild_index, bool truncate_bad);
 
     std::filesystem::path _dir;

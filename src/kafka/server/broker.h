@@ -18,6 +18,9 @@
 #include "kafka/server/fetch_session.h"
 #include "net/memory_budget.h"
 
+namespace trib::cluster {
+class producer_id_allocator;
+}
 namespace trib::kafka::groups {
 class group_manager;
 }
@@ -51,6 +54,7 @@ struct broker {
     broker_config config;
     cluster::partition_manager& partitions;
     groups::group_manager* groups;
+    cluster::producer_id_allocator* producer_ids = nullptr;
     net::memory_budget request_memory;
     fetch_session_cache fetch_sessions;
 };

@@ -18,6 +18,7 @@
 #include "kafka/protocol/find_coordinator.h"
 #include "kafka/protocol/heartbeat.h"
 #include "kafka/protocol/incremental_alter_configs.h"
+#include "kafka/protocol/init_producer_id.h"
 #include "kafka/protocol/join_group.h"
 #include "kafka/protocol/leave_group.h"
 #include "kafka/protocol/list_groups.h"
@@ -127,6 +128,8 @@ constexpr handler_entry handlers[] = {
      typed<p::describe_groups_request, p::describe_groups_response, handle_describe_groups>},
     {p::supports<p::delete_groups_request>(0, 2),
      typed<p::delete_groups_request, p::delete_groups_response, handle_delete_groups>},
+    {p::supports<p::init_producer_id_request>(0, 4),
+     typed<p::init_producer_id_request, p::init_producer_id_response, handle_init_producer_id>},
     {p::supports<p::offset_delete_request>(0, 0),
      typed<p::offset_delete_request, p::offset_delete_response, handle_offset_delete>},
 };

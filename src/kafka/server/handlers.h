@@ -55,6 +55,8 @@ struct delete_groups_request;
 struct delete_groups_response;
 struct offset_delete_request;
 struct offset_delete_response;
+struct init_producer_id_request;
+struct init_producer_id_response;
 
 }  // namespace trib::kafka::protocol
 
@@ -86,6 +88,9 @@ asio::awaitable<protocol::alter_configs_response> handle_alter_configs(
     request_context& ctx, protocol::alter_configs_request& req);
 asio::awaitable<protocol::incremental_alter_configs_response> handle_incremental_alter_configs(
     request_context& ctx, protocol::incremental_alter_configs_request& req);
+
+asio::awaitable<protocol::init_producer_id_response> handle_init_producer_id(
+    request_context& ctx, protocol::init_producer_id_request& req);
 
 // groups.cc
 asio::awaitable<protocol::find_coordinator_response> handle_find_coordinator(

@@ -2,8 +2,14 @@
 // 1 once appended, -1 (all) once fsynced (one replica: the majority is this node).
 #include "kafka/protocol/produce.h"
 
-#include <chrono>
+#include "cluster/producer_ids.h"
+#include "kafka/protocol/init_producer_id.h"
 
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include "base/assert.h"
 #include "base/clock.h"
 #include "base/logging.h"
 #include "kafka/protocol/error_codes.h"
@@ -86,6 +92,58 @@ int16_t validate(std::span<const uint8_t> records, const cluster::topic_settings
     return error_code::none;
 }
 
+int16_t sequence_error(cluster::sequence_verdict v) {
+    switch (v) {
+        case cluster::sequence_verdict::out_of_order:
+            return error_code::out_of_order_sequence_number;
+        case cluster::sequence_verdict::invalid_epoch:
+            return error_code::invalid_producer_epoch;
+        case cluster::sequence_verdict::unknown_producer:
+            return error_code::unknown_producer_id;
+        case cluster::sequence_verdict::append:
+        case cluster::sequence_verdict::duplicate:
+            break;
+    }
+    return error_code::none;
+}
+
+int16_t append_error(const std::error_code& ec);
+
+struct placed_batch {
+    int16_t error = error_code::none;
+    int64_t base_offset = -1;
+    int64_t last_offset = -1;
+};
+
+// Appends one validated batch. An idempotent producer's batch is checked against the
+// producer's sequence first (under the partition's producer lock, with the append), and a
+// retry of a batch already in the log gets that batch's offsets instead of a second copy.
+placed_batch append_batch(cluster::partition& part, std::span<uint8_t> batch,
+                          const cluster::topic_settings& settings, int64_t now) {
+    auto h = model::parse_batch_header(batch);
+    TRIB_ASSERT(h.has_value());  // validated
+    model::set_partition_leader_epoch(batch, 0);
+    if (settings.log_append_time) model::set_log_append_time(batch, now);
+    if (h->is_transactional()) return {error_code::invalid_txn_state};  // no transactions yet
+    std::unique_lock<std::mutex> producer_lock;
+    if (h->producer_id >= 0) {
+        producer_lock = part.lock_producers();
+        auto check = part.producers().check(*h);
+        if (check.verdict == cluster::sequence_verdict::duplicate) {
+            return {error_code::none, check.base_offset, check.last_offset};
+        }
+        if (check.verdict != cluster::sequence_verdict::append) {
+            return {sequence_error(check.verdict)};
+        }
+    }
+    auto appended = part.log().append(batch, now);
+    if (!appended) return {append_error(appended.error())};
+    if (h->producer_id >= 0) {
+        part.producers().record(*h, appended->base_offset, appended->last_offset);
+    }
+    return {error_code::none, appended->base_offset, appended->last_offset};
+}
+
 int16_t append_error(const std::error_code& ec) {
     if (ec == storage::errc::batch_too_large) return error_code::message_too_large;
     if (ec == storage::errc::invalid_batch) return error_code::corrupt_message;
@@ -158,15 +216,13 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
             int64_t last = -1;
             for (size_t i = 0; i < batches.size(); ++i) {
                 auto batch = records.subspan(batches[i].offset, batches[i].size);
-                model::set_partition_leader_epoch(batch, 0);
-                if (settings.log_append_time) model::set_log_append_time(batch, now);
-                auto appended = part->log().append(batch, now);
-                if (!appended) {
-                    out.error_code = append_error(appended.error());
+                auto placed = append_batch(*part, batch, settings, now);
+                if (placed.error != error_code::none) {
+                    out.error_code = placed.error;
                     break;
                 }
-                if (i == 0) out.base_offset = appended->base_offset;
-                last = appended->last_offset;
+                if (i == 0) out.base_offset = placed.base_offset;
+                last = std::max(last, placed.last_offset);
             }
             if (last >= 0) {
                 part->wake_waiters();
@@ -186,6 +242,32 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
         resp.responses[d.topic].partition_responses[d.partition].error_code = code;
     }
     if (req.acks == 0) co_return std::nullopt;
+    co_return resp;
+}
+
+}  // namespace trib::kafka
+
+namespace trib::kafka {
+
+asio::awaitable<p::init_producer_id_response> handle_init_producer_id(
+    request_context& ctx, p::init_producer_id_request& req) {
+    p::init_producer_id_response resp;
+    if (req.transactional_id) {
+        // Transactions need a transaction coordinator; FindCoordinator already says there is
+        // none, so a client only gets here by skipping it.
+        resp.error_code = error_code::coordinator_not_available;
+        co_return resp;
+    }
+    // An idempotent producer always gets a fresh id at epoch 0, also when it names its old
+    // one (KIP-360's bump applies to transactional ids).
+    auto id = ctx.b.producer_ids->next();
+    if (!id) {
+        log::get("kafka")->error("InitProducerId: {}", id.error().message);
+        resp.error_code = error_code::kafka_storage_error;
+        co_return resp;
+    }
+    resp.producer_id = *id;
+    resp.producer_epoch = 0;
     co_return resp;
 }
 
