@@ -10,7 +10,7 @@
 namespace trib::cluster {
 class partition_manager;
 class producer_id_allocator;
-}
+}  // namespace trib::cluster
 namespace trib::net {
 class shard_pool;
 }

@@ -196,8 +196,8 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
         }
     });
     if (!replayed) {
-        return unexpected(storage_error("cannot read the batch headers of " + dir.string(),
-                                        replayed.error()));
+        return unexpected(
+            storage_error("cannot read the batch headers of " + dir.string(), replayed.error()));
     }
     std::weak_ptr<partition> weak = p;
     _flusher.add(log, [weak] {

@@ -19,7 +19,8 @@ result<std::unique_ptr<producer_id_allocator>, error> producer_id_allocator::ope
         std::stringstream text;
         text << in.rdbuf();
         std::string s = text.str();
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+            s.pop_back();
         auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), next);
         if (err != std::errc() || end != s.data() + s.size() || next < 0) {
             return unexpected(error{std::make_error_code(std::errc::invalid_argument),
@@ -36,8 +37,8 @@ result<int64_t, error> producer_id_allocator::next() {
         auto st = storage::write_file_durably(
             _file, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
         if (!st) {
-            return unexpected(error{st.error(), "cannot reserve producer ids in " +
-                                                    _file.string() + ": " + st.error().message()});
+            return unexpected(error{st.error(), "cannot reserve producer ids in " + _file.string() +
+                                                    ": " + st.error().message()});
         }
         _block_end += block_size;
     }

@@ -14,11 +14,11 @@
 namespace trib::cluster {
 
 enum class sequence_verdict {
-    append,             // the next batch in sequence (or a producer's first)
-    duplicate,          // a retry of a batch already in the log: answer with its offsets
-    out_of_order,       // OUT_OF_ORDER_SEQUENCE_NUMBER: a gap or a stale sequence
-    invalid_epoch,      // INVALID_PRODUCER_EPOCH: an older epoch than the producer's current
-    unknown_producer,   // UNKNOWN_PRODUCER_ID: no state, and the batch is not a first one
+    append,            // the next batch in sequence (or a producer's first)
+    duplicate,         // a retry of a batch already in the log: answer with its offsets
+    out_of_order,      // OUT_OF_ORDER_SEQUENCE_NUMBER: a gap or a stale sequence
+    invalid_epoch,     // INVALID_PRODUCER_EPOCH: an older epoch than the producer's current
+    unknown_producer,  // UNKNOWN_PRODUCER_ID: no state, and the batch is not a first one
 };
 
 struct sequence_check {

@@ -88,7 +88,8 @@ class log {
     result<std::optional<timestamp_offset>> offset_for_timestamp(int64_t timestamp) const;
     // Every batch header from the start, in order, reading headers only (rebuilding the
     // idempotent producers' state at open). Holds the log's lock throughout.
-    status for_each_batch_header(const std::function<void(const model::batch_header&)>& visit) const;
+    status for_each_batch_header(
+        const std::function<void(const model::batch_header&)>& visit) const;
 
     // Removes everything at `offset` and after; `offset` must start a batch (or be the end).
     status truncate(int64_t offset);

@@ -161,7 +161,7 @@ def confluent_produce(bootstrap, topic, records, partition=None, **conf):
         "logger": errors.logger,
         "acks": "all",
         "linger.ms": 10,
-        "enable.idempotence": False,  # InitProducerId is not implemented yet
+        "enable.idempotence": True,  # what current clients default to
         # One request in flight: a retry can never reorder, so send order is log order.
         "max.in.flight.requests.per.connection": 1,
         "message.timeout.ms": 60_000,

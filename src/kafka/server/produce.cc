@@ -2,9 +2,6 @@
 // 1 once appended, -1 (all) once fsynced (one replica: the majority is this node).
 #include "kafka/protocol/produce.h"
 
-#include "cluster/producer_ids.h"
-#include "kafka/protocol/init_producer_id.h"
-
 #include <algorithm>
 #include <chrono>
 #include <mutex>
@@ -12,7 +9,9 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/logging.h"
+#include "cluster/producer_ids.h"
 #include "kafka/protocol/error_codes.h"
+#include "kafka/protocol/init_producer_id.h"
 #include "kafka/server/handlers.h"
 #include "model/record_batch.h"
 #include "storage/errc.h"

@@ -1,0 +1,137 @@
+// Idempotent producers: sequences continue, retries of the last five batches are recognised
+// with their offsets, gaps and old epochs are refused, the state comes back from the log after
+// a restart, and producer ids never repeat across restarts.
+#include "cluster/producer_state.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "cluster/partition_manager.h"
+#include "cluster/producer_ids.h"
+#include "unit/storage/test_log.h"
+
+namespace trib::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using storage::test::temp_dir;
+
+model::batch_header batch(int64_t pid, int16_t epoch, int32_t seq, int32_t records) {
+    model::batch_header h;
+    h.producer_id = pid;
+    h.producer_epoch = epoch;
+    h.base_sequence = seq;
+    h.record_count = records;
+    h.last_offset_delta = records - 1;
+    return h;
+}
+
+TEST(producer_state, a_producer_starts_at_zero_and_continues_in_sequence) {
+    producer_state s;
+    EXPECT_EQ(s.check(batch(7, 0, 0, 3)).verdict, sequence_verdict::append);
+    s.record(batch(7, 0, 0, 3), 100, 102);
+    EXPECT_EQ(s.check(batch(7, 0, 3, 2)).verdict, sequence_verdict::append);
+    s.record(batch(7, 0, 3, 2), 103, 104);
+    EXPECT_EQ(s.check(batch(7, 0, 6, 1)).verdict, sequence_verdict::out_of_order);  // a gap
+    EXPECT_EQ(s.check(batch(7, 0, 1, 2)).verdict, sequence_verdict::out_of_order);  // overlap
+    EXPECT_EQ(s.check(batch(8, 0, 4, 1)).verdict, sequence_verdict::unknown_producer);
+}
+
+TEST(producer_state, retries_of_the_last_five_batches_get_their_offsets) {
+    producer_state s;
+    for (int i = 0; i < 7; ++i) {
+        auto h = batch(1, 0, i * 10, 10);
+        ASSERT_EQ(s.check(h).verdict, sequence_verdict::append) << i;
+        s.record(h, 1000 + i * 10, 1009 + i * 10);
+    }
+    for (int i = 2; i < 7; ++i) {
+        auto c = s.check(batch(1, 0, i * 10, 10));
+        EXPECT_EQ(c.verdict, sequence_verdict::duplicate) << i;
+        EXPECT_EQ(c.base_offset, 1000 + i * 10);
+        EXPECT_EQ(c.last_offset, 1009 + i * 10);
+    }
+    // Older than the cache: neither next nor a known retry.
+    EXPECT_EQ(s.check(batch(1, 0, 10, 10)).verdict, sequence_verdict::out_of_order);
+}
+
+TEST(producer_state, epochs_fence_old_incarnations_and_restart_the_sequence) {
+    producer_state s;
+    s.record(batch(1, 3, 0, 5), 0, 4);
+    EXPECT_EQ(s.check(batch(1, 2, 5, 1)).verdict, sequence_verdict::invalid_epoch);
+    EXPECT_EQ(s.check(batch(1, 4, 5, 1)).verdict, sequence_verdict::out_of_order);
+    EXPECT_EQ(s.check(batch(1, 4, 0, 1)).verdict, sequence_verdict::append);
+    s.record(batch(1, 4, 0, 1), 5, 5);
+    EXPECT_EQ(s.check(batch(1, 3, 5, 1)).verdict, sequence_verdict::invalid_epoch);
+    EXPECT_EQ(s.check(batch(1, 4, 1, 1)).verdict, sequence_verdict::append);
+}
+
+TEST(producer_state, sequences_wrap_after_int32_max) {
+    producer_state wrapping;
+    auto last = batch(2, 0, INT32_MAX - 1, 2);  // INT32_MAX - 1 and INT32_MAX
+    wrapping.record(last, 0, 1);
+    EXPECT_EQ(last_sequence_of(last), INT32_MAX);
+    EXPECT_EQ(wrapping.check(batch(2, 0, 0, 1)).verdict, sequence_verdict::append);
+    EXPECT_EQ(last_sequence_of(batch(2, 0, INT32_MAX, 3)), 1);
+}
+
+std::vector<uint8_t> idempotent_batch(int64_t pid, int32_t seq, int records) {
+    model::batch_options o;
+    o.producer_id = pid;
+    o.producer_epoch = 0;
+    o.base_sequence = seq;
+    std::vector<model::record> rs(static_cast<size_t>(records));
+    for (auto& r : rs) {
+        r.timestamp = 1000;
+        r.value = std::vector<uint8_t>{1, 2, 3};
+    }
+    return model::build_batch(o, rs).value();
+}
+
+TEST(producer_state, comes_back_from_the_log_after_a_restart) {
+    temp_dir dir;
+    {
+        auto pm = partition_manager::open(dir.path(), topic_defaults{}, 1h).value();
+        ASSERT_TRUE(pm->create_topic("t", 1, {}, false));
+        auto part = pm->get("t", 0);
+        for (int i = 0; i < 3; ++i) {
+            auto b = idempotent_batch(42, i * 4, 4);
+            auto h = model::parse_batch_header(b).value();
+            auto appended = part->log().append(b, 1000).value();
+            part->producers().record(h, appended.base_offset, appended.last_offset);
+        }
+    }
+    auto pm = partition_manager::open(dir.path(), topic_defaults{}, 1h).value();
+    auto part = pm->get("t", 0);
+    auto retry = model::parse_batch_header(idempotent_batch(42, 4, 4)).value();
+    auto c = part->producers().check(retry);
+    EXPECT_EQ(c.verdict, sequence_verdict::duplicate);
+    EXPECT_EQ(c.base_offset, 4);
+    EXPECT_EQ(c.last_offset, 7);
+    auto next = model::parse_batch_header(idempotent_batch(42, 12, 1)).value();
+    EXPECT_EQ(part->producers().check(next).verdict, sequence_verdict::append);
+}
+
+TEST(producer_ids, never_repeat_across_restarts) {
+    temp_dir dir;
+    std::vector<int64_t> seen;
+    for (int run = 0; run < 3; ++run) {
+        auto ids = producer_id_allocator::open(dir.path()).value();
+        for (int i = 0; i < 5; ++i)
+            seen.push_back(ids->next().value());
+    }
+    for (size_t i = 1; i < seen.size(); ++i)
+        EXPECT_GT(seen[i], seen[i - 1]);
+    EXPECT_EQ(seen[5], producer_id_allocator::block_size);  // a restart skips to the next block
+}
+
+TEST(producer_ids, a_damaged_file_is_an_error_not_a_reuse) {
+    temp_dir dir;
+    std::ofstream(dir.path() / "producer_ids") << "12x\n";
+    auto ids = producer_id_allocator::open(dir.path());
+    ASSERT_FALSE(ids.has_value());
+    EXPECT_NE(ids.error().message.find("producer_ids"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace trib::cluster
