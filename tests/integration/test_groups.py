@@ -3,6 +3,7 @@ overlap, taken over when a member leaves or is killed, committed offsets that su
 restart, and the admin view of groups. librdkafka consumers run as their own processes
 (group_member.py) so one can be SIGKILLed."""
 import json
+import os
 import pathlib
 import subprocess
 import threading
@@ -16,7 +17,9 @@ from kafka.admin import KafkaAdminClient
 from broker import wait_until
 from clients import admin, confluent_produce, create_topic, make_records
 
-MEMBER = pathlib.Path(__file__).with_name("group_member.py")
+HERE = pathlib.Path(__file__).parent
+MEMBER = HERE / "group_member.py"
+JS_MEMBER = HERE / "js" / "group_member.js"
 PARTITIONS = 6
 FAST_GROUPS = ("--group-initial-rebalance-delay-ms", "300")
 
@@ -24,12 +27,15 @@ FAST_GROUPS = ("--group-initial-rebalance-delay-ms", "300")
 class Member:
     """A group_member.py process and what it reported."""
 
-    def __init__(self, broker, topic, group, name):
+    def __init__(self, broker, topic, group, name, kafkajs=False):
         self.name = name
         self.events = []
+        command = (["node", str(JS_MEMBER)] if kafkajs
+                   else ["/usr/bin/python3", str(MEMBER)])
         self.proc = subprocess.Popen(
-            ["/usr/bin/python3", str(MEMBER), broker.bootstrap, topic, group, name],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            command + [broker.bootstrap, topic, group, name], cwd=JS_MEMBER.parent,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "KAFKAJS_NO_PARTITIONER_WARNING": "1"})
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -151,6 +157,32 @@ def test_three_librdkafka_consumers_share_take_over_and_resume_after_a_restart(s
         d.terminate()
     finally:
         d.close()
+
+
+def test_kafkajs_consumers_share_and_take_over(start_broker):
+    broker = start_broker(*FAST_GROUPS)
+    topic, group = "js-shared", "js-group"
+    create_topic(broker.bootstrap, topic, PARTITIONS)
+    members = [Member(broker, topic, group, f"js{i}", kafkajs=True) for i in range(2)]
+    try:
+        a, b = members
+        wait_until(lambda: shared_cleanly(members), 60, "two KafkaJS members sharing")
+        produce_values(broker, topic, 0, 300)
+        wait_until(lambda: len(a.rows()) + len(b.rows()) >= 300, 60, "300 records consumed")
+        values = sorted(v for m in members for _, _, v in m.rows())
+        assert values == sorted(f"r-{n}" for n in range(300)), "each record once"
+        a.kill()
+        wait_until(lambda: b.assignment() == set(range(PARTITIONS)), 40,
+                   "the surviving KafkaJS member holding every partition")
+        produce_values(broker, topic, 300, 60)
+        wait_until(lambda: {f"r-{n}" for n in range(300, 360)} <= {v for _, _, v in b.rows()},
+                   60, "the survivor consuming the new records")
+        b.terminate()
+        assert not any(m.errors() for m in members), [m.errors() for m in members]
+    finally:
+        for m in members:
+            m.close()
+    assert committed(broker, topic, group) == {p: 60 for p in range(PARTITIONS)}
 
 
 def test_kafka_python_consumers_share_a_group(start_broker):
