@@ -195,24 +195,27 @@ def test_kafka_python_consumers_share_a_group(start_broker):
                                heartbeat_interval_ms=500, consumer_timeout_ms=200)
                  for i in range(2)]
     got = {0: [], 1: []}
-    stop = threading.Event()
+    stops = [threading.Event(), threading.Event()]
 
     def run(i):
         c = consumers[i]
-        while not stop.is_set():
+        while not stops[i].is_set():
             batch = c.poll(timeout_ms=200)
             for records in batch.values():
                 got[i].extend((r.partition, r.offset, r.value) for r in records)
             if batch:
                 c.commit()
+        if i == 0:
+            c.close()  # leaves the group (LeaveGroup)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
         t.start()
-    try:
-        def assignments():
-            return [{tp.partition for tp in c.assignment()} for c in consumers]
 
+    def assignments():
+        return [{tp.partition for tp in c.assignment()} for c in consumers]
+
+    try:
         wait_until(lambda: (lambda a: a[0] and a[1] and not a[0] & a[1]
                             and a[0] | a[1] == set(range(PARTITIONS)))(assignments()),
                    30, "two kafka-python consumers sharing six partitions")
@@ -223,17 +226,25 @@ def test_kafka_python_consumers_share_a_group(start_broker):
         held = assignments()
         for i in got:
             assert {p for p, _, _ in got[i]} <= held[i]
+        # The first leaves; the second takes over its partitions and what arrives on them.
+        stops[0].set()
+        threads[0].join(10)
+        wait_until(lambda: {tp.partition for tp in consumers[1].assignment()} ==
+                   set(range(PARTITIONS)), 30, "the remaining consumer holding all six")
+        produce_values(broker, topic, 300, 60)
+        wait_until(lambda: {f"r-{n}" for n in range(300, 360)} <=
+                   {v.decode() for _, _, v in got[1]}, 60, "the survivor reading new records")
     finally:
-        stop.set()
+        for ev in stops:
+            ev.set()
         for t in threads:
             t.join(10)
-        for c in consumers:
-            c.close()
+        consumers[1].close()
     check = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group,
                           enable_auto_commit=False)
     try:
         assert {p: check.committed(KTopicPartition(topic, p)) for p in range(PARTITIONS)} == \
-            {p: 50 for p in range(PARTITIONS)}
+            {p: 60 for p in range(PARTITIONS)}
     finally:
         check.close()
 
