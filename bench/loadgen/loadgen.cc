@@ -41,6 +41,16 @@ struct latencies {
             "\"max_ms\": {:.3f}}}",
             at(0.5) / 1e3, at(0.9) / 1e3, at(0.99) / 1e3, at(0.999) / 1e3, us.back() / 1e3);
     }
+    // The same for people (after json(), which sorts).
+    std::string human() const {
+        if (us.empty()) return "no latency samples";
+        auto at = [&](double q) {
+            return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))] / 1e3;
+        };
+        return fmt::format(
+            "latency ms: p50 {:.1f}  p90 {:.1f}  p99 {:.1f}  p99.9 {:.1f}  max {:.1f}", at(0.5),
+            at(0.9), at(0.99), at(0.999), us.back() / 1e3);
+    }
 };
 
 struct options {
@@ -53,7 +63,10 @@ struct options {
     std::string compression = "none";
     int linger_ms = 5;
     int batch_bytes = 1000000;
-    double rate = 0;  // records per second; 0: as fast as possible
+    double rate = 0;     // records per second; 0: as fast as possible
+    double seconds = 0;  // produce: stop after this long (0: when `records` are sent)
+    int64_t keys = -1;   // distinct keys: -1 a new key per record, 0 no keys
+    bool idempotence = false;
 };
 
 struct produce_state {
@@ -113,7 +126,7 @@ int produce(const options& o) {
               set(conf, "linger.ms", std::to_string(o.linger_ms)) &&
               set(conf, "batch.size", std::to_string(o.batch_bytes)) &&
               set(conf, "queue.buffering.max.kbytes", "1048576") &&
-              set(conf, "enable.idempotence", "false") &&
+              set(conf, "enable.idempotence", o.idempotence ? "true" : "false") &&
               set(conf, "statistics.interval.ms", "500");
     if (!ok) return 2;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -130,23 +143,33 @@ int produce(const options& o) {
     for (size_t i = 0; i < payload.size(); ++i)
         payload[i] = static_cast<char>('a' + (i * 7919) % 26);
     auto start = clock_type::now();
-    for (int64_t i = 0; i < o.records; ++i) {
+    auto stop_at = o.seconds > 0 ? start + std::chrono::duration_cast<clock_type::duration>(
+                                               std::chrono::duration<double>(o.seconds))
+                                 : clock_type::time_point::max();
+    int64_t sent_count = 0;
+    for (int64_t i = 0; i < o.records && clock_type::now() < stop_at; ++i) {
         if (o.rate > 0) {
+            // Wait for the record's slot, serving delivery reports meanwhile (not spinning:
+            // the broker under test shares the machine).
             auto due = start + std::chrono::duration_cast<clock_type::duration>(
-                                   std::chrono::duration<double>(i / o.rate));
-            while (clock_type::now() < due)
-                rd_kafka_poll(rk, 0);
+                                   std::chrono::duration<double>(static_cast<double>(i) / o.rate));
+            for (auto now = clock_type::now(); now < due; now = clock_type::now()) {
+                auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count();
+                rd_kafka_poll(rk, static_cast<int>(std::min<int64_t>(ms, 5)));
+            }
         }
-        auto key = fmt::format("key-{}", i);
+        std::string key;
+        if (o.keys < 0) key = fmt::format("key-{}", i);
+        if (o.keys > 0) key = fmt::format("key-{}", i % o.keys);
         auto sent = std::chrono::duration_cast<std::chrono::microseconds>(
                         clock_type::now().time_since_epoch())
                         .count();
         for (;;) {
             // librdkafka stamps the CreateTime at this call.
-            int rc =
-                rd_kafka_produce(topic, static_cast<int32_t>(i % o.partitions), RD_KAFKA_MSG_F_COPY,
-                                 payload.data(), payload.size(), key.data(), key.size(),
-                                 reinterpret_cast<void*>(static_cast<intptr_t>(sent)));
+            int rc = rd_kafka_produce(
+                topic, static_cast<int32_t>(i % o.partitions), RD_KAFKA_MSG_F_COPY, payload.data(),
+                payload.size(), o.keys == 0 ? nullptr : key.data(), o.keys == 0 ? 0 : key.size(),
+                reinterpret_cast<void*>(static_cast<intptr_t>(sent)));
             if (rc == 0) break;
             auto e = rd_kafka_last_error();
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -155,6 +178,7 @@ int produce(const options& o) {
             }
             rd_kafka_poll(rk, 10);  // the client's queue is full: let deliveries drain
         }
+        ++sent_count;
         rd_kafka_poll(rk, 0);
     }
     rd_kafka_flush(rk, 120000);
@@ -164,16 +188,18 @@ int produce(const options& o) {
     double mb = static_cast<double>(st.delivered) * static_cast<double>(o.record_bytes) / 1e6;
     fmt::print(
         "{{\"mode\": \"produce\", \"acks\": \"{}\", \"compression\": \"{}\", \"records\": {}, "
-        "\"record_bytes\": {}, \"partitions\": {}, \"delivered\": {}, \"failed\": {}, "
+        "\"record_bytes\": {}, \"partitions\": {}, \"target_rate\": {:.0f}, "
+        "\"delivered\": {}, \"failed\": {}, "
         "\"seconds\": {:.3f}, \"records_per_s\": {:.0f}, \"mb_per_s\": {:.1f}, "
         "\"mean_batch_bytes\": {:.0f}, \"latency\": {}}}\n",
-        o.acks, o.compression, o.records, o.record_bytes, o.partitions, st.delivered.load(),
-        st.failed.load(), secs, st.delivered / secs, mb / secs,
+        o.acks, o.compression, sent_count, o.record_bytes, o.partitions, o.rate,
+        st.delivered.load(), st.failed.load(), secs, st.delivered / secs, mb / secs,
         st.batches > 0 ? st.batch_bytes_sum / static_cast<double>(st.batches) : 0.0, st.lat.json());
     std::fprintf(stderr, "produce acks=%s: %lld records in %.2f s, %.0f rec/s, %.1f MB/s\n",
                  o.acks.c_str(), static_cast<long long>(st.delivered.load()), secs,
                  st.delivered / secs, mb / secs);
-    return st.failed == 0 && st.delivered == o.records ? 0 : 1;
+    std::fprintf(stderr, "  produce() to delivery report, %s\n", st.lat.human().c_str());
+    return st.failed == 0 && st.delivered == sent_count ? 0 : 1;
 }
 
 int consume(const options& o) {
@@ -224,6 +250,7 @@ int consume(const options& o) {
     std::fprintf(stderr, "consume: %lld records in %.2f s, %.0f rec/s, %.1f MB/s\n",
                  static_cast<long long>(got), secs, got / secs,
                  static_cast<double>(bytes) / 1e6 / secs);
+    std::fprintf(stderr, "  end to end (record timestamp to receipt), %s\n", lat.human().c_str());
     return got == o.records ? 0 : 1;
 }
 
@@ -247,6 +274,9 @@ int main(int argc, char** argv) {
     cli.add_option("--linger-ms", o.linger_ms, "producer linger.ms");
     cli.add_option("--batch-bytes", o.batch_bytes, "producer batch.size");
     cli.add_option("--rate", o.rate, "records per second (0: as fast as possible)");
+    cli.add_option("--seconds", o.seconds, "produce: stop after this many seconds (0: no limit)");
+    cli.add_option("--keys", o.keys, "distinct keys: -1 one per record, 0 none, N cycle N");
+    cli.add_flag("--idempotence", o.idempotence, "enable.idempotence=true (needs --acks all)");
     CLI11_PARSE(cli, argc, argv);
     return mode == "produce" ? produce(o) : consume(o);
 }

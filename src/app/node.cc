@@ -54,6 +54,8 @@ node::~node() {
     // Loops first: the listener belongs to shard 0's loop and is closed once it is still.
     if (_shards) _shards->stop();
     if (_server) _server->stop();
+    // Waiting group requests hold timers of the loops: release them while the loops exist.
+    if (_groups) _groups->abandon_waiters();
 }
 
 result<void, error> node::start() {
@@ -117,6 +119,7 @@ void node::run_until_signal() {
     io.run();
     _shards->stop();
     _server->stop();
+    _groups->abandon_waiters();
     _partitions.reset();  // flushes every log
     log->info("node stopped");
 }

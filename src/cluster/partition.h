@@ -3,6 +3,7 @@
 // lock and the waiter list has one.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,12 @@ class partition {
     // `event` is signalled at the next append or flush (then forgotten).
     void add_waiter(const std::shared_ptr<net::async_event>& event) {
         std::lock_guard lock(_waiters_mutex);
+        // An idle partition is never woken, so waiters of long polls that ended elsewhere
+        // pile up: drop the dead ones whenever the list doubles.
+        if (_waiters.size() >= _prune_at) {
+            std::erase_if(_waiters, [](const auto& w) { return w.expired(); });
+            _prune_at = std::max<size_t>(64, _waiters.size() * 2);
+        }
         _waiters.push_back(event);
     }
     void wake_waiters() {
@@ -70,6 +77,7 @@ class partition {
     topic_settings _settings;
     mutable std::mutex _waiters_mutex;  // also guards _settings
     std::vector<std::weak_ptr<net::async_event>> _waiters;
+    size_t _prune_at = 64;
     std::mutex _producers_mutex;
     producer_state _producers;
 };

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/logging.h"
 #include "cluster/errc.h"
 #include "storage/file.h"
@@ -192,13 +193,14 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
     // Idempotent producers' sequences come back from the batch headers.
     auto replayed = log->for_each_batch_header([&](const model::batch_header& h) {
         if (h.producer_id >= 0 && !h.is_control()) {
-            p->producers().record(h, h.base_offset, h.last_offset());
+            p->producers().record(h, h.base_offset, h.last_offset(), h.max_timestamp);
         }
     });
     if (!replayed) {
         return unexpected(
             storage_error("cannot read the batch headers of " + dir.string(), replayed.error()));
     }
+    p->producers().expire(wall_clock_ms());
     std::weak_ptr<partition> weak = p;
     _flusher.add(log, [weak] {
         if (auto alive = weak.lock()) alive->wake_waiters();

@@ -1,5 +1,6 @@
 #include "cluster/producer_state.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace trib::cluster {
@@ -50,16 +51,26 @@ sequence_check producer_state::check(const model::batch_header& h) const {
     return {sequence_verdict::append};
 }
 
-void producer_state::record(const model::batch_header& h, int64_t base_offset,
-                            int64_t last_offset) {
+void producer_state::record(const model::batch_header& h, int64_t base_offset, int64_t last_offset,
+                            int64_t now_ms) {
     if (h.producer_id < 0) return;
+    if (++_since_sweep >= sweep_every) {
+        _since_sweep = 0;
+        expire(now_ms);
+    }
     producer& p = _producers[h.producer_id];
+    p.last_seen_ms = std::max(p.last_seen_ms, now_ms);
     if (h.producer_epoch != p.epoch) {
         p.epoch = h.producer_epoch;
         p.recent.clear();
     }
     p.recent.push_back({h.base_sequence, last_sequence_of(h), base_offset, last_offset});
     if (p.recent.size() > cached_batches) p.recent.pop_front();
+}
+
+size_t producer_state::expire(int64_t now_ms) {
+    return std::erase_if(
+        _producers, [&](const auto& e) { return now_ms - e.second.last_seen_ms > _expiration_ms; });
 }
 
 }  // namespace trib::cluster

@@ -30,11 +30,20 @@ struct sequence_check {
 class producer_state {
   public:
     static constexpr size_t cached_batches = 5;
+    // Kafka's producer.id.expiration.ms: a producer silent this long is forgotten (its next
+    // batch, if any, gets UNKNOWN_PRODUCER_ID and the client starts a new sequence).
+    static constexpr int64_t default_expiration_ms = int64_t{24} * 3600 * 1000;
+    static constexpr size_t sweep_every = 1000;  // records between expiry sweeps
 
     // Whether `h` (an idempotent producer's batch: producer id >= 0) may be appended.
     sequence_check check(const model::batch_header& h) const;
-    // `h` was appended at [base_offset, last_offset]; also used to replay the log.
-    void record(const model::batch_header& h, int64_t base_offset, int64_t last_offset);
+    // `h` was appended at [base_offset, last_offset] at `now_ms` (replaying the log: the
+    // batch's max timestamp); now and then, producers idle past the expiration are dropped.
+    void record(const model::batch_header& h, int64_t base_offset, int64_t last_offset,
+                int64_t now_ms);
+    // Drops producers whose last batch is older than the expiration; returns how many.
+    size_t expire(int64_t now_ms);
+    void set_expiration_ms(int64_t ms) { _expiration_ms = ms; }
 
     size_t producers() const { return _producers.size(); }
 
@@ -47,9 +56,12 @@ class producer_state {
     };
     struct producer {
         int16_t epoch = -1;
+        int64_t last_seen_ms = 0;
         std::deque<batch> recent;  // oldest first, at most cached_batches
     };
     std::map<int64_t, producer> _producers;
+    int64_t _expiration_ms = default_expiration_ms;
+    size_t _since_sweep = 0;
 };
 
 // The sequence number of a batch's last record (sequences wrap from INT32_MAX to 0).

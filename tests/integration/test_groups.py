@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from kafka import KafkaConsumer
 from kafka import TopicPartition as KTopicPartition
 from kafka.admin import KafkaAdminClient
@@ -281,6 +281,23 @@ def test_groups_through_the_admin_clients(start_broker):
                    15, "the group empty after its member left")
         (result,) = kadmin.delete_consumer_groups([group])
         assert result[1].__name__ == "NoError", result
+        # The group log is the broker's: it can be read, not deleted.
+        adm = admin(broker.bootstrap)  # kept alive while its future is pending
+        fut = adm.delete_topics(["__consumer_offsets"])["__consumer_offsets"]
+        try:
+            fut.result(10)
+            raise AssertionError("__consumer_offsets was deleted")
+        except KafkaException as e:
+            assert e.args[0].code() == KafkaError.TOPIC_EXCEPTION, e
+        # Nor written by clients: forged offsets would be replayed at the next start.
+        reports = []
+        forger = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": False,
+                           "retries": 0})
+        forger.produce("__consumer_offsets", key=b"k", value=b"v", partition=0,
+                       on_delivery=lambda err, msg: reports.append(err))
+        forger.flush(10)
+        assert len(reports) == 1 and reports[0] is not None
+        assert reports[0].code() == KafkaError.TOPIC_EXCEPTION, reports
         assert kadmin.list_consumer_group_offsets(group) == {}
         assert group not in {g.id for g in admin(broker.bootstrap).list_groups(timeout=10)}
     finally:

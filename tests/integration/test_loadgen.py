@@ -1,5 +1,6 @@
 """The load generator (bench/loadgen) works against a real node, so the benchmarks never
-rot: a short produce at acks=all and acks=1 and a consume of everything, each reporting
+rot: a short produce at acks=all and acks=1, a timed fixed-rate idempotent one, and a consume
+of everything, each reporting
 throughput and latency percentiles in its JSON. No speed is asserted here (bench/ measures)."""
 import json
 import os
@@ -23,6 +24,13 @@ def test_loadgen_produces_and_consumes(broker):
         r = loadgen("produce", "--acks", acks, *common)
         assert r["delivered"] == 20000 and r["failed"] == 0, r
         assert r["mb_per_s"] > 0 and r["latency"]["p99_ms"] >= r["latency"]["p50_ms"] > 0, r
-    c = loadgen("consume", *common[:-4], "--records", "40000")
-    assert c["records"] == 40000, c
+    # The latency-run shape: a fixed rate for a fixed time, idempotent, compressed, few keys.
+    timed = loadgen("produce", "--acks", "all", "--idempotence", "--compression", "lz4",
+                    "--keys", "100", "--rate", "2000", "--seconds", "5",
+                    *common[:-4], "--records", "100000000", "--record-bytes", "1024")
+    assert timed["failed"] == 0 and timed["delivered"] == timed["records"], timed
+    assert 5000 <= timed["delivered"] <= 11000, timed  # about 2000/s for 5 s
+    total = 40000 + timed["delivered"]
+    c = loadgen("consume", *common[:-4], "--records", str(total))
+    assert c["records"] == total, c
     assert c["end_to_end_latency"]["max_ms"] >= 0, c

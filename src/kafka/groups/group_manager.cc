@@ -151,3 +151,12 @@ void group_manager::tick(int64_t now_ms) {
 }
 
 }  // namespace trib::kafka::groups
+
+namespace trib::kafka::groups {
+
+void group_manager::abandon_waiters() {
+    std::lock_guard lock(_mutex);
+    _coordinator.abandon_waiters();
+}
+
+}  // namespace trib::kafka::groups

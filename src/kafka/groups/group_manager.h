@@ -51,6 +51,8 @@ class group_manager {
     }
 
     void tick(int64_t now_ms);
+    // Shutdown, before the event loops go: answers every waiting JoinGroup/SyncGroup.
+    void abandon_waiters();
 
     int32_t partition_for(const std::string& group_id) const;
 

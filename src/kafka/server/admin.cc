@@ -79,7 +79,12 @@ asio::awaitable<p::create_partitions_response> handle_create_partitions(
             }
             if (out.error_code != error_code::none) continue;
         }
-        if (auto r = ctx.b.partitions.add_partitions(t.name, t.count, req.validate_only); !r) {
+        if (is_internal_topic(t.name)) {
+            // A group's partition is derived from the count: it must never change.
+            out.error_code = error_code::invalid_topic_exception;
+            out.error_message = "the partitions of internal topics are fixed";
+        } else if (auto r = ctx.b.partitions.add_partitions(t.name, t.count, req.validate_only);
+                   !r) {
             out.error_code = error_code_of(r.error());
             out.error_message = r.error().message;
         }

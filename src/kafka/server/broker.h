@@ -79,6 +79,10 @@ std::span<const protocol::supported_api> supported_apis();
 // connection, except ApiVersions, which answers any version (KIP-511).
 asio::awaitable<handler_result> dispatch(request_context& ctx);
 
+// Topics the broker writes itself (the group log): clients may read them, not write, delete
+// or repartition them.
+bool is_internal_topic(const std::string& name);
+
 // Maps a cluster error to its Kafka error code.
 int16_t error_code_of(const error& e);
 

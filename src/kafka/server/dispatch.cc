@@ -3,6 +3,7 @@
 
 #include "base/logging.h"
 #include "cluster/errc.h"
+#include "kafka/groups/group_manager.h"
 #include "kafka/protocol/alter_configs.h"
 #include "kafka/protocol/api_versions.h"
 #include "kafka/protocol/create_partitions.h"
@@ -185,6 +186,10 @@ int16_t error_code_of(const error& e) {
             return error_code::kafka_storage_error;
     }
     return error_code::unknown_server_error;
+}
+
+bool is_internal_topic(const std::string& name) {
+    return name == groups::group_manager::log_topic;
 }
 
 int16_t ensure_topic(broker& b, const std::string& topic, bool client_allows) {

@@ -15,6 +15,7 @@ p::metadata_response::metadata_response_topic describe_topic(const broker& b,
     p::metadata_response::metadata_response_topic out;
     out.name = t.name;
     out.topic_id.value = t.id;
+    out.is_internal = is_internal_topic(t.name);
     for (int32_t i = 0; i < t.partitions; ++i) {
         p::metadata_response::metadata_response_partition part;
         part.partition_index = i;

@@ -138,7 +138,7 @@ placed_batch append_batch(cluster::partition& part, std::span<uint8_t> batch,
     auto appended = part.log().append(batch, now);
     if (!appended) return {append_error(appended.error())};
     if (h->producer_id >= 0) {
-        part.producers().record(*h, appended->base_offset, appended->last_offset);
+        part.producers().record(*h, appended->base_offset, appended->last_offset, now);
     }
     return {error_code::none, appended->base_offset, appended->last_offset};
 }
@@ -184,7 +184,8 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
     for (auto& topic : req.topic_data) {
         auto& topic_out = resp.responses.emplace_back();
         topic_out.name = topic.name;
-        int16_t topic_error = ensure_topic(b, topic.name, true);
+        int16_t topic_error = is_internal_topic(topic.name) ? error_code::invalid_topic_exception
+                                                            : ensure_topic(b, topic.name, true);
         for (auto& data : topic.partition_data) {
             auto& out = topic_out.partition_responses.emplace_back();
             out.index = data.index;
@@ -218,6 +219,7 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                 auto placed = append_batch(*part, batch, settings, now);
                 if (placed.error != error_code::none) {
                     out.error_code = placed.error;
+                    out.base_offset = -1;  // an error answer names no offset
                     break;
                 }
                 if (i == 0) out.base_offset = placed.base_offset;

@@ -121,7 +121,10 @@ asio::awaitable<p::delete_topics_response> handle_delete_topics(request_context&
         } else if (auto t = b.partitions.topic(*name)) {
             out.topic_id.value = t->id;
         }
-        if (auto deleted = b.partitions.delete_topic(*name); !deleted) {
+        if (is_internal_topic(*name)) {
+            out.error_code = error_code::invalid_topic_exception;
+            out.error_message = "internal topics cannot be deleted";
+        } else if (auto deleted = b.partitions.delete_topic(*name); !deleted) {
             out.error_code = error_code_of(deleted.error());
             out.error_message = deleted.error().message;
         }

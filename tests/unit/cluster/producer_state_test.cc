@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/clock.h"
 #include "cluster/partition_manager.h"
 #include "cluster/producer_ids.h"
 #include "unit/storage/test_log.h"
@@ -30,9 +31,9 @@ model::batch_header batch(int64_t pid, int16_t epoch, int32_t seq, int32_t recor
 TEST(producer_state, a_producer_starts_at_zero_and_continues_in_sequence) {
     producer_state s;
     EXPECT_EQ(s.check(batch(7, 0, 0, 3)).verdict, sequence_verdict::append);
-    s.record(batch(7, 0, 0, 3), 100, 102);
+    s.record(batch(7, 0, 0, 3), 100, 102, 0);
     EXPECT_EQ(s.check(batch(7, 0, 3, 2)).verdict, sequence_verdict::append);
-    s.record(batch(7, 0, 3, 2), 103, 104);
+    s.record(batch(7, 0, 3, 2), 103, 104, 0);
     EXPECT_EQ(s.check(batch(7, 0, 6, 1)).verdict, sequence_verdict::out_of_order);  // a gap
     EXPECT_EQ(s.check(batch(7, 0, 1, 2)).verdict, sequence_verdict::out_of_order);  // overlap
     EXPECT_EQ(s.check(batch(8, 0, 4, 1)).verdict, sequence_verdict::unknown_producer);
@@ -43,7 +44,7 @@ TEST(producer_state, retries_of_the_last_five_batches_get_their_offsets) {
     for (int i = 0; i < 7; ++i) {
         auto h = batch(1, 0, i * 10, 10);
         ASSERT_EQ(s.check(h).verdict, sequence_verdict::append) << i;
-        s.record(h, 1000 + i * 10, 1009 + i * 10);
+        s.record(h, 1000 + i * 10, 1009 + i * 10, 0);
     }
     for (int i = 2; i < 7; ++i) {
         auto c = s.check(batch(1, 0, i * 10, 10));
@@ -57,11 +58,11 @@ TEST(producer_state, retries_of_the_last_five_batches_get_their_offsets) {
 
 TEST(producer_state, epochs_fence_old_incarnations_and_restart_the_sequence) {
     producer_state s;
-    s.record(batch(1, 3, 0, 5), 0, 4);
+    s.record(batch(1, 3, 0, 5), 0, 4, 0);
     EXPECT_EQ(s.check(batch(1, 2, 5, 1)).verdict, sequence_verdict::invalid_epoch);
     EXPECT_EQ(s.check(batch(1, 4, 5, 1)).verdict, sequence_verdict::out_of_order);
     EXPECT_EQ(s.check(batch(1, 4, 0, 1)).verdict, sequence_verdict::append);
-    s.record(batch(1, 4, 0, 1), 5, 5);
+    s.record(batch(1, 4, 0, 1), 5, 5, 0);
     EXPECT_EQ(s.check(batch(1, 3, 5, 1)).verdict, sequence_verdict::invalid_epoch);
     EXPECT_EQ(s.check(batch(1, 4, 1, 1)).verdict, sequence_verdict::append);
 }
@@ -69,10 +70,26 @@ TEST(producer_state, epochs_fence_old_incarnations_and_restart_the_sequence) {
 TEST(producer_state, sequences_wrap_after_int32_max) {
     producer_state wrapping;
     auto last = batch(2, 0, INT32_MAX - 1, 2);  // INT32_MAX - 1 and INT32_MAX
-    wrapping.record(last, 0, 1);
+    wrapping.record(last, 0, 1, 0);
     EXPECT_EQ(last_sequence_of(last), INT32_MAX);
     EXPECT_EQ(wrapping.check(batch(2, 0, 0, 1)).verdict, sequence_verdict::append);
     EXPECT_EQ(last_sequence_of(batch(2, 0, INT32_MAX, 3)), 1);
+}
+
+TEST(producer_state, producers_silent_past_the_expiration_are_forgotten) {
+    producer_state s;
+    s.set_expiration_ms(1000);
+    s.record(batch(1, 0, 0, 1), 0, 0, 10'000);
+    s.record(batch(2, 0, 0, 1), 1, 1, 10'500);
+    EXPECT_EQ(s.expire(11'000), 0U);
+    EXPECT_EQ(s.expire(11'200), 1U);  // producer 1, silent for 1200 ms
+    EXPECT_EQ(s.producers(), 1U);
+    EXPECT_EQ(s.check(batch(1, 0, 1, 1)).verdict, sequence_verdict::unknown_producer);
+    EXPECT_EQ(s.check(batch(2, 0, 1, 1)).verdict, sequence_verdict::append);
+    // Sweeps also happen on their own as records arrive.
+    for (int i = 1; i <= static_cast<int>(producer_state::sweep_every); ++i)
+        s.record(batch(3, 0, i - 1, 1), i, i, 20'000);
+    EXPECT_EQ(s.producers(), 1U);  // only producer 3 is left
 }
 
 std::vector<uint8_t> idempotent_batch(int64_t pid, int32_t seq, int records) {
@@ -82,7 +99,7 @@ std::vector<uint8_t> idempotent_batch(int64_t pid, int32_t seq, int records) {
     o.base_sequence = seq;
     std::vector<model::record> rs(static_cast<size_t>(records));
     for (auto& r : rs) {
-        r.timestamp = 1000;
+        r.timestamp = wall_clock_ms();  // recent: older producers expire at open
         r.value = std::vector<uint8_t>{1, 2, 3};
     }
     return model::build_batch(o, rs).value();
@@ -97,8 +114,9 @@ TEST(producer_state, comes_back_from_the_log_after_a_restart) {
         for (int i = 0; i < 3; ++i) {
             auto b = idempotent_batch(42, i * 4, 4);
             auto h = model::parse_batch_header(b).value();
-            auto appended = part->log().append(b, 1000).value();
-            part->producers().record(h, appended.base_offset, appended.last_offset);
+            auto appended = part->log().append(b, wall_clock_ms()).value();
+            part->producers().record(h, appended.base_offset, appended.last_offset,
+                                     wall_clock_ms());
         }
     }
     auto pm = partition_manager::open(dir.path(), topic_defaults{}, 1h).value();

@@ -140,6 +140,16 @@ void coordinator::join_new_member(group& g, join_request& req, int64_t now, join
             known->second = m.id;
             if (was_leader) g.leader = m.id;
             auto& placed = g.members[m.id] = std::move(m);
+            if (g.state == group_state::completing_rebalance) {
+                // The leader is assigning to the old id: this generation cannot serve the
+                // new one, so rebalance (as Kafka does).
+                placed.protocols = std::move(req.protocols);
+                placed.awaiting_join = std::move(done);
+                placed.session_deadline = now + req.session_timeout_ms;
+                return prepare_rebalance(g, now);
+            }
+            // The new id must survive a restart, or the running consumer would be fenced.
+            if (g.state == group_state::stable) persist_group(g);
             return join_known_member(g, placed, req, now, done);
         }
     }
@@ -397,6 +407,11 @@ void coordinator::sync(sync_request req, int64_t now, sync_callback done) {
             return fail(ec::unknown_member_id);
     }
     m.session_deadline = now + m.session_timeout_ms;
+    if (m.awaiting_sync) {  // a retried SyncGroup replaces the one the client gave up on
+        sync_response stale;
+        stale.error_code = ec::rebalance_in_progress;
+        std::exchange(m.awaiting_sync, nullptr)(std::move(stale));
+    }
     m.awaiting_sync = std::move(done);
     if (g->leader != m.id) return;
     for (auto& [id, other] : g->members)
@@ -544,6 +559,24 @@ void coordinator::persist_group(const group& g) {
         v.members.push_back(std::move(s));
     }
     _records.push_back({g.id, encode_key(group_key{g.id}), encode_value(v)});
+}
+
+void coordinator::abandon_waiters() {
+    for (auto& [id, g] : _groups) {
+        for (auto& [mid, m] : g.members) {
+            if (m.awaiting_join) {
+                join_response r;
+                r.error_code = ec::coordinator_not_available;
+                r.member_id = mid;
+                std::exchange(m.awaiting_join, nullptr)(std::move(r));
+            }
+            if (m.awaiting_sync) {
+                sync_response r;
+                r.error_code = ec::coordinator_not_available;
+                std::exchange(m.awaiting_sync, nullptr)(std::move(r));
+            }
+        }
+    }
 }
 
 std::vector<log_record> coordinator::take_records() {

@@ -59,6 +59,10 @@ class coordinator {
 
     void tick(int64_t now);
 
+    // Answers every JoinGroup and SyncGroup still waiting with COORDINATOR_NOT_AVAILABLE
+    // (shutdown: nothing may hold a waiting request's callback past its event loop).
+    void abandon_waiters();
+
     // Records to append to the group log since the last call.
     std::vector<log_record> take_records();
 

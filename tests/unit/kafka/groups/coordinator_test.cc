@@ -258,6 +258,64 @@ TEST(group_coordinator, a_restarted_static_member_takes_its_place_without_a_reba
     EXPECT_EQ(b2.synced->assignment, bytes{2});
     EXPECT_EQ(h.heartbeat(b), ec::fenced_instance_id);  // the old incarnation is fenced
     EXPECT_EQ(h.heartbeat(a), ec::none);
+    // The new id is in the log: after a restart b2 is still the member, not b.
+    coordinator restarted(test_config(), "node2");
+    for (const auto& r : h.log)
+        restarted.replay(r.key, r.value);
+    restarted.finish_load(h.now);
+    EXPECT_EQ(restarted.heartbeat("g", {b2.id, b2.instance}, 1, h.now), ec::none);
+    EXPECT_EQ(restarted.heartbeat("g", {b.id, b.instance}, 1, h.now), ec::fenced_instance_id);
+}
+
+TEST(group_coordinator, a_retried_sync_answers_the_abandoned_one) {
+    harness h;
+    client a, b;
+    h.join_new(a);
+    h.join_new(b);
+    h.advance(3000);
+    std::optional<sync_response> first;
+    sync_request r;
+    r.group_id = "g";
+    r.member_id = b.id;
+    r.generation = b.generation;
+    h.c.sync(r, h.now, [&](sync_response x) { first = x; });
+    h.sync(b);  // the client gave up on the first and asks again
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->error_code, ec::rebalance_in_progress);
+    EXPECT_FALSE(b.synced);
+    h.sync(a, {{a.id, bytes{1}}, {b.id, bytes{2}}});
+    ASSERT_TRUE(b.synced);
+    EXPECT_EQ(b.synced->assignment, bytes{2});
+}
+
+TEST(group_coordinator, a_static_member_restarting_mid_assignment_causes_a_rebalance) {
+    harness h;
+    client a, b;
+    a.instance = "host-a";
+    b.instance = "host-b";
+    h.join_new(a);
+    h.join_new(b);
+    h.advance(3000);  // completing: the leader (a) is computing the assignment
+    client b2;
+    b2.instance = "host-b";
+    h.join(b2);
+    EXPECT_FALSE(b2.joined);  // waits for the new generation
+    EXPECT_EQ(h.heartbeat(a), ec::rebalance_in_progress);
+    h.join(a);
+    ASSERT_TRUE(a.joined && b2.joined);
+    EXPECT_EQ(a.joined->generation, 2);
+    ASSERT_EQ(a.joined->members.size(), 2U);
+    EXPECT_TRUE(a.joined->members[0].member_id == b2.id || a.joined->members[1].member_id == b2.id);
+}
+
+TEST(group_coordinator, shutdown_answers_every_waiting_request) {
+    harness h;
+    client a;
+    h.join_new(a);
+    EXPECT_FALSE(a.joined);
+    h.c.abandon_waiters();
+    ASSERT_TRUE(a.joined);
+    EXPECT_EQ(a.joined->error_code, ec::coordinator_not_available);
 }
 
 TEST(group_coordinator, bad_requests_get_their_errors) {
