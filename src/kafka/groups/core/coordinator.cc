@@ -55,6 +55,26 @@ std::string coordinator::new_member_id(const std::string& client_id) {
     return client_id + "-" + _prefix + "-" + std::to_string(++_next_member);
 }
 
+void coordinator::fail_join(member& m, int16_t code) {
+    if (!m.awaiting_join) return;
+    join_response r;
+    r.error_code = code;
+    r.member_id = m.id;
+    std::exchange(m.awaiting_join, nullptr)(std::move(r));
+}
+
+void coordinator::fail_sync(member& m, int16_t code) {
+    if (!m.awaiting_sync) return;
+    sync_response r;
+    r.error_code = code;
+    std::exchange(m.awaiting_sync, nullptr)(std::move(r));
+}
+
+void coordinator::fail_waiting(member& m, int16_t code) {
+    fail_join(m, code);
+    fail_sync(m, code);
+}
+
 void coordinator::set_state(group& g, group_state s, int64_t now) {
     g.state = s;
     g.state_since = now;
@@ -124,17 +144,7 @@ void coordinator::join_new_member(group& g, join_request& req, int64_t now, join
             std::string old_id = known->second;
             member m = std::move(g.members.at(old_id));
             g.members.erase(old_id);
-            if (m.awaiting_join) {
-                join_response r;
-                r.error_code = ec::fenced_instance_id;
-                r.member_id = old_id;
-                std::exchange(m.awaiting_join, nullptr)(std::move(r));
-            }
-            if (m.awaiting_sync) {
-                sync_response r;
-                r.error_code = ec::fenced_instance_id;
-                std::exchange(m.awaiting_sync, nullptr)(std::move(r));
-            }
+            fail_waiting(m, ec::fenced_instance_id);
             bool was_leader = g.leader == old_id;
             m.id = req.member_id.empty() ? new_member_id(req.client_id) : req.member_id;
             known->second = m.id;
@@ -199,12 +209,7 @@ void coordinator::join_known_member(group& g, member& m, join_request& req, int6
     m.client_host = req.client_host;
     auto wait_for_rebalance = [&] {
         m.protocols = std::move(req.protocols);
-        if (m.awaiting_join) {  // a retried join replaces the one it gave up on
-            join_response stale;
-            stale.error_code = ec::rebalance_in_progress;
-            stale.member_id = m.id;
-            std::exchange(m.awaiting_join, nullptr)(std::move(stale));
-        }
+        fail_join(m, ec::rebalance_in_progress);  // a retried join replaces the one it gave up on
         m.awaiting_join = std::move(done);
         if (g.state == group_state::preparing_rebalance) {
             try_complete_join(g, now);
@@ -239,11 +244,7 @@ void coordinator::prepare_rebalance(group& g, int64_t now) {
         // Members waiting for the old generation's assignment must rejoin.
         for (auto& [id, m] : g.members) {
             m.assignment.clear();
-            if (m.awaiting_sync) {
-                sync_response r;
-                r.error_code = ec::rebalance_in_progress;
-                std::exchange(m.awaiting_sync, nullptr)(std::move(r));
-            }
+            fail_sync(m, ec::rebalance_in_progress);
         }
     }
     int32_t timeout = 0;
@@ -350,17 +351,7 @@ void coordinator::remove_member(group& g, const std::string& member_id, int16_t 
     auto it = g.members.find(member_id);
     if (it == g.members.end()) return;
     member& m = it->second;
-    if (m.awaiting_join) {
-        join_response r;
-        r.error_code = reason;
-        r.member_id = member_id;
-        std::exchange(m.awaiting_join, nullptr)(std::move(r));
-    }
-    if (m.awaiting_sync) {
-        sync_response r;
-        r.error_code = reason;
-        std::exchange(m.awaiting_sync, nullptr)(std::move(r));
-    }
+    fail_waiting(m, reason);
     if (m.instance_id) g.static_members.erase(*m.instance_id);
     if (g.leader == member_id) g.leader.reset();
     g.members.erase(it);
@@ -407,11 +398,7 @@ void coordinator::sync(sync_request req, int64_t now, sync_callback done) {
             return fail(ec::unknown_member_id);
     }
     m.session_deadline = now + m.session_timeout_ms;
-    if (m.awaiting_sync) {  // a retried SyncGroup replaces the one the client gave up on
-        sync_response stale;
-        stale.error_code = ec::rebalance_in_progress;
-        std::exchange(m.awaiting_sync, nullptr)(std::move(stale));
-    }
+    fail_sync(m, ec::rebalance_in_progress);  // a retried SyncGroup replaces the abandoned one
     m.awaiting_sync = std::move(done);
     if (g->leader != m.id) return;
     for (auto& [id, other] : g->members)
@@ -563,19 +550,8 @@ void coordinator::persist_group(const group& g) {
 
 void coordinator::abandon_waiters() {
     for (auto& [id, g] : _groups) {
-        for (auto& [mid, m] : g.members) {
-            if (m.awaiting_join) {
-                join_response r;
-                r.error_code = ec::coordinator_not_available;
-                r.member_id = mid;
-                std::exchange(m.awaiting_join, nullptr)(std::move(r));
-            }
-            if (m.awaiting_sync) {
-                sync_response r;
-                r.error_code = ec::coordinator_not_available;
-                std::exchange(m.awaiting_sync, nullptr)(std::move(r));
-            }
-        }
+        for (auto& [mid, m] : g.members)
+            fail_waiting(m, ec::coordinator_not_available);
     }
 }
 

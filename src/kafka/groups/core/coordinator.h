@@ -119,6 +119,10 @@ class coordinator {
     bool protocols_compatible(const group& g, const join_request& req) const;
     std::string select_protocol(const group& g) const;
     void set_state(group& g, group_state s, int64_t now);
+    // Answer a member's pending JoinGroup / SyncGroup / both with an error, if any.
+    static void fail_join(member& m, int16_t code);
+    static void fail_sync(member& m, int16_t code);
+    static void fail_waiting(member& m, int16_t code);
     void persist_group(const group& g);
     void expire_offsets(group& g, int64_t now);
 
