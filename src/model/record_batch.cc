@@ -150,22 +150,41 @@ void put_sized(std::vector<uint8_t>& out, const std::optional<std::vector<uint8_
     out.insert(out.end(), v->begin(), v->end());
 }
 
+size_t varint_size(int64_t v) {
+    return varint::encoded_size(varint::zigzag_encode(v));
+}
+
+size_t sized_size(const std::optional<std::vector<uint8_t>>& v) {
+    return v ? varint_size(static_cast<int64_t>(v->size())) + v->size() : varint_size(-1);
+}
+
+// The bytes of a record after its length prefix.
+size_t record_body_size(const record& r, int64_t timestamp_delta, int32_t offset_delta) {
+    size_t n = 1 + varint_size(timestamp_delta) + varint_size(offset_delta) + sized_size(r.key) +
+               sized_size(r.value) + varint_size(static_cast<int64_t>(r.headers.size()));
+    for (const auto& [key, value] : r.headers) {
+        n += varint_size(static_cast<int64_t>(key.size())) + key.size() + sized_size(value);
+    }
+    return n;
+}
+
+// Appends the record (length prefix, then body) to `out`, whose capacity the caller reserved:
+// sizes are computed first, so nothing is built twice or copied again.
 void encode_record(std::vector<uint8_t>& out, const record& r, int64_t base_timestamp,
                    int32_t offset_delta) {
-    std::vector<uint8_t> body;
-    body.push_back(0);  // attributes
-    put_varint(body, r.timestamp - base_timestamp);
-    put_varint(body, offset_delta);
-    put_sized(body, r.key);
-    put_sized(body, r.value);
-    put_varint(body, static_cast<int64_t>(r.headers.size()));
+    int64_t timestamp_delta = r.timestamp - base_timestamp;
+    put_varint(out, static_cast<int64_t>(record_body_size(r, timestamp_delta, offset_delta)));
+    out.push_back(0);  // attributes
+    put_varint(out, timestamp_delta);
+    put_varint(out, offset_delta);
+    put_sized(out, r.key);
+    put_sized(out, r.value);
+    put_varint(out, static_cast<int64_t>(r.headers.size()));
     for (const auto& [key, value] : r.headers) {
-        put_varint(body, static_cast<int64_t>(key.size()));
-        body.insert(body.end(), key.begin(), key.end());
-        put_sized(body, value);
+        put_varint(out, static_cast<int64_t>(key.size()));
+        out.insert(out.end(), key.begin(), key.end());
+        put_sized(out, value);
     }
-    put_varint(out, static_cast<int64_t>(body.size()));
-    out.insert(out.end(), body.begin(), body.end());
 }
 
 }  // namespace
@@ -268,22 +287,36 @@ result<std::vector<uint8_t>> build_batch(const batch_options& options,
         h.base_timestamp = records.front().timestamp;
         h.max_timestamp = records.front().timestamp;
     }
-    std::vector<uint8_t> body;
+    auto delta_of = [&](size_t i) {
+        return records[i].offset_delta >= 0 ? records[i].offset_delta : static_cast<int32_t>(i);
+    };
+    // Uncompressed, the records go straight after the header's place in the output.
+    size_t body_size = 0;
     for (size_t i = 0; i < records.size(); ++i) {
-        const auto& r = records[i];
-        int32_t delta = r.offset_delta >= 0 ? r.offset_delta : static_cast<int32_t>(i);
+        size_t n =
+            record_body_size(records[i], records[i].timestamp - h.base_timestamp, delta_of(i));
+        body_size += varint_size(static_cast<int64_t>(n)) + n;
+    }
+    bool compressed = options.codec != compression::none;
+    std::vector<uint8_t> out;
+    std::vector<uint8_t> plain;
+    std::vector<uint8_t>& body = compressed ? plain : out;
+    body.reserve((compressed ? 0 : batch_header_size) + body_size);
+    if (!compressed) out.resize(batch_header_size);
+    for (size_t i = 0; i < records.size(); ++i) {
+        int32_t delta = delta_of(i);
         last_delta = std::max(last_delta, delta);
-        h.max_timestamp = std::max(h.max_timestamp, r.timestamp);
-        encode_record(body, r, h.base_timestamp, delta);
+        h.max_timestamp = std::max(h.max_timestamp, records[i].timestamp);
+        encode_record(body, records[i], h.base_timestamp, delta);
     }
     h.last_offset_delta = options.last_offset_delta.value_or(last_delta);
     if (options.log_append_time_ms) h.max_timestamp = *options.log_append_time_ms;
-    if (options.codec != compression::none) {
-        auto packed = compress(options.codec, body);
+    if (compressed) {
+        auto packed = compress(options.codec, plain);
         if (!packed) return unexpected(packed.error());
-        body = std::move(*packed);
+        out.resize(batch_header_size + packed->size());
+        std::memcpy(out.data() + batch_header_size, packed->data(), packed->size());
     }
-    std::vector<uint8_t> out(batch_header_size + body.size());
     uint8_t* p = out.data();
     h.batch_length = static_cast<int32_t>(out.size() - batch_length_overhead);
     big_endian::store(p, static_cast<uint64_t>(h.base_offset), 8);
@@ -298,7 +331,6 @@ result<std::vector<uint8_t>> build_batch(const batch_options& options,
     big_endian::store(p + 51, static_cast<uint16_t>(h.producer_epoch), 2);
     big_endian::store(p + 53, static_cast<uint32_t>(h.base_sequence), 4);
     big_endian::store(p + 57, static_cast<uint32_t>(h.record_count), 4);
-    std::memcpy(p + batch_header_size, body.data(), body.size());
     uint32_t crc = crc32c(std::span<const uint8_t>(out).subspan(batch_crc_start));
     big_endian::store(p + 17, crc, 4);
     return out;
