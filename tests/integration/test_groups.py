@@ -303,3 +303,21 @@ def test_groups_through_the_admin_clients(start_broker):
     finally:
         member.close()
         kadmin.close()
+
+
+def test_acknowledged_commits_survive_kill_9(start_broker):
+    """An OffsetCommit is answered only once the group log is fsynced: kill -9 right after
+    the answers and every acknowledged commit is still there."""
+    broker = start_broker(*FAST_GROUPS)
+    topic, group = "commit-crash", "crashing"
+    create_topic(broker.bootstrap, topic, PARTITIONS)
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        for round_ in range(1, 21):
+            offsets = [TopicPartition(topic, p, round_ * 10 + p) for p in range(PARTITIONS)]
+            consumer.commit(offsets=offsets, asynchronous=False)
+    finally:
+        consumer.close()
+    broker.restart(kill=True)
+    assert committed(broker, topic, group) == {p: 200 + p for p in range(PARTITIONS)}

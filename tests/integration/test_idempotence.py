@@ -1,6 +1,9 @@
 """Idempotent producers through a proxy that cuts connections after the broker appended a
 batch but before the client saw the answer: with idempotence every record lands exactly
 once and in order; without it the same faults duplicate records (so the faults are real)."""
+import threading
+import time
+
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from broker import free_port
@@ -10,7 +13,7 @@ from cutting_proxy import CuttingProxy
 RECORDS = 20_000
 
 
-def produce_through(proxy_address, topic, idempotent):
+def produce_through(proxy_address, topic, idempotent, pause_every_100=0.0):
     errors = []
     producer = Producer({
         "bootstrap.servers": proxy_address,
@@ -38,6 +41,8 @@ def produce_through(proxy_address, topic, idempotent):
                 producer.poll(0.05)
         if i % 500 == 0:
             producer.poll(0)
+        if pause_every_100 and i % 100 == 0:
+            time.sleep(pause_every_100)  # keeps the stream going while the broker dies
     assert producer.flush(120) == 0, "records left undelivered"
     assert not failed, failed[:3]
     fatal = [e for e in errors if e.fatal()]
@@ -100,3 +105,38 @@ def test_without_idempotence_the_same_faults_duplicate_records(start_broker):
     assert proxy.cuts >= 5
     assert set(values) == set(range(RECORDS)), "acks=all with retries loses nothing"
     assert len(values) > RECORDS, "lost responses should have caused duplicates"
+
+
+def test_an_idempotent_producer_across_a_broker_kill_9(start_broker):
+    """The broker is killed mid-stream and restarted on the same port: the producer's
+    sequences come back from the log, so its retries after the restart are recognised, and
+    every acknowledged record is there exactly once, in order."""
+    broker = start_broker()
+    create_topic(broker.bootstrap, "idem-crash", 1)
+    done = threading.Event()
+    errors = []
+
+    killed_at, finished_at = [], []
+
+    def chaos():
+        time.sleep(1.0)
+        killed_at.append(time.monotonic())
+        broker.restart(kill=True)
+        done.set()
+
+    killer = threading.Thread(target=chaos)
+    killer.start()
+    try:
+        # ~4 s of producing; the broker dies 1 s in and is back after its restart.
+        errors = produce_through(broker.bootstrap, "idem-crash", idempotent=True,
+                                 pause_every_100=0.02)
+        finished_at.append(time.monotonic())
+    finally:
+        killer.join(60)
+    assert done.is_set(), "the broker was not killed and restarted"
+    assert killed_at[0] < finished_at[0], "the kill came after the last record was sent"
+    values = read_all(broker.bootstrap, "idem-crash")
+    assert values == list(range(RECORDS)), (
+        f"{len(values)} records, {len(values) - len(set(values))} duplicates, "
+        f"first gap at {next((i for i, v in enumerate(values) if v != i), None)}; "
+        f"client errors: {errors[:3]}")
