@@ -54,14 +54,24 @@ bytes frame_request(const request_header& header, int16_t header_version,
     return with_size_prefix(w, body);
 }
 
-bytes frame_response(int32_t correlation_id, int16_t header_version,
-                     std::span<const uint8_t> body) {
+bytes response_frame_head(int32_t correlation_id, int16_t header_version, size_t body_size) {
     writer w;
     w.write_int32(0);
     response_header h;
     h.correlation_id = correlation_id;
     h.encode(w, header_version);
-    return with_size_prefix(w, body);
+    bytes out = std::move(w).data();
+    auto size = static_cast<uint32_t>(out.size() - 4 + body_size);
+    for (int i = 0; i < 4; ++i)
+        out[static_cast<size_t>(i)] = static_cast<uint8_t>(size >> (24 - 8 * i));
+    return out;
+}
+
+bytes frame_response(int32_t correlation_id, int16_t header_version,
+                     std::span<const uint8_t> body) {
+    bytes out = response_frame_head(correlation_id, header_version, body.size());
+    out.insert(out.end(), body.begin(), body.end());
+    return out;
 }
 
 }  // namespace trib::kafka::protocol

@@ -27,5 +27,8 @@ result<request_frame> parse_request(std::span<const uint8_t> frame);
 bytes frame_request(const request_header& header, int16_t header_version,
                     std::span<const uint8_t> body);
 bytes frame_response(int32_t correlation_id, int16_t header_version, std::span<const uint8_t> body);
+// The size prefix and response header for a body of `body_size` bytes, to be written before
+// the body with one gather write (large Fetch bodies are then not copied again).
+bytes response_frame_head(int32_t correlation_id, int16_t header_version, size_t body_size);
 
 }  // namespace trib::kafka::protocol

@@ -32,8 +32,9 @@ constexpr int32_t min_request_bytes = 10;
 struct response_slot {
     bool done = false;
     bool close = false;    // the request was malformed: close after the earlier responses
-    protocol::bytes wire;  // empty when done: no response (acks=0)
-    size_t request_bytes;  // counts against the connection's budget until written
+    protocol::bytes head;  // size prefix and response header; empty: no response (acks=0)
+    protocol::bytes body;
+    size_t request_bytes;              // counts against the connection's budget until written
     net::memory_budget::units memory;  // and against the broker's, until the slot is gone
 };
 
@@ -107,8 +108,9 @@ asio::awaitable<void> serve_request(std::shared_ptr<connection_state> c, broker&
             int16_t header_version =
                 parsed->api ? protocol::response_header_version(*parsed->api, ctx.version())
                             : int16_t{0};
-            slot->wire = protocol::frame_response(parsed->header.correlation_id, header_version,
-                                                  *result.body);
+            slot->body = std::move(*result.body);
+            slot->head = protocol::response_frame_head(parsed->header.correlation_id,
+                                                       header_version, slot->body.size());
         }
     }
     slot->done = true;
@@ -125,8 +127,10 @@ asio::awaitable<void> write_responses(std::shared_ptr<connection_state> c) {
                 close_connection(*c);
                 break;
             }
-            if (!slot->wire.empty()) {
-                co_await asio::async_write(c->socket, asio::buffer(slot->wire),
+            if (!slot->head.empty()) {
+                std::array<asio::const_buffer, 2> wire{asio::buffer(slot->head),
+                                                       asio::buffer(slot->body)};
+                co_await asio::async_write(c->socket, wire,
                                            asio::redirect_error(asio::use_awaitable, ec));
                 if (ec) {
                     close_connection(*c);
