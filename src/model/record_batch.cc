@@ -286,6 +286,9 @@ result<std::vector<uint8_t>> build_batch(const batch_options& options,
     if (!records.empty()) {
         h.base_timestamp = records.front().timestamp;
         h.max_timestamp = records.front().timestamp;
+    } else if (options.empty_batch_timestamps) {
+        h.base_timestamp = options.empty_batch_timestamps->first;
+        h.max_timestamp = options.empty_batch_timestamps->second;
     }
     auto delta_of = [&](size_t i) {
         return records[i].offset_delta >= 0 ? records[i].offset_delta : static_cast<int32_t>(i);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -122,6 +123,9 @@ struct batch_options {
     std::optional<int32_t> last_offset_delta;
     // Set for a LogAppendTime batch: the broker's append time, which becomes maxTimestamp.
     std::optional<int64_t> log_append_time_ms;
+    // Set when compaction empties a batch it must keep: the original base and max timestamps
+    // (a producer's last activity is read from them when its state is rebuilt).
+    std::optional<std::pair<int64_t, int64_t>> empty_batch_timestamps;
 };
 
 // Encodes `records` as one v2 batch with a correct CRC.

@@ -6,6 +6,7 @@
 // and then installed under the log's lock by renames alone. docs/formats/storage.md describes
 // the files and how recovery finishes an interrupted swap.
 #include <charconv>
+#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -129,6 +130,9 @@ struct batch_filter {
     const key_map& newest;
     int64_t tombstone_horizon_ms;  // tombstones in batches older than this go
     size_t max_decompressed;
+    // Each idempotent producer's last batch in the closed segments (producer id -> base
+    // offset): emptied, it stays as a header so the producer's sequence survives a reopen.
+    const std::map<int64_t, int64_t>& last_batch_of_producer;
 };
 
 // The bytes that replace one batch: the batch itself when every record stays, the survivors
@@ -152,7 +156,12 @@ result<std::vector<uint8_t>> filter_batch(std::span<const uint8_t> batch, const 
     }));
     removed += total - kept.size();
     if (kept.size() == total) return whole;
-    if (kept.empty()) return std::vector<uint8_t>();
+    if (kept.empty()) {
+        auto last = f.last_batch_of_producer.find(h->producer_id);
+        bool producers_last = h->producer_id >= 0 && last != f.last_batch_of_producer.end() &&
+                              last->second == h->base_offset;
+        if (!producers_last) return std::vector<uint8_t>();
+    }
     model::batch_options o;
     o.base_offset = h->base_offset;
     o.codec = h->codec();
@@ -163,6 +172,7 @@ result<std::vector<uint8_t>> filter_batch(std::span<const uint8_t> batch, const 
     o.transactional = h->is_transactional();
     o.last_offset_delta = h->last_offset_delta;
     if (h->log_append_time()) o.log_append_time_ms = h->max_timestamp;
+    if (kept.empty()) o.empty_batch_timestamps = {h->base_timestamp, h->max_timestamp};
     return model::build_batch(o, kept);
 }
 
@@ -280,7 +290,16 @@ result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t
         TRIB_TRY(map_keys(*closed[mapped], cfg, newest, map_bytes));
         ++mapped;
     }
-    batch_filter filter{newest, now_ms - cfg.delete_retention_ms, max_decompressed(cfg)};
+    // Producers' last batches among the closed segments (immutable: no lock needed). One whose
+    // producer wrote again in the active segment is kept too; a later pass drops it.
+    std::map<int64_t, int64_t> last_batch_of_producer;
+    for (const auto& seg : closed) {
+        TRIB_TRY(seg->for_each_header([&](const model::batch_header& h) {
+            if (h.producer_id >= 0) last_batch_of_producer[h.producer_id] = h.base_offset;
+        }));
+    }
+    batch_filter filter{newest, now_ms - cfg.delete_retention_ms, max_decompressed(cfg),
+                        last_batch_of_producer};
     compaction_stats stats;
     std::error_code ec;
     auto work = _dir / work_dir_name;

@@ -300,3 +300,62 @@ TEST(compaction, appends_and_reads_continue_while_compaction_runs) {
 
 }  // namespace
 }  // namespace trib::storage
+
+namespace trib::storage {
+namespace {
+
+std::vector<uint8_t> producer_batch(int64_t producer_id, int32_t sequence, const std::string& key,
+                                    int64_t ts) {
+    model::record r;
+    r.timestamp = ts;
+    r.key.emplace(key.begin(), key.end());
+    r.value.emplace(200, 'p');
+    model::batch_options o;
+    o.producer_id = producer_id;
+    o.producer_epoch = 0;
+    o.base_sequence = sequence;
+    std::vector<model::record> rs{r};
+    return model::build_batch(o, rs).value();
+}
+
+TEST(compaction, keeps_an_emptied_last_batch_of_each_idempotent_producer) {
+    temp_dir dir;
+    auto l = log::open(dir.path(), compacted_config()).value();
+    // Producer 7 writes keys a0..a3, producer 8 writes b0..b3; then a plain producer
+    // overwrites every one of those keys, so all their records become obsolete.
+    for (int i = 0; i < 4; ++i) {
+        auto a = producer_batch(7, i, "a" + std::to_string(i), 5000);
+        ASSERT_TRUE(l->append(a, 5000).has_value());
+        auto b = producer_batch(8, i, "b" + std::to_string(i), 5000);
+        ASSERT_TRUE(l->append(b, 5000).has_value());
+    }
+    for (int round = 0; round < 6; ++round) {
+        std::vector<std::pair<std::string, std::optional<std::string>>> kv;
+        for (int i = 0; i < 4; ++i) {
+            kv.emplace_back("a" + std::to_string(i), std::string(100, 'n'));
+            kv.emplace_back("b" + std::to_string(i), std::string(100, 'n'));
+        }
+        auto plain = keyed_batch(kv, 5000);
+        ASSERT_TRUE(l->append(plain, 5000).has_value());
+    }
+    ASSERT_TRUE(l->compact(5000).has_value());
+    // Exactly one batch per producer is left, empty, and it is the producer's last (sequence 3).
+    std::map<int64_t, std::vector<model::batch_header>> left;
+    ASSERT_TRUE(l->for_each_batch_header([&](const model::batch_header& h) {
+                     if (h.producer_id >= 0) left[h.producer_id].push_back(h);
+                 }).has_value());
+    ASSERT_EQ(left.size(), 2U);
+    for (const auto& [pid, headers] : left) {
+        ASSERT_EQ(headers.size(), 1U) << pid;
+        EXPECT_EQ(headers[0].record_count, 0) << pid;
+        EXPECT_EQ(headers[0].base_sequence, 3) << pid;
+        EXPECT_EQ(headers[0].last_offset_delta, 0) << pid;
+        EXPECT_EQ(headers[0].max_timestamp, 5000) << pid;  // the producer's time, kept
+    }
+    // Reading over it works: the survivors are the plain producer's records.
+    for (const auto& r : read_all(*l))
+        EXPECT_EQ(r.value->front(), 'n') << r.offset;
+}
+
+}  // namespace
+}  // namespace trib::storage
