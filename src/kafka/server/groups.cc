@@ -75,6 +75,15 @@ run_durably(request_context& ctx, Fn fn) {
     co_return std::make_pair(std::move(out), write_error);
 }
 
+// Runs `fn` on the coordinator for an answer that does not wait for the group log: what it
+// writes (group metadata) may be lost in a crash, which only makes members rejoin.
+template <typename Fn>
+auto run_unwaited(request_context& ctx, Fn fn) {
+    std::vector<g::durable_mark> marks;
+    int16_t write_error = error_code::none;
+    return ctx.b.groups->run(fn, marks, write_error);
+}
+
 std::string host_of(const request_context& ctx) {
     return "/" + ctx.client_host;
 }
@@ -123,15 +132,11 @@ asio::awaitable<p::join_group_response> handle_join_group(request_context& ctx,
         jr.protocols.emplace_back(proto.name, std::move(proto.metadata));
     jr.require_known_member_id = ctx.version() >= 4;
     auto answer = std::make_shared<later<g::join_response>>(ctx.executor);
-    std::vector<g::durable_mark> marks;
-    int16_t write_error = 0;
-    ctx.b.groups->run(
-        [&](g::coordinator& c) {
-            c.join(std::move(jr), wall_clock_ms(),
-                   [answer](g::join_response r) { answer->set(std::move(r)); });
-            return 0;
-        },
-        marks, write_error);
+    run_unwaited(ctx, [&](g::coordinator& c) {
+        c.join(std::move(jr), wall_clock_ms(),
+               [answer](g::join_response r) { answer->set(std::move(r)); });
+        return 0;
+    });
     auto r = co_await answer->get();
     p::join_group_response resp;
     resp.error_code = r.error_code;
@@ -160,15 +165,11 @@ asio::awaitable<p::sync_group_response> handle_sync_group(request_context& ctx,
     for (auto& a : req.assignments)
         sr.assignments.emplace_back(a.member_id, std::move(a.assignment));
     auto answer = std::make_shared<later<g::sync_response>>(ctx.executor);
-    std::vector<g::durable_mark> marks;
-    int16_t write_error = 0;
-    ctx.b.groups->run(
-        [&](g::coordinator& c) {
-            c.sync(std::move(sr), wall_clock_ms(),
-                   [answer](g::sync_response r) { answer->set(std::move(r)); });
-            return 0;
-        },
-        marks, write_error);
+    run_unwaited(ctx, [&](g::coordinator& c) {
+        c.sync(std::move(sr), wall_clock_ms(),
+               [answer](g::sync_response r) { answer->set(std::move(r)); });
+        return 0;
+    });
     auto r = co_await answer->get();
     p::sync_group_response resp;
     resp.error_code = r.error_code;
@@ -180,15 +181,11 @@ asio::awaitable<p::sync_group_response> handle_sync_group(request_context& ctx,
 
 asio::awaitable<p::heartbeat_response> handle_heartbeat(request_context& ctx,
                                                         p::heartbeat_request& req) {
-    std::vector<g::durable_mark> marks;
-    int16_t write_error = 0;
     p::heartbeat_response resp;
-    resp.error_code = ctx.b.groups->run(
-        [&](g::coordinator& c) {
-            return c.heartbeat(req.group_id, {req.member_id, req.group_instance_id},
-                               req.generation_id, wall_clock_ms());
-        },
-        marks, write_error);
+    resp.error_code = run_unwaited(ctx, [&](g::coordinator& c) {
+        return c.heartbeat(req.group_id, {req.member_id, req.group_instance_id}, req.generation_id,
+                           wall_clock_ms());
+    });
     co_return resp;
 }
 
@@ -201,11 +198,8 @@ asio::awaitable<p::leave_group_response> handle_leave_group(request_context& ctx
         for (const auto& m : req.members)
             leaving.push_back({m.member_id, m.group_instance_id});
     }
-    std::vector<g::durable_mark> marks;
-    int16_t write_error = 0;
-    auto codes = ctx.b.groups->run(
-        [&](g::coordinator& c) { return c.leave(req.group_id, leaving, wall_clock_ms()); }, marks,
-        write_error);
+    auto codes = run_unwaited(
+        ctx, [&](g::coordinator& c) { return c.leave(req.group_id, leaving, wall_clock_ms()); });
     p::leave_group_response resp;
     if (ctx.version() < 3) {
         resp.error_code = codes.empty() ? error_code::none : codes.front();
@@ -292,12 +286,9 @@ std::optional<std::vector<g::topic_partition>> wanted(const std::optional<Topics
 asio::awaitable<p::offset_fetch_response> handle_offset_fetch(request_context& ctx,
                                                               p::offset_fetch_request& req) {
     p::offset_fetch_response resp;
-    std::vector<g::durable_mark> marks;
-    int16_t write_error = 0;
     auto fetch = [&](const std::string& group, auto partitions) {
-        return ctx.b.groups->run(
-            [&](g::coordinator& c) { return c.fetch_offsets(group, partitions); }, marks,
-            write_error);
+        return run_unwaited(ctx,
+                            [&](g::coordinator& c) { return c.fetch_offsets(group, partitions); });
     };
     if (ctx.version() < 8) {
         // v0 and v1 always name partitions; null (all) is v2+.
@@ -314,9 +305,7 @@ asio::awaitable<p::offset_fetch_response> handle_offset_fetch(request_context& c
 
 asio::awaitable<p::list_groups_response> handle_list_groups(request_context& ctx,
                                                             p::list_groups_request& req) {
-    std::vector<g::durable_mark> marks;
-    int16_t write_error = 0;
-    auto groups = ctx.b.groups->run([](g::coordinator& c) { return c.list(); }, marks, write_error);
+    auto groups = run_unwaited(ctx, [](g::coordinator& c) { return c.list(); });
     auto lower = [](std::string_view s) {
         std::string out(s);
         std::ranges::transform(out, out.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -338,11 +327,8 @@ asio::awaitable<p::list_groups_response> handle_list_groups(request_context& ctx
 asio::awaitable<p::describe_groups_response> handle_describe_groups(
     request_context& ctx, p::describe_groups_request& req) {
     p::describe_groups_response resp;
-    std::vector<g::durable_mark> marks;
-    int16_t write_error = 0;
     for (const auto& id : req.groups) {
-        auto d = ctx.b.groups->run([&](g::coordinator& c) { return c.describe(id); }, marks,
-                                   write_error);
+        auto d = run_unwaited(ctx, [&](g::coordinator& c) { return c.describe(id); });
         auto& out = resp.groups.emplace_back();
         out.error_code = d.error_code;
         out.group_id = id;

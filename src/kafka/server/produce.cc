@@ -106,7 +106,11 @@ int16_t sequence_error(cluster::sequence_verdict v) {
     return error_code::none;
 }
 
-int16_t append_error(const std::error_code& ec);
+int16_t append_error(const std::error_code& ec) {
+    if (ec == storage::errc::batch_too_large) return error_code::message_too_large;
+    if (ec == storage::errc::invalid_batch) return error_code::corrupt_message;
+    return error_code::kafka_storage_error;
+}
 
 struct placed_batch {
     int16_t error = error_code::none;
@@ -141,12 +145,6 @@ placed_batch append_batch(cluster::partition& part, std::span<uint8_t> batch,
         part.producers().record(*h, appended->base_offset, appended->last_offset, now);
     }
     return {error_code::none, appended->base_offset, appended->last_offset};
-}
-
-int16_t append_error(const std::error_code& ec) {
-    if (ec == storage::errc::batch_too_large) return error_code::message_too_large;
-    if (ec == storage::errc::invalid_batch) return error_code::corrupt_message;
-    return error_code::kafka_storage_error;
 }
 
 }  // namespace
