@@ -1,0 +1,119 @@
+#include "raft/group.h"
+
+#include <chrono>
+
+#include <asio/post.hpp>
+
+#include "base/logging.h"
+#include "storage/errc.h"
+
+namespace trib::raft {
+namespace {
+
+int64_t wall_clock_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+group::group(group_id id, const raft_options& options, std::unique_ptr<log_store> store,
+             storage::flusher& flusher, asio::io_context& loop, send_fn send, commit_fn on_commit)
+    : _id(id),
+      _store(std::move(store)),
+      _node(options, *_store, _store->state()),
+      _flusher(flusher),
+      _loop(loop),
+      _send(std::move(send)),
+      _on_commit(std::move(on_commit)) {
+    std::weak_ptr<bool> alive = _alive;
+    _flusher.add(_store->data(), [this, alive, &loop] {
+        // On a flusher thread: hop back to the group's loop (if the group still exists).
+        asio::post(loop, [this, alive] {
+            if (alive.lock()) {
+                on_flushed();
+            }
+        });
+    });
+}
+
+group::~group() {
+    _alive.reset();
+    _flusher.remove(_store->data().get());
+}
+
+void group::tick() {
+    if (!_failed) {
+        _node.tick();
+    }
+}
+
+void group::step(const message& m) {
+    if (!_failed) {
+        _node.step(m);
+    }
+}
+
+result<offset_t> group::propose(std::vector<uint8_t> batch) {
+    if (_failed) {
+        return unexpected(make_error_code(errc::not_leader));
+    }
+    return _node.propose(std::move(batch), wall_clock_ms());
+}
+
+void group::fail(const std::string& what, std::error_code ec) {
+    // Fsyncgate: after a failed write or sync the page cache cannot be trusted; this group
+    // stops answering (to its peers it is a crashed node) until the node restarts.
+    log::get("raft")->error("group {}: {} failed: {}; the group stops", _id, what, ec.message());
+    _failed = true;
+    _in_flight.reset();
+}
+
+void group::pump() {
+    if (_failed || _in_flight || !_node.has_ready()) {
+        return;
+    }
+    _in_flight = _node.take_ready();
+    for (const message& m : _in_flight->messages) {
+        _send(_id, m);
+    }
+    if (auto st = _store->write(*_in_flight, wall_clock_ms()); !st) {
+        fail("a write", st.error());
+        return;
+    }
+    if (_in_flight->entries.empty()) {
+        finish();
+        return;
+    }
+    _durable_needed = _in_flight->entries.back().last_offset;
+    _flusher.request(_store->data().get());
+}
+
+void group::on_flushed() {
+    if (!_in_flight || _in_flight->entries.empty()) {
+        return;
+    }
+    if (_store->data()->failed()) {
+        fail("a sync", make_error_code(storage::errc::io_error));
+        return;
+    }
+    if (_store->data()->flushed_offset() > _durable_needed) {
+        finish();
+    }
+    // else: that sync started before our write; the flusher runs another for it.
+}
+
+void group::finish() {
+    ready rd = std::move(*_in_flight);
+    _in_flight.reset();
+    for (const message& m : rd.messages_after_persist) {
+        _send(_id, m);
+    }
+    _node.advance(rd);
+    if (rd.commit_offset && _on_commit) {
+        _on_commit(*rd.commit_offset);
+    }
+    pump();
+}
+
+}  // namespace trib::raft

@@ -1,0 +1,67 @@
+// One Raft group driven on a node: its state machine, its store, and the ready loop that
+// gives the state machine I/O. Writes go to the partition log at once and become durable
+// through the shared flusher (group commit: everything written while a sync runs shares the
+// next one); messages that promise durability leave only after that sync. One ready is in
+// flight at a time, so the next one gathers everything that arrived meanwhile. Lives on one
+// event loop; every call comes from that loop's thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include <asio/io_context.hpp>
+
+#include "raft/core/raft_node.h"
+#include "raft/log_store.h"
+#include "raft/message_codec.h"
+#include "storage/flusher.h"
+
+namespace trib::raft {
+
+class group {
+  public:
+    using send_fn = std::function<void(group_id, const message&)>;
+    // Entries through this offset are committed and durable here (a partition's high
+    // watermark; the controller applies them).
+    using commit_fn = std::function<void(offset_t)>;
+
+    group(group_id id, const raft_options& options, std::unique_ptr<log_store> store,
+          storage::flusher& flusher, asio::io_context& loop, send_fn send, commit_fn on_commit);
+    ~group();
+    group(const group&) = delete;
+    group& operator=(const group&) = delete;
+
+    group_id id() const { return _id; }
+    raft_node& node() { return _node; }
+    const raft_node& node() const { return _node; }
+    log_store& store() { return *_store; }
+    // A storage write or sync failed: the group stopped (fail-stop; restart to recover).
+    bool failed() const { return _failed; }
+
+    void tick();
+    void step(const message& m);
+    result<offset_t> propose(std::vector<uint8_t> batch);
+    // Hands the state machine's pending work to the disk and the network, if none is in
+    // flight; call after ticks, steps and proposals.
+    void pump();
+
+  private:
+    void on_flushed();
+    void finish();
+    void fail(const std::string& what, std::error_code ec);
+
+    group_id _id;
+    std::unique_ptr<log_store> _store;
+    raft_node _node;
+    storage::flusher& _flusher;
+    asio::io_context& _loop;
+    send_fn _send;
+    commit_fn _on_commit;
+    std::optional<ready> _in_flight;
+    offset_t _durable_needed = -1;  // the in-flight ready's last entry
+    bool _failed = false;
+    std::shared_ptr<bool> _alive = std::make_shared<bool>(true);  // for late flush callbacks
+};
+
+}  // namespace trib::raft

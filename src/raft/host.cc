@@ -1,0 +1,132 @@
+#include "raft/host.h"
+
+#include <asio/post.hpp>
+#include <fmt/format.h>
+
+#include "base/logging.h"
+
+namespace trib::raft {
+
+host::host(asio::io_context& loop, host_config config)
+    : _loop(loop),
+      _config(std::move(config)),
+      _flusher(_config.flush_threads),
+      _transport(
+          loop, _config.id, _config.peers,
+          [this](node_id from, std::span<const uint8_t> frame) { return on_frame(from, frame); }),
+      _ticker(loop) {}
+
+host::~host() {
+    stop();
+}
+
+result<void, error> host::start() {
+    auto self = _config.peers.find(_config.id);
+    if (self == _config.peers.end()) {
+        return unexpected(error{make_error_code(errc::unknown_node),
+                                fmt::format("node {} has no address among its peers", _config.id)});
+    }
+    auto listening = _transport.listen(self->second.host, self->second.port);
+    if (!listening) {
+        return listening;
+    }
+    schedule_tick();
+    return {};
+}
+
+void host::stop() {
+    if (_stopped) {
+        return;
+    }
+    _stopped = true;
+    std::error_code ignored;
+    _ticker.cancel();
+    _transport.stop();
+    _groups.clear();
+}
+
+result<group*, error> host::add_group(group_id id, configuration bootstrap,
+                                      group::commit_fn on_commit) {
+    if (_groups.contains(id)) {
+        return unexpected(error{make_error_code(errc::invalid_config_change),
+                                fmt::format("group {} exists", id)});
+    }
+    auto store = log_store::open(_config.dir / fmt::format("group-{}", id), std::move(bootstrap),
+                                 _config.log_config);
+    if (!store) {
+        return unexpected(store.error());
+    }
+    raft_options options = _config.options;
+    options.id = _config.id;
+    options.seed = _config.options.seed * 1'000'003 + id;
+    auto g = std::make_unique<group>(
+        id, options, std::move(*store), _flusher, _loop,
+        [this](group_id gid, const message& m) { queue(m.to, gid, m); }, std::move(on_commit));
+    group* raw = g.get();
+    _groups.emplace(id, std::move(g));
+    return raw;
+}
+
+group* host::find(group_id id) {
+    auto it = _groups.find(id);
+    return it == _groups.end() ? nullptr : it->second.get();
+}
+
+void host::schedule_tick() {
+    _ticker.expires_after(std::chrono::milliseconds(_config.tick_ms));
+    _ticker.async_wait([this](std::error_code ec) {
+        if (ec || _stopped) {
+            return;
+        }
+        for (auto& [id, g] : _groups) {
+            g->tick();
+            g->pump();
+        }
+        schedule_tick();
+    });
+}
+
+bool host::on_frame(node_id from, std::span<const uint8_t> frame) {
+    auto messages = decode_frame(frame, from, _config.id);
+    if (!messages) {
+        return false;
+    }
+    std::vector<group*> touched;
+    for (const auto& am : *messages) {
+        group* g = find(am.group);
+        if (g == nullptr) {
+            continue;  // not (yet) ours: the sender retries
+        }
+        g->step(am.msg);
+        if (touched.empty() || touched.back() != g) {
+            touched.push_back(g);
+        }
+    }
+    for (group* g : touched) {
+        g->pump();
+    }
+    return true;
+}
+
+void host::queue(node_id to, group_id g, const message& m) {
+    encode_message(g, m, _outgoing[to]);
+    if (!_flush_posted) {
+        _flush_posted = true;
+        asio::post(_loop, [this] { flush_outgoing(); });
+    }
+}
+
+void host::flush_outgoing() {
+    _flush_posted = false;
+    if (_stopped) {
+        return;
+    }
+    for (auto& [to, buffer] : _outgoing) {
+        if (!buffer.empty()) {
+            _transport.send(to, buffer);
+            buffer.clear();
+        }
+    }
+}
+
+}  // namespace trib::raft

@@ -1,0 +1,63 @@
+// All the Raft groups of one node on one event loop: the node-to-node transport they share,
+// the tick that drives their timers, and the outgoing buffers that gather every message for
+// a peer during one turn of the loop into one frame (so a tick's heartbeats of all groups to
+// a peer are one frame and one write).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "raft/group.h"
+#include "rpc/transport.h"
+
+namespace trib::raft {
+
+struct host_config {
+    node_id id = no_node;
+    std::map<node_id, rpc::peer_address> peers;  // every voter's address, ours included
+    std::filesystem::path dir;                   // one subdirectory per group
+    int tick_ms = 100;
+    raft_options options;  // id and seed are set per group
+    storage::log_config log_config;
+    size_t flush_threads = 4;
+};
+
+class host {
+  public:
+    host(asio::io_context& loop, host_config config);
+    ~host();
+    host(const host&) = delete;
+    host& operator=(const host&) = delete;
+
+    // Listens on our own address from `peers` (port 0 there picks one) and starts ticking.
+    result<void, error> start();
+    uint16_t port() const { return _transport.port(); }
+    // Opens (or creates) a group; `bootstrap` are its voters if it is new.
+    result<group*, error> add_group(group_id id, configuration bootstrap,
+                                    group::commit_fn on_commit = {});
+    group* find(group_id id);
+    void stop();
+    const rpc::transport_stats& transport_stats() const { return _transport.stats(); }
+
+  private:
+    void schedule_tick();
+    bool on_frame(node_id from, std::span<const uint8_t> frame);
+    void queue(node_id to, group_id g, const message& m);
+    void flush_outgoing();
+
+    asio::io_context& _loop;
+    host_config _config;
+    storage::flusher _flusher;
+    rpc::transport _transport;
+    asio::steady_timer _ticker;
+    std::map<group_id, std::unique_ptr<group>> _groups;
+    std::map<node_id, std::vector<uint8_t>> _outgoing;
+    bool _flush_posted = false;
+    bool _stopped = false;
+};
+
+}  // namespace trib::raft

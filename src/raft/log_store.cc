@@ -1,0 +1,286 @@
+#include "raft/log_store.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "base/assert.h"
+#include "base/big_endian.h"
+#include "model/crc32c.h"
+#include "model/record_batch.h"
+#include "storage/errc.h"
+#include "storage/file.h"
+
+namespace trib::raft {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uint32_t state_magic = 0x54525354;     // "TRST"
+constexpr uint32_t snapshot_magic = 0x5452534e;  // "TRSN"
+
+void put(std::vector<uint8_t>& out, uint64_t v, int width) {
+    size_t at = out.size();
+    out.resize(at + static_cast<size_t>(width));
+    big_endian::store(out.data() + at, v, width);
+}
+
+void seal(std::vector<uint8_t>& out) {
+    put(out, model::crc32c(out), 4);
+}
+
+// The file's bytes without its CRC, or nullopt when missing; an error when it fails its CRC.
+result<std::optional<std::vector<uint8_t>>, error> read_sealed(const fs::path& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+        return std::optional<std::vector<uint8_t>>{};
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), {});
+    if (data.size() < 10 || model::crc32c(std::span(data).first(data.size() - 4)) !=
+                                big_endian::load(data.data() + data.size() - 4, 4)) {
+        return unexpected(error{make_error_code(storage::errc::corrupt_data),
+                                fmt::format("{} is corrupt (bad length or CRC)", path.string())});
+    }
+    data.resize(data.size() - 4);
+    return std::optional(std::move(data));
+}
+
+struct cursor {
+    std::span<const uint8_t> in;
+    size_t pos = 0;
+    bool ok = true;
+    uint64_t get(int width) {
+        auto w = static_cast<size_t>(width);
+        if (!ok || in.size() - pos < w) {
+            ok = false;
+            return 0;
+        }
+        uint64_t v = big_endian::load(in.data() + pos, width);
+        pos += w;
+        return v;
+    }
+};
+
+status write_sealed(const fs::path& path, std::vector<uint8_t> data) {
+    seal(data);
+    return storage::write_file_durably(path, data);
+}
+
+}  // namespace
+
+result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
+                                                          configuration bootstrap,
+                                                          storage::log_config config) {
+    auto fail = [&](std::error_code ec, const std::string& what) {
+        return unexpected(error{ec, fmt::format("raft store {}: {}", dir.string(), what)});
+    };
+    auto data = storage::log::open(dir / "log", config);
+    if (!data) {
+        return fail(data.error(), "cannot open the log: " + data.error().message());
+    }
+    std::unique_ptr<log_store> s(new log_store(dir, std::move(*data)));
+    s->_snap.config = std::move(bootstrap);
+
+    auto state = read_sealed(dir / "raft_state");
+    if (!state) {
+        return unexpected(state.error());
+    }
+    if (*state) {
+        cursor c{**state};
+        bool magic = c.get(4) == state_magic && c.get(2) == 1;
+        s->_hard.term = static_cast<term_t>(c.get(8));
+        s->_hard.voted_for = static_cast<node_id>(c.get(4));
+        if (!magic || !c.ok || s->_hard.term < 0) {
+            return fail(make_error_code(storage::errc::corrupt_data), "raft_state malformed");
+        }
+    }
+    auto snap = read_sealed(dir / "raft_snapshot");
+    if (!snap) {
+        return unexpected(snap.error());
+    }
+    if (*snap) {
+        cursor c{**snap};
+        bool magic = c.get(4) == snapshot_magic && c.get(2) == 1;
+        raft::snapshot sn;
+        sn.last_offset = static_cast<offset_t>(c.get(8));
+        sn.last_term = static_cast<term_t>(c.get(8));
+        auto voters = c.get(4);
+        for (uint64_t i = 0; c.ok && i < voters; ++i) {
+            sn.config.voters.push_back(static_cast<node_id>(c.get(4)));
+        }
+        auto length = c.get(4);
+        if (c.ok && length != 0xffffffff && (**snap).size() - c.pos >= length) {
+            sn.data = std::make_shared<const std::vector<uint8_t>>(
+                (**snap).begin() + static_cast<std::ptrdiff_t>(c.pos),
+                (**snap).begin() + static_cast<std::ptrdiff_t>(c.pos + length));
+            c.pos += length;
+        }
+        if (!magic || !c.ok || c.pos != (**snap).size() ||
+            !std::is_sorted(sn.config.voters.begin(), sn.config.voters.end())) {
+            return fail(make_error_code(storage::errc::corrupt_data), "raft_snapshot malformed");
+        }
+        s->_snap = std::move(sn);
+    }
+    if (auto st = s->index_log(); !st) {
+        return fail(st.error(), "cannot index the log: " + st.error().message());
+    }
+    return s;
+}
+
+void log_store::note_entry(const entry& e) {
+    if (_terms.empty() || _terms.back().second != e.term) {
+        _terms.emplace_back(e.base_offset, e.term);
+    }
+}
+
+status log_store::index_log() {
+    _terms.clear();
+    _configs.clear();
+    std::vector<model::batch_header> controls;
+    bool snapshot_point_matches = false;  // the log holds the snapshot's last entry as is
+    TRIB_TRY(_log->for_each_batch_header([&](const model::batch_header& h) {
+        if (h.base_offset <= _snap.last_offset) {
+            snapshot_point_matches =
+                h.last_offset() == _snap.last_offset && h.partition_leader_epoch == _snap.last_term;
+            return;
+        }
+        note_entry({.term = h.partition_leader_epoch, .base_offset = h.base_offset});
+        if (h.is_control()) {
+            controls.push_back(h);
+        }
+    }));
+    if (_log->start_offset() <= _snap.last_offset) {
+        // A crash came between a snapshot's install and the log's cut. What follows the
+        // snapshot point is ours only if the log holds that point's entry unchanged.
+        if (snapshot_point_matches) {
+            TRIB_TRY(_log->advance_start_offset(_snap.last_offset + 1));
+        } else {
+            TRIB_TRY(_log->truncate(_log->start_offset()));
+            _terms.clear();
+            controls.clear();
+        }
+    }
+    for (const auto& h : controls) {
+        auto read = TRIB_TRY(_log->read(h.base_offset, h.size_bytes(), h.last_offset() + 1));
+        auto e =
+            entry_from_batch(std::make_shared<const std::vector<uint8_t>>(std::move(read.data)));
+        if (!e) {
+            return unexpected(e.error());
+        }
+        if (e->kind == entry_kind::config) {
+            auto c = TRIB_TRY(config_of(*e));
+            _configs.emplace_back(e->base_offset, std::move(c));
+        }
+    }
+    return {};
+}
+
+offset_t log_store::last_offset() const {
+    return std::max(_log->end_offset() - 1, _snap.last_offset);
+}
+
+term_t log_store::term_of(offset_t offset) const {
+    auto it = std::upper_bound(_terms.begin(), _terms.end(), offset,
+                               [](offset_t o, const auto& t) { return o < t.first; });
+    TRIB_ASSERT_MSG(it != _terms.begin(), "no term indexed for offset {}", offset);
+    return std::prev(it)->second;
+}
+
+result<entry_position> log_store::position_of(offset_t offset) const {
+    if (offset == _snap.last_offset) {
+        return entry_position{offset, offset, _snap.last_term};
+    }
+    if (offset < _snap.last_offset || offset > last_offset()) {
+        return unexpected(make_error_code(errc::offset_out_of_range));
+    }
+    auto read = _log->read(offset, model::batch_header_size, offset + 1);
+    if (!read || read->data.size() < model::batch_header_size) {
+        return unexpected(read ? make_error_code(errc::offset_out_of_range) : read.error());
+    }
+    auto h = model::header_fields(read->data);
+    return entry_position{h.base_offset, h.last_offset(), term_of(offset)};
+}
+
+result<std::vector<entry>> log_store::entries(offset_t from, offset_t last,
+                                              size_t max_bytes) const {
+    if (from <= _snap.last_offset || from > last_offset()) {
+        return unexpected(make_error_code(errc::offset_out_of_range));
+    }
+    auto read = TRIB_TRY(_log->read(from, max_bytes, last + 1));
+    std::vector<entry> out;
+    model::batch_walker walk(read.data);
+    while (true) {
+        auto next = TRIB_TRY(walk.next());
+        if (!next) {
+            break;
+        }
+        auto bytes = walk.current();
+        auto e = TRIB_TRY(entry_from_batch(
+            std::make_shared<const std::vector<uint8_t>>(bytes.begin(), bytes.end())));
+        if (e.last_offset > last) {
+            break;
+        }
+        out.push_back(std::move(e));
+    }
+    if (out.empty() || out.front().base_offset != from) {
+        return unexpected(make_error_code(errc::offset_out_of_range));
+    }
+    return out;
+}
+
+status log_store::write(const ready& rd, int64_t now_ms) {
+    if (rd.hard_state) {
+        std::vector<uint8_t> data;
+        put(data, state_magic, 4);
+        put(data, 1, 2);
+        put(data, static_cast<uint64_t>(rd.hard_state->term), 8);
+        put(data, static_cast<uint32_t>(rd.hard_state->voted_for), 4);
+        TRIB_TRY(write_sealed(_dir / "raft_state", std::move(data)));
+        _hard = *rd.hard_state;
+    }
+    if (rd.snapshot) {
+        const raft::snapshot& sn = *rd.snapshot;
+        std::vector<uint8_t> data;
+        put(data, snapshot_magic, 4);
+        put(data, 1, 2);
+        put(data, static_cast<uint64_t>(sn.last_offset), 8);
+        put(data, static_cast<uint64_t>(sn.last_term), 8);
+        put(data, sn.config.voters.size(), 4);
+        for (node_id v : sn.config.voters) {
+            put(data, static_cast<uint32_t>(v), 4);
+        }
+        put(data, sn.data ? sn.data->size() : 0xffffffff, 4);
+        if (sn.data) {
+            data.insert(data.end(), sn.data->begin(), sn.data->end());
+        }
+        // The snapshot replaces the whole log: durable first, then the old entries go.
+        TRIB_TRY(write_sealed(_dir / "raft_snapshot", std::move(data)));
+        _snap = sn;
+        TRIB_TRY(_log->truncate(_log->start_offset()));
+        _terms.clear();
+        _configs.clear();
+    }
+    if (!rd.entries.empty()) {
+        offset_t first = rd.entries.front().base_offset;
+        if (first < _log->end_offset()) {
+            TRIB_TRY(_log->truncate(first));
+            std::erase_if(_terms, [&](const auto& t) { return t.first >= first; });
+            std::erase_if(_configs, [&](const auto& c) { return c.first >= first; });
+        }
+        for (const entry& e : rd.entries) {
+            TRIB_TRY(_log->append_exact(e.bytes(), now_ms));
+            note_entry(e);
+            if (e.kind == entry_kind::config) {
+                _configs.emplace_back(e.base_offset, TRIB_TRY(config_of(e)));
+            }
+        }
+        if (_log->start_offset() <= _snap.last_offset) {
+            TRIB_TRY(_log->advance_start_offset(_snap.last_offset + 1));
+        }
+    }
+    return {};
+}
+
+}  // namespace trib::raft

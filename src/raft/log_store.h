@@ -1,0 +1,52 @@
+// A Raft group's durable state on the storage engine: the partition's data log is the Raft
+// log (entries are its batches, the term in partitionLeaderEpoch), plus two small files —
+// `raft_state` (term and vote) and `raft_snapshot` (the position and voters the log starts
+// after). Terms and config entries are indexed in memory at open (batch headers only), so the
+// state machine's term lookups never touch the disk. Layout: docs/formats/raft-rpc.md.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "base/error.h"
+#include "raft/core/stable_log.h"
+#include "storage/log.h"
+
+namespace trib::raft {
+
+class log_store final : public stable_log {
+  public:
+    // Opens or creates the store in `dir`; a new store's snapshot is at -1 with `bootstrap`.
+    static result<std::unique_ptr<log_store>, error> open(const std::filesystem::path& dir,
+                                                          configuration bootstrap,
+                                                          storage::log_config config);
+
+    raft::snapshot snapshot() const override { return _snap; }
+    offset_t last_offset() const override;
+    result<entry_position> position_of(offset_t offset) const override;
+    result<std::vector<entry>> entries(offset_t from, offset_t last,
+                                       size_t max_bytes) const override;
+    std::vector<std::pair<offset_t, configuration>> configs() const override { return _configs; }
+
+    hard_state state() const { return _hard; }
+    // The ready's hard state and snapshot are durable when this returns; its entries are
+    // written and become durable with the next flush of data() (the group commit).
+    status write(const ready& rd, int64_t now_ms);
+    const std::shared_ptr<storage::log>& data() const { return _log; }
+
+  private:
+    log_store(std::filesystem::path dir, std::shared_ptr<storage::log> log)
+        : _dir(std::move(dir)), _log(std::move(log)) {}
+    status index_log();
+    void note_entry(const entry& e);
+    term_t term_of(offset_t offset) const;
+
+    std::filesystem::path _dir;
+    std::shared_ptr<storage::log> _log;
+    hard_state _hard;
+    raft::snapshot _snap;
+    std::vector<std::pair<offset_t, term_t>> _terms;  // first offset of each run of a term
+    std::vector<std::pair<offset_t, configuration>> _configs;
+};
+
+}  // namespace trib::raft

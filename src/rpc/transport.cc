@@ -1,0 +1,269 @@
+#include "rpc/transport.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
+#include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+
+#include "base/big_endian.h"
+#include "base/logging.h"
+
+namespace trib::rpc {
+namespace {
+
+constexpr uint32_t hello_magic = 0x54524942;  // "TRIB"
+constexpr size_t hello_bytes = 12;
+constexpr auto reconnect_backoff = std::chrono::milliseconds(100);
+
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+}  // namespace
+
+struct transport::impl : std::enable_shared_from_this<impl> {
+    struct peer {
+        peer_address address;
+        std::unique_ptr<tcp::socket> socket;
+        std::vector<uint8_t> queued;
+        bool writing = false;
+    };
+
+    asio::io_context& loop;
+    node_id self;
+    std::map<node_id, peer> peers;
+    frame_handler on_frame;
+    size_t max_frame_bytes;
+    size_t max_queued_bytes;
+    tcp::acceptor acceptor{loop};
+    std::vector<std::weak_ptr<tcp::socket>> inbound;
+    transport_stats stats;
+    bool stopped = false;
+
+    impl(asio::io_context& l, node_id s, frame_handler h, size_t max_frame, size_t max_queued)
+        : loop(l),
+          self(s),
+          on_frame(std::move(h)),
+          max_frame_bytes(max_frame),
+          max_queued_bytes(max_queued) {}
+
+    void send(node_id to, std::span<const uint8_t> frame) {
+        auto it = peers.find(to);
+        if (stopped || it == peers.end() || it->second.queued.size() > max_queued_bytes) {
+            ++stats.frames_dropped;
+            return;
+        }
+        peer& p = it->second;
+        size_t at = p.queued.size();
+        p.queued.resize(at + 4 + frame.size());
+        big_endian::store(p.queued.data() + at, frame.size(), 4);
+        std::copy(frame.begin(), frame.end(), p.queued.begin() + static_cast<ptrdiff_t>(at + 4));
+        ++stats.frames_sent;
+        if (!p.writing) {
+            p.writing = true;
+            asio::co_spawn(loop, write_loop(shared_from_this(), to), asio::detached);
+        }
+    }
+
+    static asio::awaitable<void> write_loop(std::shared_ptr<impl> self, node_id to) {
+        peer& p = self->peers.at(to);
+        std::vector<uint8_t> buffer;
+        while (!p.queued.empty() && !self->stopped) {
+            std::error_code ec;
+            if (!p.socket) {
+                ec = co_await self->connect(p, to);
+                if (ec) {
+                    // Unreachable: what was queued is lost (Raft resends); try again later.
+                    self->stats.frames_dropped += 1;
+                    p.queued.clear();
+                    asio::steady_timer wait(self->loop, reconnect_backoff);
+                    co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
+                    break;
+                }
+            }
+            buffer.clear();
+            buffer.swap(p.queued);
+            co_await asio::async_write(*p.socket, asio::buffer(buffer),
+                                       asio::redirect_error(use_awaitable, ec));
+            ++self->stats.writes;
+            if (ec) {
+                std::error_code ignored;
+                p.socket->close(ignored);
+                p.socket.reset();
+                ++self->stats.frames_dropped;
+            }
+        }
+        p.writing = false;
+    }
+
+    asio::awaitable<std::error_code> connect(peer& p, node_id to) {
+        std::error_code ec;
+        tcp::resolver resolver(loop);
+        auto endpoints =
+            co_await resolver.async_resolve(p.address.host, std::to_string(p.address.port),
+                                            asio::redirect_error(use_awaitable, ec));
+        if (ec) {
+            co_return ec;
+        }
+        auto socket = std::make_unique<tcp::socket>(loop);
+        co_await asio::async_connect(*socket, endpoints, asio::redirect_error(use_awaitable, ec));
+        if (ec) {
+            co_return ec;
+        }
+        socket->set_option(tcp::no_delay(true), ec);
+        uint8_t hello[hello_bytes];
+        big_endian::store(hello, hello_magic, 4);
+        big_endian::store(hello + 4, static_cast<uint32_t>(self), 4);
+        big_endian::store(hello + 8, static_cast<uint32_t>(to), 4);
+        co_await asio::async_write(*socket, asio::buffer(hello),
+                                   asio::redirect_error(use_awaitable, ec));
+        if (!ec) {
+            p.socket = std::move(socket);
+        }
+        co_return ec;
+    }
+
+    static asio::awaitable<void> accept_loop(std::shared_ptr<impl> self) {
+        while (!self->stopped) {
+            std::error_code ec;
+            auto socket = std::make_shared<tcp::socket>(self->loop);
+            co_await self->acceptor.async_accept(*socket, asio::redirect_error(use_awaitable, ec));
+            if (self->stopped || ec == asio::error::operation_aborted) {
+                co_return;
+            }
+            if (ec) {
+                continue;
+            }
+            socket->set_option(tcp::no_delay(true), ec);
+            std::erase_if(self->inbound, [](const auto& w) { return w.expired(); });
+            self->inbound.push_back(socket);
+            asio::co_spawn(self->loop, read_loop(self, socket), asio::detached);
+        }
+    }
+
+    static asio::awaitable<void> read_loop(std::shared_ptr<impl> self,
+                                           std::shared_ptr<tcp::socket> socket) {
+        std::error_code ec;
+        uint8_t hello[hello_bytes];
+        co_await asio::async_read(*socket, asio::buffer(hello),
+                                  asio::redirect_error(use_awaitable, ec));
+        if (ec) {
+            co_return;
+        }
+        auto from = static_cast<node_id>(big_endian::load(hello + 4, 4));
+        auto to = static_cast<node_id>(big_endian::load(hello + 8, 4));
+        if (big_endian::load(hello, 4) != hello_magic || to != self->self ||
+            !self->peers.contains(from)) {
+            log::get("rpc")->warn("node {}: refused a connection (bad hello from {})", self->self,
+                                  from);
+            ++self->stats.connections_refused;
+            socket->close(ec);
+            co_return;
+        }
+        std::vector<uint8_t> frame;
+        while (!self->stopped) {
+            uint8_t length[4];
+            co_await asio::async_read(*socket, asio::buffer(length),
+                                      asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                break;
+            }
+            size_t n = big_endian::load(length, 4);
+            if (n > self->max_frame_bytes) {
+                log::get("rpc")->warn("node {}: frame of {} bytes from node {} is over the limit",
+                                      self->self, n, from);
+                ++self->stats.connections_refused;
+                break;
+            }
+            frame.resize(n);
+            co_await asio::async_read(*socket, asio::buffer(frame),
+                                      asio::redirect_error(use_awaitable, ec));
+            if (ec || self->stopped) {
+                break;
+            }
+            ++self->stats.frames_received;
+            if (!self->on_frame(from, frame)) {
+                log::get("rpc")->warn("node {}: malformed frame from node {}", self->self, from);
+                ++self->stats.connections_refused;
+                break;
+            }
+        }
+        socket->close(ec);
+    }
+};
+
+transport::transport(asio::io_context& loop, node_id self, std::map<node_id, peer_address> peers,
+                     frame_handler on_frame, size_t max_frame_bytes, size_t max_queued_bytes)
+    : _impl(std::make_shared<impl>(loop, self, std::move(on_frame), max_frame_bytes,
+                                   max_queued_bytes)) {
+    for (auto& [id, address] : peers) {
+        if (id != self) {
+            _impl->peers[id].address = std::move(address);
+        }
+    }
+}
+
+transport::~transport() {
+    stop();
+}
+
+result<void, error> transport::listen(const std::string& host, uint16_t port) {
+    std::error_code ec;
+    tcp::resolver resolver(_impl->loop);
+    auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+    auto fail = [&] {
+        return unexpected(
+            error{ec, fmt::format("cannot listen on {}:{}: {}", host, port, ec.message())});
+    };
+    if (ec || endpoints.empty()) {
+        return fail();
+    }
+    auto endpoint = endpoints.begin()->endpoint();
+    _impl->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) _impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) _impl->acceptor.bind(endpoint, ec);
+    if (!ec) _impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        return fail();
+    }
+    asio::co_spawn(_impl->loop, impl::accept_loop(_impl), asio::detached);
+    return {};
+}
+
+uint16_t transport::port() const {
+    std::error_code ec;
+    return _impl->acceptor.local_endpoint(ec).port();
+}
+
+void transport::send(node_id to, std::span<const uint8_t> frame) {
+    _impl->send(to, frame);
+}
+
+void transport::stop() {
+    _impl->stopped = true;
+    std::error_code ec;
+    _impl->acceptor.close(ec);
+    for (auto& [id, p] : _impl->peers) {
+        if (p.socket) {
+            p.socket->close(ec);
+        }
+        p.queued.clear();
+    }
+    for (auto& weak : _impl->inbound) {
+        if (auto s = weak.lock()) {
+            s->close(ec);
+        }
+    }
+    _impl->inbound.clear();
+}
+
+const transport_stats& transport::stats() const {
+    return _impl->stats;
+}
+
+}  // namespace trib::rpc

@@ -1,0 +1,70 @@
+// Node-to-node connections. Each node listens on its own port; to reach a peer it keeps one
+// outgoing connection (opened on demand, reopened after a failure) and writes frames on it.
+// Frames queued while a write is under way leave together in the next write, so everything
+// a node sends a peer in one turn of its loop (every group's heartbeats of one tick) shares
+// one syscall. Delivery is best effort: a frame that cannot be sent is dropped, as Raft
+// expects of a network, and counted.
+//
+// Wire: a connection opens with a hello (u32 magic, i32 sender id, i32 receiver id); then
+// frames, each a u32 length and that many bytes. A frame over max_frame_bytes, a wrong
+// magic or an unknown sender closes the connection.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include "base/error.h"
+#include "base/result.h"
+
+namespace trib::rpc {
+
+using node_id = int32_t;
+
+struct peer_address {
+    std::string host;
+    uint16_t port = 0;
+};
+
+struct transport_stats {
+    uint64_t frames_sent = 0;
+    uint64_t writes = 0;  // syscalls' worth: frames sent together count once
+    uint64_t frames_dropped = 0;
+    uint64_t frames_received = 0;
+    uint64_t connections_refused = 0;  // bad hello, oversized or rejected frames
+};
+
+class transport {
+  public:
+    // Returns false to close the connection the frame came on (it held garbage).
+    using frame_handler = std::function<bool(node_id from, std::span<const uint8_t> frame)>;
+
+    transport(asio::io_context& loop, node_id self, std::map<node_id, peer_address> peers,
+              frame_handler on_frame, size_t max_frame_bytes = 64 << 20,
+              size_t max_queued_bytes = 64 << 20);
+    ~transport();
+    transport(const transport&) = delete;
+    transport& operator=(const transport&) = delete;
+
+    // Binds and starts accepting (port 0 picks one; see port()).
+    result<void, error> listen(const std::string& host, uint16_t port);
+    uint16_t port() const;
+    // Queues `frame` for `to` (on the loop's thread). Dropped if the peer is unknown or its
+    // queue already holds max_queued_bytes.
+    void send(node_id to, std::span<const uint8_t> frame);
+    // Closes every connection and the listener; queued frames are dropped.
+    void stop();
+    const transport_stats& stats() const;
+
+  private:
+    struct impl;
+    std::shared_ptr<impl> _impl;
+};
+
+}  // namespace trib::rpc

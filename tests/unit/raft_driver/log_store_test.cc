@@ -1,0 +1,146 @@
+// The Raft store on the storage engine: what a ready writes survives a reopen (entries,
+// terms, config entries, term and vote, snapshots), truncation of a divergent suffix, and
+// corrupt state files are refused with a message.
+#include "raft/log_store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "model/record_batch.h"
+
+namespace trib::raft {
+namespace {
+namespace fs = std::filesystem;
+
+struct temp_dir {
+    fs::path path =
+        fs::temp_directory_path() / ("trib-raft-store-" + std::to_string(std::random_device{}()));
+    ~temp_dir() { fs::remove_all(path); }
+};
+
+entry data_entry(offset_t base, term_t term, int records = 1) {
+    std::vector<model::record> rs(static_cast<size_t>(records));
+    for (auto& r : rs) {
+        r.value = std::vector<uint8_t>{1, 2, 3};
+    }
+    auto bytes =
+        model::build_batch(
+            {.base_offset = base, .partition_leader_epoch = static_cast<int32_t>(term)}, rs)
+            .value();
+    return entry_from_batch(std::make_shared<const std::vector<uint8_t>>(std::move(bytes))).value();
+}
+
+entry config_entry(offset_t base, term_t term, configuration c) {
+    auto bytes = make_config_batch(c, 0);
+    model::set_base_offset(bytes, base);
+    model::set_partition_leader_epoch(bytes, static_cast<int32_t>(term));
+    return entry_from_batch(std::make_shared<const std::vector<uint8_t>>(std::move(bytes))).value();
+}
+
+std::unique_ptr<log_store> open(const temp_dir& d) {
+    auto s = log_store::open(d.path, configuration{{1, 2, 3}}, storage::log_config{});
+    EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
+    return std::move(*s);
+}
+
+TEST(log_store, a_new_store_starts_at_its_bootstrap_configuration) {
+    temp_dir d;
+    auto s = open(d);
+    EXPECT_EQ(s->last_offset(), -1);
+    EXPECT_EQ(s->snapshot().config, (configuration{{1, 2, 3}}));
+    EXPECT_EQ(s->state(), hard_state{});
+    EXPECT_EQ(s->position_of(-1).value().term, 0);
+}
+
+TEST(log_store, writes_survive_a_reopen_with_terms_and_configs_indexed) {
+    temp_dir d;
+    {
+        auto s = open(d);
+        ready rd;
+        rd.hard_state = hard_state{.term = 3, .voted_for = 2};
+        rd.entries = {data_entry(0, 1, 4), data_entry(4, 1), config_entry(5, 3, {{1, 2}}),
+                      data_entry(6, 3, 2)};
+        ASSERT_TRUE(s->write(rd, 0).has_value());
+        ASSERT_TRUE(s->data()->flush().has_value());
+    }
+    auto s = open(d);
+    EXPECT_EQ(s->state(), (hard_state{.term = 3, .voted_for = 2}));
+    EXPECT_EQ(s->last_offset(), 7);
+    auto p = s->position_of(2).value();
+    EXPECT_EQ(p.base_offset, 0);
+    EXPECT_EQ(p.last_offset, 3);
+    EXPECT_EQ(p.term, 1);
+    EXPECT_EQ(s->position_of(7).value().term, 3);
+    ASSERT_EQ(s->configs().size(), 1u);
+    EXPECT_EQ(s->configs()[0].first, 5);
+    EXPECT_EQ(s->configs()[0].second, (configuration{{1, 2}}));
+    auto es = s->entries(4, 7, 1 << 20).value();
+    ASSERT_EQ(es.size(), 3u);
+    EXPECT_EQ(es[1].kind, entry_kind::config);
+    EXPECT_EQ(es[2].last_offset, 7);
+    // A byte limit still returns the first entry whole.
+    EXPECT_EQ(s->entries(4, 7, 1).value().size(), 1u);
+    EXPECT_FALSE(s->entries(8, 9, 100).has_value());
+}
+
+TEST(log_store, a_divergent_suffix_is_replaced_and_its_config_forgotten) {
+    temp_dir d;
+    auto s = open(d);
+    ready first;
+    first.entries = {data_entry(0, 1), config_entry(1, 1, {{1, 2}}), data_entry(2, 1)};
+    ASSERT_TRUE(s->write(first, 0).has_value());
+    ready second;
+    second.entries = {data_entry(1, 2), data_entry(2, 2, 3)};
+    ASSERT_TRUE(s->write(second, 0).has_value());
+    EXPECT_EQ(s->last_offset(), 4);
+    EXPECT_TRUE(s->configs().empty());
+    EXPECT_EQ(s->position_of(0).value().term, 1);
+    EXPECT_EQ(s->position_of(3).value().term, 2);
+}
+
+TEST(log_store, an_installed_snapshot_replaces_the_log_and_survives_a_reopen) {
+    temp_dir d;
+    {
+        auto s = open(d);
+        ready first;
+        first.entries = {data_entry(0, 1), data_entry(1, 1)};
+        ASSERT_TRUE(s->write(first, 0).has_value());
+        ready rd;
+        rd.snapshot = snapshot{.last_offset = 49, .last_term = 4, .config = {{1, 3}}};
+        rd.entries = {data_entry(50, 5)};
+        ASSERT_TRUE(s->write(rd, 0).has_value());
+        ASSERT_TRUE(s->data()->flush().has_value());
+        EXPECT_EQ(s->last_offset(), 50);
+    }
+    auto s = open(d);
+    EXPECT_EQ(s->snapshot().last_offset, 49);
+    EXPECT_EQ(s->snapshot().config, (configuration{{1, 3}}));
+    EXPECT_EQ(s->position_of(49).value().term, 4);
+    EXPECT_EQ(s->position_of(50).value().term, 5);
+    EXPECT_FALSE(s->position_of(1).has_value());
+    EXPECT_EQ(s->entries(50, 50, 100).value().size(), 1u);
+}
+
+TEST(log_store, a_corrupt_state_file_is_refused_with_a_message) {
+    temp_dir d;
+    {
+        auto s = open(d);
+        ready rd;
+        rd.hard_state = hard_state{.term = 9, .voted_for = 1};
+        ASSERT_TRUE(s->write(rd, 0).has_value());
+    }
+    {
+        std::fstream f(d.path / "raft_state", std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(8);
+        f.put('\x7f');
+    }
+    auto s = log_store::open(d.path, configuration{{1}}, storage::log_config{});
+    ASSERT_FALSE(s.has_value());
+    EXPECT_NE(s.error().message.find("raft_state"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace trib::raft
