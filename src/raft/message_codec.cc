@@ -92,6 +92,7 @@ void encode_message(group_id group, const message& m, std::vector<uint8_t>& out)
     w.u8(static_cast<uint8_t>(m.type));
     w.i64(m.term);
     if (compact_type(m.type)) {
+        w.i64(m.prev_offset);
         w.i64(m.type == msg_type::heartbeat ? m.commit_offset : m.match_offset);
         return;
     }
@@ -137,6 +138,7 @@ result<std::vector<addressed_message>> decode_frame(std::span<const uint8_t> fra
         m.to = to;
         m.term = r.i64();
         if (compact_type(m.type)) {
+            m.prev_offset = r.i64();
             (m.type == msg_type::heartbeat ? m.commit_offset : m.match_offset) = r.i64();
         } else {
             uint8_t flags = r.u8();

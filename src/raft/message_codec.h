@@ -1,6 +1,6 @@
 // Raft messages on the wire between nodes. A frame from one node to another holds messages
 // of many groups back to back; the sender and receiver are the connection's two ends, so
-// messages carry neither. Heartbeats and their answers take 25 bytes each, so one frame per
+// messages carry neither. Heartbeats and their answers take 33 bytes each, so one frame per
 // tick carries every group's heartbeats to a peer. Layout: docs/formats/raft-rpc.md.
 #pragma once
 

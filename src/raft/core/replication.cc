@@ -206,9 +206,12 @@ void raft_node::broadcast_append(bool allow_empty) {
 void raft_node::broadcast_heartbeat() {
     for (auto& [peer, p] : _progress) {
         // Never more than the follower is known to hold: it may lack the rest.
+        // prev_offset: the last offset sent to it so far, echoed in the answer, which tells
+        // appends lost on the way from appends still on their way.
         send({.type = msg_type::heartbeat,
               .to = peer,
               .term = _term,
+              .prev_offset = p.next - 1,
               .commit_offset = std::min(p.match, _commit)},
              false);
     }
@@ -216,7 +219,7 @@ void raft_node::broadcast_heartbeat() {
 
 offset_t raft_node::boundary_before(offset_t offset) const {
     if (offset <= _log.start_offset()) {
-        return _log.start_offset();
+        return offset;  // below the log start only a snapshot helps (send_append sends it)
     }
     if (offset > _log.last_offset()) {
         return _log.last_offset() + 1;
@@ -277,9 +280,10 @@ void raft_node::handle_heartbeat_response(const message& m) {
     }
     progress& p = it->second;
     p.recent_active = true;
-    if (p.state == progress::mode::replicate && m.match_offset < p.next - 1 &&
-        p.match < _log.last_offset()) {
-        // Appends in flight were lost (or are slow: resending is harmless).
+    if (p.state == progress::mode::replicate && m.match_offset < m.prev_offset &&
+        p.match < m.prev_offset) {
+        // Appends sent before the heartbeat did not arrive before it: lost (or, where the
+        // network reorders, slow — resending is harmless).
         become_probe(p, p.match + 1);
     }
     if (p.state == progress::mode::probe) {
@@ -379,6 +383,7 @@ void raft_node::handle_heartbeat(const message& m) {
     send({.type = msg_type::heartbeat_response,
           .to = m.from,
           .term = _term,
+          .prev_offset = m.prev_offset,
           .match_offset = _log.last_offset()},
          false);
 }

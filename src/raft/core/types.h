@@ -125,7 +125,8 @@ struct message {
     offset_t commit_offset = -1;
     // append_response: success → the follower's log matches the leader's up to match_offset;
     // failure → its log cannot match past match_offset (a hint where to resume), and
-    // prev_offset repeats the rejected append's. heartbeat_response: the follower's last offset.
+    // prev_offset repeats the rejected append's. heartbeat: prev_offset is the last offset sent
+    // to the follower so far; heartbeat_response: echoes it, match_offset = its last offset.
     offset_t match_offset = -1;
     // snapshot
     std::optional<snapshot> snap;

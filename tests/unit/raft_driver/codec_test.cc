@@ -36,8 +36,9 @@ std::vector<message> samples() {
                    .granted = false,
                    .prev_offset = 9,
                    .match_offset = 4});
-    out.push_back({.type = msg_type::heartbeat, .term = 7, .commit_offset = 11});
-    out.push_back({.type = msg_type::heartbeat_response, .term = 7, .match_offset = 11});
+    out.push_back({.type = msg_type::heartbeat, .term = 7, .prev_offset = 12, .commit_offset = 11});
+    out.push_back(
+        {.type = msg_type::heartbeat_response, .term = 7, .prev_offset = 12, .match_offset = 11});
     snapshot s{.last_offset = 99,
                .last_term = 5,
                .config = {{1, 2, 3}},
@@ -65,6 +66,7 @@ TEST(message_codec, every_type_round_trips_with_sender_and_receiver_from_the_con
         EXPECT_EQ(b.term, a.term);
         EXPECT_EQ(b.commit_offset, a.commit_offset) << to_string(a.type);
         EXPECT_EQ(b.match_offset, a.match_offset) << to_string(a.type);
+        EXPECT_EQ(b.prev_offset, a.prev_offset) << to_string(a.type);
         if (a.type == msg_type::heartbeat || a.type == msg_type::heartbeat_response) {
             continue;
         }
@@ -88,10 +90,10 @@ TEST(message_codec, every_type_round_trips_with_sender_and_receiver_from_the_con
     }
 }
 
-TEST(message_codec, heartbeats_take_25_bytes_each) {
+TEST(message_codec, heartbeats_take_33_bytes_each) {
     std::vector<uint8_t> frame;
     encode_message(1, {.type = msg_type::heartbeat, .term = 3, .commit_offset = 5}, frame);
-    EXPECT_EQ(frame.size(), 25u);  // group, type, term, commit offset
+    EXPECT_EQ(frame.size(), 33u);  // group, type, term, sent-through and commit offsets
 }
 
 TEST(message_codec, every_truncation_of_a_frame_is_refused) {
