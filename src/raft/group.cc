@@ -23,7 +23,6 @@ group::group(group_id id, const raft_options& options, std::unique_ptr<log_store
       _store(std::move(store)),
       _node(options, *_store, _store->state()),
       _flusher(flusher),
-      _loop(loop),
       _send(std::move(send)),
       _on_commit(std::move(on_commit)) {
     std::weak_ptr<bool> alive = _alive;

@@ -55,7 +55,6 @@ class group {
     std::unique_ptr<log_store> _store;
     raft_node _node;
     storage::flusher& _flusher;
-    asio::io_context& _loop;
     send_fn _send;
     commit_fn _on_commit;
     std::optional<ready> _in_flight;

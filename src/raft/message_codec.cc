@@ -58,8 +58,8 @@ class reader {
             _ok = false;
             return nullptr;
         }
-        auto b = std::make_shared<const std::vector<uint8_t>>(_in.begin() + _pos,
-                                                              _in.begin() + _pos + n);
+        auto from = _in.subspan(_pos, n);
+        auto b = std::make_shared<const std::vector<uint8_t>>(from.begin(), from.end());
         _pos += n;
         return b;
     }

@@ -197,13 +197,14 @@ struct transport::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-transport::transport(asio::io_context& loop, node_id self, std::map<node_id, peer_address> peers,
-                     frame_handler on_frame, size_t max_frame_bytes, size_t max_queued_bytes)
+transport::transport(asio::io_context& loop, node_id self,
+                     const std::map<node_id, peer_address>& peers, frame_handler on_frame,
+                     size_t max_frame_bytes, size_t max_queued_bytes)
     : _impl(std::make_shared<impl>(loop, self, std::move(on_frame), max_frame_bytes,
                                    max_queued_bytes)) {
     for (auto& [id, address] : peers) {
         if (id != self) {
-            _impl->peers[id].address = std::move(address);
+            _impl->peers[id].address = address;
         }
     }
 }

@@ -45,7 +45,7 @@ class transport {
     // Returns false to close the connection the frame came on (it held garbage).
     using frame_handler = std::function<bool(node_id from, std::span<const uint8_t> frame)>;
 
-    transport(asio::io_context& loop, node_id self, std::map<node_id, peer_address> peers,
+    transport(asio::io_context& loop, node_id self, const std::map<node_id, peer_address>& peers,
               frame_handler on_frame, size_t max_frame_bytes = 64 << 20,
               size_t max_queued_bytes = 64 << 20);
     ~transport();

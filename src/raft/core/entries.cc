@@ -93,7 +93,7 @@ result<configuration> config_of(const entry& e) {
         return unexpected(make_error_code(errc::invalid_batch));
     }
     configuration c;
-    for (int32_t i = 0; i < count; ++i) {
+    for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
         c.voters.push_back(static_cast<node_id>(big_endian::load(value.data() + 6 + 4 * i, 4)));
     }
     if (!std::is_sorted(c.voters.begin(), c.voters.end()) ||

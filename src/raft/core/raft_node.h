@@ -113,7 +113,7 @@ class raft_node {
     result<offset_t> append_as_leader(std::vector<uint8_t> batch, entry_kind kind);
     void become_probe(progress& p, offset_t next);
     void tally_votes(bool pre);
-    result<offset_t> change_config(configuration next, int64_t now_ms);
+    result<offset_t> change_config(const configuration& next, int64_t now_ms);
     void apply_config_from_log();
     void forget_configs_from(offset_t offset);
     void learn_configs(const std::vector<entry>& entries);

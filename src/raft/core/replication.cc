@@ -46,7 +46,7 @@ result<offset_t> raft_node::propose(std::vector<uint8_t> batch, int64_t /*now_ms
     return append_as_leader(std::move(batch), entry_kind::data);
 }
 
-result<offset_t> raft_node::change_config(configuration next, int64_t now_ms) {
+result<offset_t> raft_node::change_config(const configuration& next, int64_t now_ms) {
     if (_role != raft::role::leader) {
         return unexpected(make_error_code(errc::not_leader));
     }
@@ -68,7 +68,7 @@ result<offset_t> raft_node::add_voter(node_id id, int64_t now_ms) {
     }
     configuration next = _config;
     next.voters.insert(std::upper_bound(next.voters.begin(), next.voters.end(), id), id);
-    return change_config(std::move(next), now_ms);
+    return change_config(next, now_ms);
 }
 
 result<offset_t> raft_node::remove_voter(node_id id, int64_t now_ms) {
@@ -77,7 +77,7 @@ result<offset_t> raft_node::remove_voter(node_id id, int64_t now_ms) {
     }
     configuration next = _config;
     std::erase(next.voters, id);
-    return change_config(std::move(next), now_ms);
+    return change_config(next, now_ms);
 }
 
 void raft_node::learn_configs(const std::vector<entry>& entries) {
@@ -120,7 +120,8 @@ void raft_node::on_config_changed() {
             p.recent_active = true;
         }
     }
-    std::erase_if(_progress, [&](const auto& kv) { return !_config.contains(kv.first); });
+    // Nodes the change removes keep being replicated to until it commits, so they learn of
+    // their removal (and stop campaigning); set_commit forgets them.
     if (_transfer_to != no_node && !_config.contains(_transfer_to)) {
         _transfer_to = no_node;
     }
@@ -261,6 +262,11 @@ void raft_node::handle_append_response(const message& m) {
     }
     if (maybe_commit()) {
         broadcast_append(true);  // tell everyone the new commit offset
+        // The commit may have removed this follower (or us): `p` is not to be used.
+        it = _progress.find(m.from);
+        if (_role != raft::role::leader || it == _progress.end()) {
+            return;
+        }
     } else {
         while (send_append(m.from, false)) {
             if (p.state != progress::mode::replicate) {
@@ -268,7 +274,7 @@ void raft_node::handle_append_response(const message& m) {
             }
         }
     }
-    if (_transfer_to == m.from && p.match == _log.last_offset()) {
+    if (_transfer_to == m.from && it->second.match == _log.last_offset()) {
         send({.type = msg_type::timeout_now, .to = m.from, .term = _term}, false);
     }
 }
@@ -286,11 +292,18 @@ void raft_node::handle_heartbeat_response(const message& m) {
         // network reorders, slow — resending is harmless).
         become_probe(p, p.match + 1);
     }
+    if (p.state == progress::mode::replicate && p.inflight.size() >= _opt.max_inflight_appends) {
+        // Acknowledgements may have been lost: let one more append go; its answer acknowledges
+        // everything before it too.
+        p.inflight.erase(p.inflight.begin());
+    }
     if (p.state == progress::mode::probe) {
         p.probe_sent = false;
     }
     if (p.match < _log.last_offset()) {
-        send_append(m.from, false);
+        // Sent even without new entries: the answer says how far the follower matches, which
+        // recovers a lost acknowledgement in a group that has gone quiet.
+        send_append(m.from, true);
     }
 }
 
@@ -333,8 +346,14 @@ void raft_node::set_commit(offset_t commit) {
         _uncommitted_bytes -= i->second;
     }
     _uncommitted.erase(_uncommitted.begin(), done);
-    // A leader the committed configuration leaves out hands over by stepping down.
-    if (!_config.contains(_opt.id) && !_configs.empty() && _configs.back().first <= _commit) {
+    if (_configs.empty() || _configs.back().first > _commit) {
+        return;
+    }
+    std::erase_if(_progress, [&](const auto& kv) { return !_config.contains(kv.first); });
+    // A leader the committed configuration leaves out hands over by stepping down, after
+    // telling the others the new commit offset.
+    if (!_config.contains(_opt.id)) {
+        broadcast_append(true);
         become_follower(_term, no_node);
     }
 }
