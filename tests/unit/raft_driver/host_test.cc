@@ -8,8 +8,10 @@
 #include <random>
 
 #include <asio/ip/tcp.hpp>
+#include <asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include "base/big_endian.h"
 #include "model/record_batch.h"
 
 namespace trib::raft {
@@ -164,6 +166,46 @@ TEST_F(three_hosts, a_stopped_leader_is_replaced_and_committed_entries_stay) {
     start(old);  // it rejoins as a follower and takes the new entries
     ASSERT_TRUE(run_until([&] { return committed[static_cast<size_t>(old - 1)] >= after; }));
     EXPECT_EQ(log_bytes(old, after), now);
+}
+
+}  // namespace
+}  // namespace trib::raft
+
+namespace trib::raft {
+namespace {
+
+// A raw connection to host 1, writing whatever a test gives it.
+void send_raw(asio::io_context& loop, uint16_t port, const std::vector<uint8_t>& bytes) {
+    asio::ip::tcp::socket s(loop);
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
+    asio::write(s, asio::buffer(bytes));
+    loop.run_for(std::chrono::milliseconds(50));
+}
+
+std::vector<uint8_t> hello(uint32_t magic, node_id from, node_id to) {
+    std::vector<uint8_t> out(12);
+    big_endian::store(out.data(), magic, 4);
+    big_endian::store(out.data() + 4, static_cast<uint32_t>(from), 4);
+    big_endian::store(out.data() + 8, static_cast<uint32_t>(to), 4);
+    return out;
+}
+
+TEST_F(three_hosts, strangers_garbage_and_oversized_frames_are_refused_and_the_group_goes_on) {
+    propose_and_commit(5, "a");
+    uint16_t port = peers[1].port;
+    auto refused = [&] { return hosts[0]->transport_stats().connections_refused; };
+    uint64_t before = refused();
+    send_raw(loop, port, hello(0xdeadbeef, 2, 1));  // wrong magic
+    send_raw(loop, port, hello(0x54524942, 9, 1));  // a node we do not know
+    send_raw(loop, port, hello(0x54524942, 2, 3));  // meant for another node
+    auto oversized = hello(0x54524942, 2, 1);
+    oversized.insert(oversized.end(), {0xff, 0xff, 0xff, 0xff});
+    send_raw(loop, port, oversized);
+    auto garbage = hello(0x54524942, 2, 1);
+    garbage.insert(garbage.end(), {0, 0, 0, 5, 1, 2, 3, 4, 5});
+    send_raw(loop, port, garbage);
+    EXPECT_EQ(refused(), before + 5);
+    propose_and_commit(5, "b");  // the group never noticed
 }
 
 }  // namespace
