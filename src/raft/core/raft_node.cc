@@ -65,7 +65,21 @@ void raft_node::reset_election_timeout() {
 }
 
 bool raft_node::promotable() const {
-    return _config.contains(_opt.id) && !_log.has_pending_snapshot();
+    if (_log.has_pending_snapshot()) {
+        return false;
+    }
+    if (_config.contains(_opt.id)) {
+        return true;
+    }
+    // A change that removes us and is not known committed may still need us: the voters of
+    // the previous configuration cannot elect anyone without our vote, and we may hold the
+    // change's only copy (a leader that removed itself and lost touch before it committed).
+    if (_configs.empty() || _configs.back().first <= _commit) {
+        return false;
+    }
+    const configuration& previous =
+        _configs.size() >= 2 ? _configs[_configs.size() - 2].second : _log.snapshot().config;
+    return previous.contains(_opt.id);
 }
 
 void raft_node::reset(term_t term) {
@@ -214,6 +228,7 @@ void raft_node::tick() {
     }
     if (++_election_elapsed >= _randomized_timeout) {
         _election_elapsed = 0;
+        _leader = no_node;  // silent for a whole timeout: no lease to protect any more
         if (promotable()) {
             start_election(_opt.pre_vote, false);
         } else {

@@ -1,6 +1,8 @@
 // Leadership transfer (dissertation §3.10) and one-server-at-a-time membership changes
 // (§4.1): a change takes effect when appended, waits for a commit in the leader's term and
 // for the previous change to commit; new voters catch up and count; removed ones go quiet.
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "unit/raft/harness.h"
@@ -217,18 +219,37 @@ TEST(membership, removed_leader_steps_down_once_the_change_commits) {
     EXPECT_TRUE(c.node(l).propose(data_batch("after"), 0).has_value());
 }
 
-TEST(membership, node_that_holds_its_removal_does_not_campaign) {
-    const configuration three{{1, 2, 3}};
+TEST(membership, node_whose_removal_is_committed_does_not_campaign) {
+    // The removal is below the snapshot: committed for certain.
     cluster c;
-    c.add(3, three, {test::data_entry(0, 1), test::config_entry(1, 1, configuration{{1, 2}})},
-          {1, no_node});
-    ASSERT_EQ(c.node(3).config(), (configuration{{1, 2}}));
+    c.add(3, configuration{{1, 2}}, {test::data_entry(0, 1)}, {1, no_node});
     c.tick(3, 100);
     c.node(3).campaign();
     c.process(3);
     EXPECT_TRUE(c.queue.empty());
     EXPECT_EQ(c.node(3).role(), role::follower);
     EXPECT_EQ(c.node(3).term(), 1);
+}
+
+TEST(membership, node_holding_its_uncommitted_removal_may_only_ask_the_new_voters) {
+    // It may hold the removal's only copy (a leader that removed itself and lost touch), so it
+    // may campaign — but it counts votes in the new configuration and, with pre-vote, moves
+    // no one's term unless those voters would elect it.
+    const configuration three{{1, 2, 3}};
+    cluster c;
+    c.add(3, three, {test::data_entry(0, 1), test::config_entry(1, 1, configuration{{1, 2}})},
+          {1, no_node});
+    ASSERT_EQ(c.node(3).config(), (configuration{{1, 2}}));
+    c.node(3).campaign();
+    c.process(3);
+    EXPECT_EQ(c.node(3).role(), role::pre_candidate);
+    EXPECT_EQ(c.node(3).term(), 1);
+    std::set<node_id> asked;
+    for (const message& m : c.queue) {
+        EXPECT_EQ(m.type, msg_type::pre_vote);
+        asked.insert(m.to);
+    }
+    EXPECT_EQ(asked, (std::set<node_id>{1, 2}));
 }
 
 TEST(membership, removed_follower_does_not_disrupt_the_group) {
