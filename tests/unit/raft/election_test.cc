@@ -21,15 +21,13 @@ raft_options no_pre_vote() {
     return o;
 }
 
-// The answer `from` gave `to` of the given type, among `ms`.
-const message* answer(const std::vector<message>& ms, msg_type t, node_id from, node_id to) {
+// The answer `from` gave `to` of the given type, among `ms` (a vector or the queue).
+template <typename Messages>
+const message* answer(const Messages& ms, msg_type t, node_id from, node_id to) {
     for (const message& m : ms) {
         if (m.type == t && m.from == from && m.to == to) return &m;
     }
     return nullptr;
-}
-const message* answer(const std::deque<message>& q, msg_type t, node_id from, node_id to) {
-    return answer(std::vector<message>(q.begin(), q.end()), t, from, to);
 }
 
 TEST(election, follower_campaigns_after_randomized_timeout) {
