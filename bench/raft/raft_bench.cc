@@ -2,6 +2,11 @@
 // hosts the same groups on real storage and real node-to-node connections; whichever node
 // leads a group keeps `--window` proposals of `--batch-bytes` in flight on it and counts
 // what commits. Prints JSON: commits, bytes and commit latency percentiles of this node.
+//
+// For crash tests (tests/integration/test_raft_processes.py): `--unique` makes every proposed
+// batch different, `--ack-log FILE` appends "group offset term crc" for each proposal this
+// node saw committed while it led, and `--dump` prints every group's log in the same form
+// (entries only, from the store on disk) and exits.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +19,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "model/record_batch.h"
 #include "raft/host.h"
@@ -57,6 +63,32 @@ std::map<raft::node_id, rpc::peer_address> parse_peers(const std::string& text) 
     return out;
 }
 
+int dump_logs(const std::string& dir, int groups) {
+    for (int g = 0; g < groups; ++g) {
+        auto store = raft::log_store::open(std::filesystem::path(dir) / fmt::format("group-{}", g),
+                                           raft::configuration{}, storage::log_config{});
+        if (!store) {
+            fmt::print(stderr, "{}\n", store.error().message);
+            return 1;
+        }
+        raft::offset_t next = (*store)->snapshot().last_offset + 1;
+        while (next <= (*store)->last_offset()) {
+            auto es = (*store)->entries(next, (*store)->last_offset(), 1 << 20);
+            if (!es) {
+                fmt::print(stderr, "group {}: cannot read at {}: {}\n", g, next,
+                           es.error().message());
+                return 1;
+            }
+            for (const auto& e : *es) {
+                fmt::print("{} {} {} {}\n", g, e.base_offset, e.term,
+                           model::header_fields(e.bytes()).crc);
+                next = e.last_offset + 1;
+            }
+        }
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,6 +102,9 @@ int main(int argc, char** argv) {
     size_t batch_bytes = 16 * 1024;
     size_t window = 64;
     int tick_ms = 100;
+    bool unique = false;
+    bool dump = false;
+    std::string ack_log_path;
     app.add_option("--id", id)->required();
     app.add_option("--peers", peers_text, "id=host:port,... for every node")->required();
     app.add_option("--dir", dir)->required();
@@ -79,7 +114,14 @@ int main(int argc, char** argv) {
     app.add_option("--batch-bytes", batch_bytes);
     app.add_option("--window", window, "proposals in flight per group led here");
     app.add_option("--tick-ms", tick_ms);
+    app.add_flag("--unique", unique, "a different batch for every proposal");
+    app.add_option("--ack-log", ack_log_path, "append each acknowledged proposal here");
+    app.add_flag("--dump", dump, "print every group's log and exit");
     CLI11_PARSE(app, argc, argv);
+    if (dump) {
+        return dump_logs(dir, groups);
+    }
+    std::FILE* ack_log = ack_log_path.empty() ? nullptr : std::fopen(ack_log_path.c_str(), "a");
 
     asio::io_context loop;
     raft::host_config config{
@@ -95,15 +137,19 @@ int main(int argc, char** argv) {
         voters.voters.push_back(peer);
     }
 
-    std::vector<uint8_t> records_batch;
-    {
+    uint64_t proposed = 0;
+    auto make_batch = [&] {
         size_t records = std::max<size_t>(1, batch_bytes / 1024);
         std::vector<model::record> rs(records);
         for (auto& r : rs) {
             r.value = std::vector<uint8_t>(batch_bytes / records - 70, 0x61);
         }
-        records_batch = model::build_batch({}, rs).value();
-    }
+        // Node id and a counter: no two proposals of a run carry the same bytes.
+        std::string tag = fmt::format("n{}-{}-{}", id, ::getpid(), proposed++);
+        std::copy(tag.begin(), tag.end(), rs[0].value->begin());
+        return model::build_batch({}, rs).value();
+    };
+    std::vector<uint8_t> records_batch = make_batch();
 
     bool measuring = false;
     uint64_t commits = 0;
@@ -121,11 +167,11 @@ int main(int argc, char** argv) {
             }
         }
         while (l.in_flight.size() < window) {
-            auto offset = l.g->propose(records_batch);
+            auto offset = l.g->propose(unique ? make_batch() : records_batch);
             if (!offset) {
                 break;
             }
-            l.in_flight.push_back({*offset + 0, clock_type::now()});
+            l.in_flight.push_back({*offset, clock_type::now()});
         }
         l.g->pump();
     };
@@ -134,8 +180,23 @@ int main(int argc, char** argv) {
         auto gid = static_cast<raft::group_id>(g);
         auto added = host.add_group(gid, voters, [&, gid](raft::offset_t committed) {
             group_load& l = loads[gid];
+            raft::raft_node& n = l.g->node();
+            if (n.role() != raft::role::leader || n.term() != l.term) {
+                l.in_flight.clear();  // not ours to acknowledge: another leader's commit
+                return;
+            }
             auto now = clock_type::now();
             while (!l.in_flight.empty() && l.in_flight.front().last_offset <= committed) {
+                if (ack_log != nullptr) {
+                    auto pos = l.g->store().position_of(l.in_flight.front().last_offset);
+                    auto es = l.g->store().entries(pos->base_offset, pos->last_offset, 1);
+                    const auto& e = es->front();
+                    std::fprintf(
+                        ack_log, "%llu %lld %lld %u\n", static_cast<unsigned long long>(gid),
+                        static_cast<long long>(e.base_offset), static_cast<long long>(e.term),
+                        model::header_fields(e.bytes()).crc);
+                    std::fflush(ack_log);
+                }
                 if (measuring) {
                     ++commits;
                     bytes += records_batch.size();
@@ -204,5 +265,8 @@ int main(int argc, char** argv) {
         pct(0.99), latencies_ms.empty() ? 0.0 : latencies_ms.back(), max_term,
         host.transport_stats().frames_sent, host.transport_stats().writes);
     host.stop();
+    if (ack_log != nullptr) {
+        std::fclose(ack_log);
+    }
     return 0;
 }
