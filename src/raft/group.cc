@@ -57,6 +57,10 @@ result<offset_t> group::propose(std::vector<uint8_t> batch) {
     if (_failed) {
         return unexpected(make_error_code(errc::not_leader));
     }
+    // Refused here, not by every replica's log after it is replicated (which stops groups).
+    if (batch.size() > _store->data()->config().max_batch_bytes) {
+        return unexpected(make_error_code(errc::invalid_batch));
+    }
     return _node.propose(std::move(batch), wall_clock_ms());
 }
 
@@ -69,7 +73,18 @@ void group::fail(const std::string& what, std::error_code ec) {
 }
 
 void group::pump() {
-    if (_failed || _in_flight || !_node.has_ready()) {
+    if (_failed) {
+        return;
+    }
+    if (_in_flight) {
+        // A sync is under way: appends to followers and heartbeats go now, so the followers'
+        // syncs overlap ours instead of following it.
+        for (const message& m : _node.take_messages()) {
+            _send(_id, m);
+        }
+        return;
+    }
+    if (!_node.has_ready()) {
         return;
     }
     _in_flight = _node.take_ready();

@@ -39,7 +39,6 @@ void host::stop() {
         return;
     }
     _stopped = true;
-    std::error_code ignored;
     _ticker.cancel();
     _transport.stop();
     _groups.clear();
@@ -74,8 +73,9 @@ group* host::find(group_id id) {
 
 void host::schedule_tick() {
     _ticker.expires_after(std::chrono::milliseconds(_config.tick_ms));
-    _ticker.async_wait([this](std::error_code ec) {
-        if (ec || _stopped) {
+    // cancel() cannot recall a completion already queued: the token tells it we are gone.
+    _ticker.async_wait([this, alive = std::weak_ptr<bool>(_alive)](std::error_code ec) {
+        if (ec || !alive.lock() || _stopped) {
             return;
         }
         for (auto& [id, g] : _groups) {
@@ -109,10 +109,21 @@ bool host::on_frame(node_id from, std::span<const uint8_t> frame) {
 }
 
 void host::queue(node_id to, group_id g, const message& m) {
-    encode_message(g, m, _outgoing[to]);
+    std::vector<uint8_t>& buffer = _outgoing[to];
+    encode_message(g, m, buffer);
+    if (buffer.size() >= frame_target_bytes) {
+        // Split at message boundaries: a catch-up burst of many groups stays far below the
+        // receiver's frame limit.
+        _transport.send(to, buffer);
+        buffer.clear();
+    }
     if (!_flush_posted) {
         _flush_posted = true;
-        asio::post(_loop, [this] { flush_outgoing(); });
+        asio::post(_loop, [this, alive = std::weak_ptr<bool>(_alive)] {
+            if (alive.lock()) {
+                flush_outgoing();
+            }
+        });
     }
 }
 
@@ -125,6 +136,9 @@ void host::flush_outgoing() {
         if (!buffer.empty()) {
             _transport.send(to, buffer);
             buffer.clear();
+        }
+        if (buffer.capacity() > frame_target_bytes) {
+            buffer.shrink_to_fit();  // a burst's buffer is not kept
         }
     }
 }

@@ -28,6 +28,10 @@ struct host_config {
 
 class host {
   public:
+    // Messages for a peer leave in frames of about this size at most (one message may be
+    // larger: a snapshot, or an append of max_append_bytes).
+    static constexpr size_t frame_target_bytes = 4 << 20;
+
     host(asio::io_context& loop, host_config config);
     ~host();
     host(const host&) = delete;
@@ -58,6 +62,7 @@ class host {
     std::map<node_id, std::vector<uint8_t>> _outgoing;
     bool _flush_posted = false;
     bool _stopped = false;
+    std::shared_ptr<bool> _alive = std::make_shared<bool>(true);  // for queued handlers
 };
 
 }  // namespace trib::raft

@@ -83,6 +83,11 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
     std::unique_ptr<log_store> s(new log_store(dir, std::move(*data)));
     s->_snap.config = std::move(bootstrap);
 
+    // A crash between a state file's rename and its directory's fsync leaves the new file
+    // visible but not durable: make what we are about to trust durable first.
+    if (auto synced = storage::sync_directory(dir); !synced) {
+        return fail(synced.error(), "cannot sync the directory");
+    }
     auto state = read_sealed(dir / "raft_state");
     if (!state) {
         return unexpected(state.error());
@@ -182,6 +187,9 @@ offset_t log_store::last_offset() const {
 }
 
 term_t log_store::term_of(offset_t offset) const {
+    if (offset == _snap.last_offset) {
+        return _snap.last_term;
+    }
     auto it = std::upper_bound(_terms.begin(), _terms.end(), offset,
                                [](offset_t o, const auto& t) { return o < t.first; });
     TRIB_ASSERT_MSG(it != _terms.begin(), "no term indexed for offset {}", offset);

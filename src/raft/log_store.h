@@ -23,6 +23,7 @@ class log_store final : public stable_log {
 
     raft::snapshot snapshot() const override { return _snap; }
     offset_t last_offset() const override;
+    term_t term_of(offset_t offset) const override;
     result<entry_position> position_of(offset_t offset) const override;
     result<std::vector<entry>> entries(offset_t from, offset_t last,
                                        size_t max_bytes) const override;
@@ -39,7 +40,6 @@ class log_store final : public stable_log {
         : _dir(std::move(dir)), _log(std::move(log)) {}
     status index_log();
     void note_entry(const entry& e);
-    term_t term_of(offset_t offset) const;
 
     std::filesystem::path _dir;
     std::shared_ptr<storage::log> _log;

@@ -191,11 +191,23 @@ result<std::vector<addressed_message>> decode_frame(std::span<const uint8_t> fra
             // close its connection instead of stopping this node.
             if (!m.entries.empty() &&
                 (m.type != msg_type::append || m.entries.front().base_offset != m.prev_offset + 1 ||
-                 m.entries.back().term > m.term)) {
+                 m.entries.front().term < m.prev_term || m.entries.back().term > m.term)) {
+                return bad();
+            }
+            for (const entry& e : m.entries) {
+                if (e.kind == entry_kind::config && !config_of(e).has_value()) {
+                    return bad();
+                }
+            }
+            if (m.prev_term > m.term || m.last_term > m.term || m.prev_offset < -1 ||
+                m.last_offset < -1 || m.prev_term < 0 || m.last_term < 0 ||
+                (m.snap && (m.snap->last_offset < -1 || m.snap->last_term < 0 ||
+                            m.snap->last_term > m.term))) {
                 return bad();
             }
         }
-        if (!r.ok() || m.term < 0) {
+        // Terms live in a batch's 32-bit partitionLeaderEpoch.
+        if (!r.ok() || m.term < 0 || m.term > INT32_MAX) {
             return bad();
         }
         out.push_back(std::move(am));

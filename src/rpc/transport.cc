@@ -54,7 +54,8 @@ struct transport::impl : std::enable_shared_from_this<impl> {
 
     void send(node_id to, std::span<const uint8_t> frame) {
         auto it = peers.find(to);
-        if (stopped || it == peers.end() || it->second.queued.size() > max_queued_bytes) {
+        if (stopped || it == peers.end() || it->second.queued.size() > max_queued_bytes ||
+            frame.size() > max_frame_bytes) {
             ++stats.frames_dropped;
             return;
         }
@@ -137,6 +138,9 @@ struct transport::impl : std::enable_shared_from_this<impl> {
                 co_return;
             }
             if (ec) {
+                // Out of descriptors and the like: do not spin on the shared loop.
+                asio::steady_timer wait(self->loop, reconnect_backoff);
+                co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
                 continue;
             }
             socket->set_option(tcp::no_delay(true), ec);

@@ -61,7 +61,12 @@ result<std::unique_ptr<log>> log::open(const std::filesystem::path& dir, log_con
         TRIB_TRY(sync_directory(dir));
     }
     l->_start_offset = std::max(*start, l->_segments.front()->base_offset());
-    l->_flushed_offset = l->_segments.back()->next_offset();  // what survived is on disk
+    // After a process crash the page cache may hold appends that were never synced; they
+    // read back like durable data. Sync once, so what survived really is on disk (Raft
+    // acknowledges entries by their presence in the log).
+    if (auto st = l->_segments.back()->sync_data(); !st) return unexpected(st.error());
+    TRIB_TRY(sync_directory(dir));
+    l->_flushed_offset = l->_segments.back()->next_offset();
     return l;
 }
 

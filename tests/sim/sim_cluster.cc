@@ -116,6 +116,10 @@ bool sim_cluster::pump(sim_node& n, int64_t now) {
     for (int i = 0; i < max_readies_per_pump && n.is_up(); ++i) {
         if (n.writing) {
             if (n.writing->durable_at > now) {
+                // As the driver does: what may go at once does not wait for the sync.
+                for (const raft::message& m : n.raft->take_messages()) {
+                    _network.send(m, now);
+                }
                 break;
             }
             finish_write(n, now);

@@ -45,18 +45,23 @@ result<entry_position> log_view::position_of(offset_t offset) const {
 }
 
 term_t log_view::term_at(offset_t offset) const {
-    auto pos = position_of(offset);
-    TRIB_ASSERT_MSG(pos.has_value(), "no term for offset {} (log {}..{})", offset, start_offset(),
-                    last_offset());
-    return pos->term;
+    TRIB_ASSERT_MSG(offset >= start_offset() - 1 && offset <= last_offset(),
+                    "no term for offset {} (log {}..{})", offset, start_offset(), last_offset());
+    if (offset == _snapshot.last_offset) {
+        return _snapshot.last_term;
+    }
+    if (offset > _stable_last) {
+        const entry* e = unstable_at(offset);
+        TRIB_ASSERT_MSG(e != nullptr, "unstable entries do not cover offset {}", offset);
+        return e->term;
+    }
+    return _stable.term_of(offset);
 }
 
 bool log_view::matches(offset_t offset, term_t term) const {
-    if (offset < start_offset() - 1 || offset > last_offset()) {
-        return false;
-    }
-    auto pos = position_of(offset);
-    return pos.has_value() && pos->term == term && pos->last_offset == offset;
+    // Equal terms at an offset mean the same batch (one leader per term wrote both), so the
+    // offset is a batch end here too whenever it is one where it came from.
+    return offset >= start_offset() - 1 && offset <= last_offset() && term_at(offset) == term;
 }
 
 result<std::vector<entry>> log_view::entries(offset_t from, offset_t last, size_t max_bytes) const {

@@ -30,6 +30,14 @@ size_t memory_log::index_of(offset_t offset) const {
     return static_cast<size_t>(it - log.begin());
 }
 
+term_t memory_log::term_of(offset_t offset) const {
+    const auto& img = _volatile_state;
+    if (offset == img.snap.last_offset) {
+        return img.snap.last_term;
+    }
+    return img.log[index_of(offset)].term;
+}
+
 result<entry_position> memory_log::position_of(offset_t offset) const {
     const auto& img = _volatile_state;
     if (offset == img.snap.last_offset) {

@@ -16,6 +16,7 @@ class memory_log final : public stable_log {
 
     raft::snapshot snapshot() const override;
     offset_t last_offset() const override;
+    term_t term_of(offset_t offset) const override;
     result<entry_position> position_of(offset_t offset) const override;
     result<std::vector<entry>> entries(offset_t from, offset_t last,
                                        size_t max_bytes) const override;

@@ -56,6 +56,9 @@ class raft_node {
     ready take_ready();
     // Everything in `rd` is durable and its after-persist messages have been sent.
     void advance(const ready& rd);
+    // While a ready is being persisted: the messages that may go at once (a leader's appends
+    // and heartbeats, answers that promise nothing), so they need not wait for that sync.
+    std::vector<message> take_messages();
 
     node_id id() const { return _opt.id; }
     raft::role role() const { return _role; }

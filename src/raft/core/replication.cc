@@ -249,6 +249,9 @@ void raft_node::handle_append_response(const message& m) {
         send_append(m.from, false);
         return;
     }
+    if (m.match_offset > _log.last_offset()) {
+        return;  // claims more than we ever sent: not from a correct follower of ours
+    }
     if (m.match_offset > p.match) {
         p.match = m.match_offset;
     }
@@ -349,7 +352,21 @@ void raft_node::set_commit(offset_t commit) {
     if (_configs.empty() || _configs.back().first > _commit) {
         return;
     }
-    std::erase_if(_progress, [&](const auto& kv) { return !_config.contains(kv.first); });
+    for (auto it = _progress.begin(); it != _progress.end();) {
+        if (_config.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        // A last word to a removed follower: the commit offset, so one that holds its removal
+        // knows it committed and stops campaigning.
+        send({.type = msg_type::heartbeat,
+              .to = it->first,
+              .term = _term,
+              .prev_offset = it->second.next - 1,
+              .commit_offset = std::min(it->second.match, _commit)},
+             false);
+        it = _progress.erase(it);
+    }
     // A leader the committed configuration leaves out hands over by stepping down, after
     // telling the others the new commit offset.
     if (!_config.contains(_opt.id)) {
@@ -427,6 +444,16 @@ void raft_node::handle_snapshot(const message& m) {
 }
 
 // ---- the driver handshake ----
+
+std::vector<message> raft_node::take_messages() {
+    if (_pending_broadcast && _role == raft::role::leader) {
+        broadcast_append(false);
+    }
+    _pending_broadcast = false;
+    std::vector<message> out = std::move(_msgs);
+    _msgs.clear();
+    return out;
+}
 
 bool raft_node::has_ready() const {
     return _pending_broadcast || hard_state{_term, _voted_for} != _persisted_state ||

@@ -26,8 +26,11 @@ class stable_log {
     virtual raft::snapshot snapshot() const = 0;
     // The last offset held; snapshot().last_offset when the log is empty.
     virtual offset_t last_offset() const = 0;
-    // The entry holding `offset`, which lies within the log. Terms must not need I/O (keep a
-    // term index); base offsets may.
+    // The term of the entry holding `offset`, for offsets from snapshot().last_offset to
+    // last_offset(). Called on every append sent and received: no I/O (keep a term index).
+    virtual term_t term_of(offset_t offset) const = 0;
+    // The entry holding `offset`, which lies within the log. May read the disk (only log
+    // repairs need batch boundaries).
     virtual result<entry_position> position_of(offset_t offset) const = 0;
     // Entries from the one starting at `from` (a batch boundary) up to `last` inclusive,
     // stopping before `max_bytes` would be passed (always at least one entry).

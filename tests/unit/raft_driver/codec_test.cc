@@ -150,5 +150,35 @@ TEST(message_codec, an_append_whose_entries_do_not_follow_prev_offset_is_refused
     EXPECT_FALSE(decode_frame(frame, 1, 2).has_value());
 }
 
+// What the state machine would assert on is refused at the door instead.
+TEST(message_codec, fields_the_state_machine_relies_on_are_checked) {
+    auto refused = [](const message& m) {
+        std::vector<uint8_t> frame;
+        encode_message(1, m, frame);
+        return !decode_frame(frame, 1, 2).has_value();
+    };
+    message m = samples()[3];
+    m.prev_term = 8;  // entries of term 7 after an entry of term 8
+    EXPECT_TRUE(refused(m));
+    m = samples()[3];
+    m.term = int64_t{1} << 31;  // does not fit a partition leader epoch
+    EXPECT_TRUE(refused(m));
+    m = samples()[0];
+    m.last_term = 9;  // a candidate's log newer than its term
+    EXPECT_TRUE(refused(m));
+    m = samples()[3];
+    m.prev_offset = -5;
+    m.entries.clear();
+    EXPECT_TRUE(refused(m));
+    // A config entry whose voters are unsorted, with a valid CRC.
+    auto bytes = make_config_batch(configuration{{3, 1}}, 0);
+    model::set_base_offset(bytes, 10);
+    model::set_partition_leader_epoch(bytes, 7);
+    m = samples()[3];
+    m.entries = {entry_from_batch(std::make_shared<const std::vector<uint8_t>>(bytes)).value()};
+    EXPECT_TRUE(refused(m));
+    EXPECT_FALSE(refused(samples()[3]));
+}
+
 }  // namespace
 }  // namespace trib::raft
