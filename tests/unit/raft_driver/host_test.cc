@@ -13,6 +13,7 @@
 
 #include "base/big_endian.h"
 #include "model/record_batch.h"
+#include "storage/file.h"
 
 namespace trib::raft {
 namespace {
@@ -206,6 +207,55 @@ TEST_F(three_hosts, strangers_garbage_and_oversized_frames_are_refused_and_the_g
     send_raw(loop, port, garbage);
     EXPECT_EQ(refused(), before + 5);
     propose_and_commit(5, "b");  // the group never noticed
+}
+
+}  // namespace
+}  // namespace trib::raft
+
+namespace trib::raft {
+namespace {
+
+TEST_F(three_hosts, a_failed_sync_stops_that_group_and_the_others_go_on) {
+    propose_and_commit(10, "a");
+    storage::inject_sync_failures(1);  // the next fdatasync anywhere in the process fails
+    node_id l = leader();
+    ASSERT_TRUE(group_of(l)->propose(batch_of("doomed?")).has_value());
+    group_of(l)->pump();
+    node_id failed = no_node;
+    ASSERT_TRUE(run_until([&] {
+        for (node_id id = 1; id <= 3; ++id) {
+            if (group_of(id)->failed()) {
+                failed = id;
+                return true;
+            }
+        }
+        return false;
+    }));
+    // The failed group is silent (a crashed node to its peers); the other two go on.
+    auto healthy_leader = [&] {
+        for (node_id id = 1; id <= 3; ++id) {
+            if (id != failed && group_of(id)->node().role() == role::leader) return id;
+        }
+        return no_node;
+    };
+    node_id l2 = no_node;
+    ASSERT_TRUE(run_until([&] { return (l2 = healthy_leader()) != no_node; }));
+    offset_t last = -1;
+    for (int i = 0; i < 5; ++i) {
+        last = group_of(l2)->propose(batch_of("b" + std::to_string(i))).value();
+    }
+    group_of(l2)->pump();
+    ASSERT_TRUE(run_until([&] {
+        for (node_id id = 1; id <= 3; ++id) {
+            if (id != failed && committed[static_cast<size_t>(id - 1)] < last) return false;
+        }
+        return true;
+    }));
+    // A restart reopens the store (the log syncs what it holds) and catches up.
+    stop(failed);
+    start(failed);
+    ASSERT_TRUE(run_until([&] { return committed[static_cast<size_t>(failed - 1)] >= last; }));
+    EXPECT_EQ(log_bytes(failed, last), log_bytes(l2, last));
 }
 
 }  // namespace
