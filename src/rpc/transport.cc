@@ -10,6 +10,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "base/big_endian.h"
 #include "base/logging.h"
@@ -20,16 +23,43 @@ namespace {
 constexpr uint32_t hello_magic = 0x54524942;  // "TRIB"
 constexpr size_t hello_bytes = 12;
 constexpr auto reconnect_backoff = std::chrono::milliseconds(100);
+// A peer that vanished (powered off, cut off by a partition) answers nothing: connects and
+// hellos get this long, and unacknowledged writes this long before the connection is
+// dropped and reopened — rather than TCP's own minutes of retries after the partition heals.
+constexpr auto connect_timeout = std::chrono::milliseconds(1000);
+constexpr auto hello_timeout = std::chrono::milliseconds(5000);
+constexpr unsigned int unacked_write_timeout_ms = 5000;
 
 using asio::use_awaitable;
 using asio::ip::tcp;
+
+// Closes `socket` when the returned timer expires, unless it is cancelled (or destroyed)
+// first.
+std::unique_ptr<asio::steady_timer> close_at_deadline(asio::io_context& loop,
+                                                      const std::shared_ptr<tcp::socket>& socket,
+                                                      std::chrono::milliseconds after) {
+    auto timer = std::make_unique<asio::steady_timer>(loop, after);
+    timer->async_wait([weak = std::weak_ptr<tcp::socket>(socket)](std::error_code ec) {
+        if (auto s = weak.lock(); s && !ec) {
+            s->close(ec);
+        }
+    });
+    return timer;
+}
+
+void tune(tcp::socket& socket) {
+    std::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &unacked_write_timeout_ms,
+                 sizeof unacked_write_timeout_ms);
+}
 
 }  // namespace
 
 struct transport::impl : std::enable_shared_from_this<impl> {
     struct peer {
         peer_address address;
-        std::unique_ptr<tcp::socket> socket;
+        std::shared_ptr<tcp::socket> socket;
         std::vector<uint8_t> queued;
         bool writing = false;
     };
@@ -111,12 +141,14 @@ struct transport::impl : std::enable_shared_from_this<impl> {
         if (ec) {
             co_return ec;
         }
-        auto socket = std::make_unique<tcp::socket>(loop);
+        auto socket = std::make_shared<tcp::socket>(loop);
+        auto deadline = close_at_deadline(loop, socket, connect_timeout);
         co_await asio::async_connect(*socket, endpoints, asio::redirect_error(use_awaitable, ec));
+        deadline.reset();
         if (ec) {
             co_return ec;
         }
-        socket->set_option(tcp::no_delay(true), ec);
+        tune(*socket);
         uint8_t hello[hello_bytes];
         big_endian::store(hello, hello_magic, 4);
         big_endian::store(hello + 4, static_cast<uint32_t>(self), 4);
@@ -143,7 +175,7 @@ struct transport::impl : std::enable_shared_from_this<impl> {
                 co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
                 continue;
             }
-            socket->set_option(tcp::no_delay(true), ec);
+            tune(*socket);
             std::erase_if(self->inbound, [](const auto& w) { return w.expired(); });
             self->inbound.push_back(socket);
             asio::co_spawn(self->loop, read_loop(self, socket), asio::detached);
@@ -154,8 +186,10 @@ struct transport::impl : std::enable_shared_from_this<impl> {
                                            std::shared_ptr<tcp::socket> socket) {
         std::error_code ec;
         uint8_t hello[hello_bytes];
+        auto deadline = close_at_deadline(self->loop, socket, hello_timeout);
         co_await asio::async_read(*socket, asio::buffer(hello),
                                   asio::redirect_error(use_awaitable, ec));
+        deadline.reset();
         if (ec) {
             co_return;
         }

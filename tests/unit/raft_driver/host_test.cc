@@ -260,3 +260,21 @@ TEST_F(three_hosts, a_failed_sync_stops_that_group_and_the_others_go_on) {
 
 }  // namespace
 }  // namespace trib::raft
+
+namespace trib::raft {
+namespace {
+
+TEST_F(three_hosts, a_connection_that_never_says_hello_is_closed) {
+    asio::ip::tcp::socket s(loop);
+    s.connect({asio::ip::make_address("127.0.0.1"), peers[1].port});
+    auto opened = std::chrono::steady_clock::now();
+    bool closed = false;
+    uint8_t byte = 0;
+    s.async_read_some(asio::buffer(&byte, 1), [&](std::error_code ec, size_t) { closed = !!ec; });
+    ASSERT_TRUE(run_until([&] { return closed; }, std::chrono::seconds(15)));
+    auto waited = std::chrono::steady_clock::now() - opened;
+    EXPECT_GE(waited, std::chrono::seconds(4));  // the hello timeout is 5 s
+}
+
+}  // namespace
+}  // namespace trib::raft
