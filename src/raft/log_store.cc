@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include "base/assert.h"
-#include "base/big_endian.h"
 #include "model/crc32c.h"
 #include "model/record_batch.h"
+#include "raft/byte_io.h"
 #include "storage/errc.h"
 #include "storage/file.h"
 
@@ -19,16 +19,6 @@ namespace {
 
 constexpr uint32_t state_magic = 0x54525354;     // "TRST"
 constexpr uint32_t snapshot_magic = 0x5452534e;  // "TRSN"
-
-void put(std::vector<uint8_t>& out, uint64_t v, int width) {
-    size_t at = out.size();
-    out.resize(at + static_cast<size_t>(width));
-    big_endian::store(out.data() + at, v, width);
-}
-
-void seal(std::vector<uint8_t>& out) {
-    put(out, model::crc32c(out), 4);
-}
 
 // The file's bytes without its CRC, or nullopt when missing; an error when it fails its CRC.
 result<std::optional<std::vector<uint8_t>>, error> read_sealed(const fs::path& path) {
@@ -47,24 +37,10 @@ result<std::optional<std::vector<uint8_t>>, error> read_sealed(const fs::path& p
     return std::optional(std::move(data));
 }
 
-struct cursor {
-    std::span<const uint8_t> in;
-    size_t pos = 0;
-    bool ok = true;
-    uint64_t get(int width) {
-        auto w = static_cast<size_t>(width);
-        if (!ok || in.size() - pos < w) {
-            ok = false;
-            return 0;
-        }
-        uint64_t v = big_endian::load(in.data() + pos, width);
-        pos += w;
-        return v;
-    }
-};
-
+// Appends the CRC-32C of everything before it and writes the file durably.
 status write_sealed(const fs::path& path, std::vector<uint8_t> data) {
-    seal(data);
+    uint32_t crc = model::crc32c(data);
+    writer(data).u32(crc);
     return storage::write_file_durably(path, data);
 }
 
@@ -93,11 +69,11 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
         return unexpected(state.error());
     }
     if (*state) {
-        cursor c{**state};
-        bool magic = c.get(4) == state_magic && c.get(2) == 1;
-        s->_hard.term = static_cast<term_t>(c.get(8));
-        s->_hard.voted_for = static_cast<node_id>(c.get(4));
-        if (!magic || !c.ok || s->_hard.term < 0) {
+        reader r(**state);
+        bool magic = r.u32() == state_magic && r.u16() == 1;
+        s->_hard.term = r.i64();
+        s->_hard.voted_for = r.i32();
+        if (!magic || !r.ok() || !r.done() || s->_hard.term < 0) {
             return fail(make_error_code(storage::errc::corrupt_data), "raft_state malformed");
         }
     }
@@ -106,23 +82,17 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
         return unexpected(snap.error());
     }
     if (*snap) {
-        cursor c{**snap};
-        bool magic = c.get(4) == snapshot_magic && c.get(2) == 1;
+        reader r(**snap);
+        bool magic = r.u32() == snapshot_magic && r.u16() == 1;
         raft::snapshot sn;
-        sn.last_offset = static_cast<offset_t>(c.get(8));
-        sn.last_term = static_cast<term_t>(c.get(8));
-        auto voters = c.get(4);
-        for (uint64_t i = 0; c.ok && i < voters; ++i) {
-            sn.config.voters.push_back(static_cast<node_id>(c.get(4)));
+        sn.last_offset = r.i64();
+        sn.last_term = r.i64();
+        uint32_t voters = r.u32();
+        for (uint32_t i = 0; r.ok() && i < voters; ++i) {
+            sn.config.voters.push_back(r.i32());
         }
-        auto length = c.get(4);
-        if (c.ok && length != 0xffffffff && (**snap).size() - c.pos >= length) {
-            sn.data = std::make_shared<const std::vector<uint8_t>>(
-                (**snap).begin() + static_cast<std::ptrdiff_t>(c.pos),
-                (**snap).begin() + static_cast<std::ptrdiff_t>(c.pos + length));
-            c.pos += length;
-        }
-        if (!magic || !c.ok || c.pos != (**snap).size() ||
+        sn.data = r.bytes();
+        if (!magic || !r.ok() || !r.done() ||
             !std::is_sorted(sn.config.voters.begin(), sn.config.voters.end())) {
             return fail(make_error_code(storage::errc::corrupt_data), "raft_snapshot malformed");
         }
@@ -241,28 +211,27 @@ result<std::vector<entry>> log_store::entries(offset_t from, offset_t last,
 status log_store::write(const ready& rd, int64_t now_ms) {
     if (rd.hard_state) {
         std::vector<uint8_t> data;
-        put(data, state_magic, 4);
-        put(data, 1, 2);
-        put(data, static_cast<uint64_t>(rd.hard_state->term), 8);
-        put(data, static_cast<uint32_t>(rd.hard_state->voted_for), 4);
+        writer w(data);
+        w.u32(state_magic);
+        w.u16(1);
+        w.i64(rd.hard_state->term);
+        w.i32(rd.hard_state->voted_for);
         TRIB_TRY(write_sealed(_dir / "raft_state", std::move(data)));
         _hard = *rd.hard_state;
     }
     if (rd.snapshot) {
         const raft::snapshot& sn = *rd.snapshot;
         std::vector<uint8_t> data;
-        put(data, snapshot_magic, 4);
-        put(data, 1, 2);
-        put(data, static_cast<uint64_t>(sn.last_offset), 8);
-        put(data, static_cast<uint64_t>(sn.last_term), 8);
-        put(data, sn.config.voters.size(), 4);
+        writer w(data);
+        w.u32(snapshot_magic);
+        w.u16(1);
+        w.i64(sn.last_offset);
+        w.i64(sn.last_term);
+        w.u32(static_cast<uint32_t>(sn.config.voters.size()));
         for (node_id v : sn.config.voters) {
-            put(data, static_cast<uint32_t>(v), 4);
+            w.i32(v);
         }
-        put(data, sn.data ? sn.data->size() : 0xffffffff, 4);
-        if (sn.data) {
-            data.insert(data.end(), sn.data->begin(), sn.data->end());
-        }
+        w.bytes(sn.data);
         // The snapshot replaces the whole log: durable first, then the old entries go.
         TRIB_TRY(write_sealed(_dir / "raft_snapshot", std::move(data)));
         _snap = sn;
