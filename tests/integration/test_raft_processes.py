@@ -77,6 +77,14 @@ class Cluster:
                         out.append(tuple(int(x) for x in parts))
         return out
 
+    def commits_again(self, seconds):
+        """After the faults: all three restart on the same disks, elect and commit anew."""
+        before = len(self.acks())
+        for node in (1, 2, 3):
+            self.start(node, seconds)
+        self.wait_all()
+        assert len(self.acks()) > before, "nothing committed after the faults ended"
+
     def dump(self, node):
         r = subprocess.run([self.bin, "--id", str(node), "--peers", self.peers, "--dir",
                             str(self.dir(node)), "--groups", str(GROUPS), "--dump"],
@@ -135,12 +143,7 @@ def test_sigkill_and_restart_lose_no_acknowledged_entry(bench_bin, tmp_path):
         c.start(victim, max(1.0, run_for - (time.monotonic() - started)))
         time.sleep(rng.uniform(0.5, 1.5))
     c.wait_all()
-    before = len(c.acks())
-    # After the faults: the cluster elects and commits again, on the same disks.
-    for node in (1, 2, 3):
-        c.start(node, 4)
-    c.wait_all()
-    assert len(c.acks()) > before, "nothing committed after the faults ended"
+    c.commits_again(4)
     n = check(c)
     assert kills >= 4
     print(f"{kills} kills, {n} acknowledged entries checked")
@@ -158,9 +161,5 @@ def test_a_paused_leader_is_replaced_and_nothing_acknowledged_is_lost(bench_bin,
         os.kill(c.procs[node].pid, signal.SIGCONT)
         time.sleep(0.5)
     c.wait_all()
-    before = len(c.acks())
-    for node in (1, 2, 3):
-        c.start(node, 3)
-    c.wait_all()
-    assert len(c.acks()) > before, "nothing committed after the pauses"
+    c.commits_again(3)
     check(c)
