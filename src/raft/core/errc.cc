@@ -66,20 +66,4 @@ std::string_view to_string(msg_type t) {
     return "?";
 }
 
-size_t message::size_bytes() const {
-    size_t n = 64;
-    for (const entry& e : entries) {
-        n += e.size();
-    }
-    if (snap && snap->data) {
-        n += snap->data->size();
-    }
-    return n;
-}
-
-bool ready::empty() const {
-    return !hard_state && !snapshot && entries.empty() && messages.empty() &&
-           messages_after_persist.empty() && !commit_offset;
-}
-
 }  // namespace trib::raft

@@ -130,7 +130,6 @@ struct message {
     offset_t match_offset = -1;
     // snapshot
     std::optional<snapshot> snap;
-    size_t size_bytes() const;
 };
 
 // Work for the driver, taken with raft_node::take_ready and confirmed with advance:
@@ -146,7 +145,6 @@ struct ready {
     std::vector<message> messages;
     std::vector<message> messages_after_persist;
     std::optional<offset_t> commit_offset;
-    bool empty() const;
 };
 
 }  // namespace trib::raft
