@@ -463,11 +463,8 @@ bool raft_node::has_ready() const {
 }
 
 ready raft_node::take_ready() {
-    if (_pending_broadcast && _role == raft::role::leader) {
-        broadcast_append(false);
-    }
-    _pending_broadcast = false;
     ready rd;
+    rd.messages = take_messages();
     hard_state now{_term, _voted_for};
     if (now != _persisted_state) {
         rd.hard_state = now;
@@ -475,9 +472,7 @@ ready raft_node::take_ready() {
     }
     rd.snapshot = _log.take_pending_snapshot();
     rd.entries = _log.take_unhanded();
-    rd.messages = std::move(_msgs);
     rd.messages_after_persist = std::move(_msgs_after_persist);
-    _msgs.clear();
     _msgs_after_persist.clear();
     offset_t applicable = std::min(_commit, _log.stable_offset());
     if (rd.snapshot) {
