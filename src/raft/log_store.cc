@@ -139,8 +139,8 @@ status log_store::index_log() {
     }
     for (const auto& h : controls) {
         auto read = TRIB_TRY(_log->read(h.base_offset, h.size_bytes(), h.last_offset() + 1));
-        auto e =
-            entry_from_batch(std::make_shared<const std::vector<uint8_t>>(std::move(read.data)));
+        auto e = entry_from_verified_batch(
+            std::make_shared<const std::vector<uint8_t>>(std::move(read.data)));
         if (!e) {
             return unexpected(e.error());
         }
@@ -195,7 +195,8 @@ result<std::vector<entry>> log_store::entries(offset_t from, offset_t last,
             break;
         }
         auto bytes = walk.current();
-        auto e = TRIB_TRY(entry_from_batch(
+        // storage::log::read verified each batch's CRC already.
+        auto e = TRIB_TRY(entry_from_verified_batch(
             std::make_shared<const std::vector<uint8_t>>(bytes.begin(), bytes.end())));
         if (e.last_offset > last) {
             break;
