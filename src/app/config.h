@@ -67,6 +67,8 @@ struct config {
     int32_t offsets_partitions = 16;
     int32_t max_connections = 10000;
     int64_t idle_timeout_ms = int64_t{10} * 60 * 1000;  // connections.max.idle.ms
+    int64_t request_read_timeout_ms = 10'000;           // a stalled request's bytes, then close
+    int64_t max_fetch_wait_ms = 30'000;                 // caps a Fetch's max_wait_ms
     int64_t max_message_bytes = 1024 * 1024 + 12;       // message.max.bytes: a batch's limit
 
     // Defaults of the topic settings of the same Kafka names.

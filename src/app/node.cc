@@ -89,6 +89,8 @@ result<void, error> node::start() {
     bc.max_request_memory = _cfg.max_request_memory;
     bc.fetch_session_slots = static_cast<size_t>(_cfg.fetch_session_slots);
     bc.idle_timeout_ms = _cfg.idle_timeout_ms;
+    bc.request_read_timeout_ms = _cfg.request_read_timeout_ms;
+    bc.max_fetch_wait_ms = _cfg.max_fetch_wait_ms;
     _broker = std::make_unique<kafka::broker>(bc, *_partitions, *_groups);
     _producer_ids = TRIB_TRY(cluster::producer_id_allocator::open(_cfg.data_dir));
     _broker->producer_ids = _producer_ids.get();

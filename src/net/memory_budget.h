@@ -31,6 +31,8 @@ class memory_budget {
         units& operator=(const units&) = delete;
         ~units() { reset(); }
         void reset();
+        // Takes over `more` (from the same budget): one request charged as its bytes arrive.
+        void merge(units&& more);
         bool acquired() const { return _budget != nullptr; }
         size_t bytes() const { return _budget ? _bytes : 0; }
 
@@ -44,6 +46,30 @@ class memory_budget {
     // Takes `bytes` if they fit, or if nothing is taken at all (so one request larger than
     // the whole budget still gets served, alone). Empty units mean: wait and retry.
     units try_acquire(size_t bytes);
+
+    // Requests are charged as their bytes arrive, so several half-read requests can each hold
+    // part of the budget and wait for more: they would wait for each other forever. The
+    // overdraft breaks that: one reader at a time may take bytes past the limit to finish the
+    // request it is reading. Memory stays bounded by the limit plus one request.
+    class overdraft {
+      public:
+        overdraft() = default;
+        overdraft(overdraft&& o) noexcept : _budget(std::exchange(o._budget, nullptr)) {}
+        overdraft& operator=(overdraft&& o) noexcept;
+        overdraft(const overdraft&) = delete;
+        overdraft& operator=(const overdraft&) = delete;
+        ~overdraft() { reset(); }
+        void reset();  // gives the overdraft back (and wakes the waiters)
+        bool held() const { return _budget != nullptr; }
+
+      private:
+        friend class memory_budget;
+        explicit overdraft(memory_budget* b) : _budget(b) {}
+        memory_budget* _budget = nullptr;
+    };
+    overdraft try_overdraft();  // empty if another reader holds it
+    // Takes `bytes` whether they fit or not; only with the overdraft held.
+    units acquire_overdrawn(const overdraft& held, size_t bytes);
     // `event` is signalled when bytes are next given back (then forgotten).
     void add_waiter(const std::shared_ptr<async_event>& event);
 
@@ -52,8 +78,10 @@ class memory_budget {
 
   private:
     void release(size_t bytes);
+    void wake_waiters();
 
     const size_t _limit;
+    std::atomic<bool> _overdrawn{false};
     std::atomic<size_t> _in_use{0};
     std::mutex _waiters_mutex;
     std::vector<std::weak_ptr<async_event>> _waiters;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -15,7 +16,9 @@
 #include "cluster/partition_manager.h"
 #include "kafka/protocol/frame.h"
 #include "kafka/protocol/supported_apis.h"
+#include "kafka/server/bad_input.h"
 #include "kafka/server/fetch_session.h"
+#include "net/async_event.h"
 #include "net/memory_budget.h"
 
 namespace trib::cluster {
@@ -35,6 +38,11 @@ struct broker_config {
     int32_t default_partitions = 1;
     int64_t max_request_bytes = int64_t{100} * 1024 * 1024;
     int64_t idle_timeout_ms = int64_t{10} * 60 * 1000;
+    // Once a request's size prefix is in, its bytes must arrive within this (or the
+    // connection closes): a stalled request holds memory.
+    int64_t request_read_timeout_ms = 10'000;
+    // The longest a Fetch waits for min_bytes, whatever its max_wait_ms says.
+    int64_t max_fetch_wait_ms = 30'000;
     // Bytes of requests being served across all connections (queued.max.request.bytes).
     int64_t max_request_memory = int64_t{256} * 1024 * 1024;
     // Incremental fetch sessions (KIP-227): Kafka's max.incremental.fetch.session.cache.slots
@@ -57,13 +65,33 @@ struct broker {
     cluster::producer_id_allocator* producer_ids = nullptr;
     net::memory_budget request_memory;
     fetch_session_cache fetch_sessions;
+    bad_input_log bad_input;
+};
+
+// A connection's end, as the requests on it see it: a request that waits (a Fetch long poll)
+// watches it, so it ends when its client goes rather than holding memory until its deadline.
+// Used only on the connection's executor.
+class connection_closing {
+  public:
+    bool closed() const { return _closed; }
+    // `event` is signalled when the connection closes (at once if it has).
+    void watch(const std::shared_ptr<net::async_event>& event);
+    void close();
+
+  private:
+    bool _closed = false;
+    std::vector<std::weak_ptr<net::async_event>> _watchers;
 };
 
 struct request_context {
     broker& b;
-    const protocol::request_frame& frame;
+    protocol::request_frame& frame;
     asio::any_io_executor executor;
     std::string client_host;  // the peer's address, for DescribeGroups
+    connection_closing& closing;
+    // The frame's bytes: freed once the body is decoded (the decoded request holds what it
+    // keeps), so a parked request does not hold its frame too.
+    protocol::bytes& frame_bytes;
     int16_t version() const { return frame.header.request_api_version; }
 };
 

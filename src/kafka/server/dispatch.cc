@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cctype>
 #include <optional>
 
 #include "base/logging.h"
@@ -61,11 +62,15 @@ template <typename Request, typename Response, auto Fn>
 asio::awaitable<handler_result> typed(request_context& ctx) {
     auto req = p::decode<Request>(ctx.frame.body, ctx.version());
     if (!req) {
-        log::get("kafka")->info("malformed {} v{} request from client {}: {}; closing",
-                                ctx.frame.api->name, ctx.version(),
-                                ctx.frame.header.client_id.value_or("-"), req.error().message());
+        log::get("kafka")->debug("malformed {} v{} request from client {}: {}; closing",
+                                 ctx.frame.api->name, ctx.version(),
+                                 ctx.frame.header.client_id.value_or("-"), req.error().message());
+        ctx.b.bad_input.note(bad_input::malformed_body);
         co_return handler_result{std::nullopt, true};
     }
+    // The decoded request holds copies of what it needs; the frame can go.
+    ctx.frame.body = {};
+    protocol::bytes().swap(ctx.frame_bytes);
     auto resp = co_await Fn(ctx, *req);
     if constexpr (std::is_same_v<decltype(resp), std::optional<Response>>) {
         if (!resp) co_return handler_result{};
@@ -75,10 +80,30 @@ asio::awaitable<handler_result> typed(request_context& ctx) {
     }
 }
 
+// Kafka's rule for ApiVersions v3's client software name and version (KIP-511).
+bool valid_software_field(const std::string& s) {
+    auto alnum = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0; };
+    if (s.empty() || !alnum(s.front()) || !alnum(s.back())) return false;
+    return std::ranges::all_of(s, [&](char ch) { return alnum(ch) || ch == '-' || ch == '.'; });
+}
+
 asio::awaitable<handler_result> api_versions(request_context& ctx) {
     // Any version gets an answer: an unsupported one gets UNSUPPORTED_VERSION at v0 with our
-    // ranges, so the client can retry (KIP-511). The request body is not needed.
+    // ranges, so the client can retry (KIP-511), without reading the body. A supported v3+
+    // body must decode and name the client's software validly, or the answer is
+    // INVALID_REQUEST, as Kafka gives.
     auto reply = p::answer_api_versions(supported_apis(), ctx.version());
+    if (reply.version >= 3) {
+        auto req = p::decode<p::api_versions_request>(ctx.frame.body, ctx.version());
+        if (!req || !valid_software_field(req->client_software_name) ||
+            !valid_software_field(req->client_software_version)) {
+            log::get("kafka")->debug("invalid ApiVersions v{} request from client {}",
+                                     ctx.version(), ctx.frame.header.client_id.value_or("-"));
+            ctx.b.bad_input.note(bad_input::malformed_body);
+            reply.response.error_code = error_code::invalid_request;
+            reply.response.api_keys.clear();
+        }
+    }
     co_return encoded(reply.response, reply.version);
 }
 
@@ -154,14 +179,16 @@ asio::awaitable<handler_result> dispatch(request_context& ctx) {
                            [&](const handler_entry& h) { return h.api.key == key; });
     auto log = log::get("kafka");
     if (it == std::end(handlers) || ctx.frame.api == nullptr) {
-        log->info("unsupported API key {} from client {}; closing", key,
-                  ctx.frame.header.client_id.value_or("-"));
+        log->debug("unsupported API key {} from client {}; closing", key,
+                   ctx.frame.header.client_id.value_or("-"));
+        ctx.b.bad_input.note(bad_input::unsupported_api);
         co_return handler_result{std::nullopt, true};
     }
     if (key != p::api_versions_request::kafka_api_key &&
         !it->api.versions.contains(ctx.version())) {
-        log->info("unsupported {} version {} from client {}; closing", ctx.frame.api->name,
-                  ctx.version(), ctx.frame.header.client_id.value_or("-"));
+        log->debug("unsupported {} version {} from client {}; closing", ctx.frame.api->name,
+                   ctx.version(), ctx.frame.header.client_id.value_or("-"));
+        ctx.b.bad_input.note(bad_input::unsupported_version);
         co_return handler_result{std::nullopt, true};
     }
     co_return co_await it->run(ctx);

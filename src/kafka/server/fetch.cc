@@ -150,9 +150,12 @@ asio::awaitable<fetch_response> handle_fetch(request_context& ctx, p::fetch_requ
         co_return resp;
     }
     session_guard guard(ctx.b.fetch_sessions, begun.session_id);
-    auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(req.max_wait_ms, 0));
+    // The wait is capped (kafka.max_fetch_wait_ms), and ends when the client goes: a parked
+    // Fetch holds its request's memory.
+    auto wait_ms = std::min<int64_t>(std::max(req.max_wait_ms, 0), ctx.b.config.max_fetch_wait_ms);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
     auto event = std::make_shared<net::async_event>(ctx.executor);
+    ctx.closing.watch(event);
     std::vector<partition_read> reads;
     for (;;) {
         size_t bytes = read_all(ctx, req, begun.targets, reads);
@@ -161,7 +164,7 @@ asio::awaitable<fetch_response> handle_fetch(request_context& ctx, p::fetch_requ
         bool any_known =
             std::ranges::any_of(reads, [](const auto& r) { return r.part != nullptr; });
         if (any_error || !any_known || bytes >= static_cast<size_t>(std::max(req.min_bytes, 1)) ||
-            std::chrono::steady_clock::now() >= deadline) {
+            std::chrono::steady_clock::now() >= deadline || ctx.closing.closed()) {
             break;
         }
         // Data that arrived between the read and the registration is caught by the check.

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <deque>
+#include <optional>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -21,6 +22,22 @@
 #include "net/memory_budget.h"
 
 namespace trib::kafka {
+
+void connection_closing::watch(const std::shared_ptr<net::async_event>& event) {
+    if (_closed) {
+        event->signal();
+        return;
+    }
+    std::erase_if(_watchers, [](const auto& w) { return w.expired(); });
+    _watchers.push_back(event);
+}
+
+void connection_closing::close() {
+    if (std::exchange(_closed, true)) return;
+    for (auto& w : std::exchange(_watchers, {})) {
+        if (auto e = w.lock()) e->signal();
+    }
+}
 
 namespace {
 
@@ -42,11 +59,14 @@ struct connection_state {
     explicit connection_state(tcp::socket s)
         : socket(std::move(s)),
           idle_timer(socket.get_executor()),
+          read_timer(socket.get_executor()),
           response_ready(std::make_shared<net::async_event>(socket.get_executor())),
           slot_freed(std::make_shared<net::async_event>(socket.get_executor())) {}
     tcp::socket socket;
     std::string peer_host;
     asio::steady_timer idle_timer;
+    asio::steady_timer read_timer;  // a request's bytes must arrive by its deadline
+    connection_closing closing;
     std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();
     // Requests being served, in arrival order; responses leave from the front.
     std::deque<std::shared_ptr<response_slot>> in_flight;
@@ -68,6 +88,8 @@ void close_connection(connection_state& c) {
     c.socket.shutdown(tcp::socket::shutdown_both, ignored);
     c.socket.close(ignored);
     c.idle_timer.cancel();
+    c.read_timer.cancel();
+    c.closing.close();
     c.slot_freed->signal();
 }
 
@@ -97,11 +119,12 @@ asio::awaitable<void> serve_request(std::shared_ptr<connection_state> c, broker&
                                     protocol::bytes frame, std::shared_ptr<response_slot> slot) {
     auto parsed = protocol::parse_request(frame);
     if (!parsed) {
-        log::get("kafka")->info("closing a connection: malformed request header: {}",
-                                parsed.error().message());
+        log::get("kafka")->debug("closing a connection from {}: malformed request header: {}",
+                                 c->peer_host, parsed.error().message());
+        b.bad_input.note(bad_input::malformed_header);
         slot->close = true;
     } else {
-        request_context ctx{b, *parsed, c->socket.get_executor(), c->peer_host};
+        request_context ctx{b, *parsed, c->socket.get_executor(), c->peer_host, c->closing, frame};
         auto result = co_await dispatch(ctx);
         slot->close = result.close;
         if (result.body && !result.close) {
@@ -150,19 +173,78 @@ asio::awaitable<void> write_responses(std::shared_ptr<connection_state> c) {
     close_connection(*c);
 }
 
-// Takes the request's bytes from the broker-wide budget, waiting (with the request left in
-// the socket) while other connections hold it.
+// Takes `bytes` from the broker-wide budget, waiting (with the rest of the request left in
+// the socket) while other connections hold it, or taking the budget's overdraft (held by the
+// caller until its frame is read) when that is free.
 asio::awaitable<net::memory_budget::units> acquire_memory(connection_state& c,
-                                                          net::memory_budget& budget,
-                                                          size_t bytes) {
-    for (;;) {
+                                                          net::memory_budget& budget, size_t bytes,
+                                                          net::memory_budget::overdraft& over) {
+    for (int attempt = 0;; ++attempt) {
         auto units = budget.try_acquire(bytes);
         if (units.acquired() || c.closed) co_return units;
-        budget.add_waiter(c.slot_freed);
-        units = budget.try_acquire(bytes);  // bytes given back before the waiter was added
-        if (units.acquired()) co_return units;
+        if (!over.held()) over = budget.try_overdraft();
+        if (over.held()) co_return budget.acquire_overdrawn(over, bytes);
+        if (attempt % 2 == 0) {
+            // Bytes or the overdraft given back before the waiter was added are caught by
+            // trying once more.
+            budget.add_waiter(c.slot_freed);
+            continue;
+        }
         co_await c.slot_freed->wait_for(wake_check);
     }
+}
+
+// Closes the connection if the frame being read is not complete by `deadline`.
+void arm_read_deadline(const std::shared_ptr<connection_state>& c, broker& b,
+                       std::chrono::steady_clock::time_point deadline) {
+    c->read_timer.expires_at(deadline);
+    c->read_timer.async_wait([c, &b](std::error_code ec) {
+        if (ec || c->closed) return;  // cancelled: the frame arrived, or we wait for budget
+        log::get("kafka")->debug("closing a connection from {}: a request stalled for {} ms",
+                                 c->peer_host, b.config.request_read_timeout_ms);
+        b.bad_input.note(bad_input::stalled_request);
+        close_connection(*c);
+    });
+}
+
+// Reads a request's `size` bytes, charging the broker's budget for the buffer as it grows with
+// the bytes that really arrive (never for a size only claimed: a prefix alone costs nothing
+// more than the first chunk). The whole frame must arrive within kafka.request_read_timeout_ms
+// of its size prefix, not counting time spent waiting for budget. nullopt: closed meanwhile.
+asio::awaitable<std::optional<protocol::bytes>> read_frame(std::shared_ptr<connection_state> c,
+                                                           broker& b, size_t size,
+                                                           net::memory_budget::units& memory) {
+    constexpr size_t first_chunk = size_t{16} * 1024;
+    auto timeout = std::chrono::milliseconds(b.config.request_read_timeout_ms);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    arm_read_deadline(c, b, deadline);
+    protocol::bytes frame;
+    net::memory_budget::overdraft overdraft;  // given back once the frame is read
+    std::error_code ec;
+    while (frame.size() < size && !c->closed) {
+        size_t have = frame.size();
+        // Grow geometrically, and at once to what the socket already holds.
+        size_t want = std::max({have * 2, first_chunk, have + c->socket.available(ec)});
+        want = std::min(want, size);
+        auto more = b.request_memory.try_acquire(want - have);
+        if (!more.acquired()) {
+            c->read_timer.cancel();  // waiting for budget is not the client's stall
+            auto waited_from = std::chrono::steady_clock::now();
+            more = co_await acquire_memory(*c, b.request_memory, want - have, overdraft);
+            if (c->closed) break;
+            deadline += std::chrono::steady_clock::now() - waited_from;
+            arm_read_deadline(c, b, deadline);
+        }
+        memory.merge(std::move(more));
+        frame.reserve(want);
+        frame.resize(want);
+        co_await asio::async_read(c->socket, asio::buffer(frame.data() + have, want - have),
+                                  asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+    }
+    c->read_timer.cancel();
+    if (ec || c->closed || frame.size() < size) co_return std::nullopt;
+    co_return frame;
 }
 
 }  // namespace
@@ -184,9 +266,9 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
         if (ec) break;
         auto size = static_cast<int32_t>(big_endian::load(size_bytes.data(), 4));
         if (size < min_request_bytes || size > b.config.max_request_bytes) {
-            log->info("closing connection from {}: request size {} outside [{}, {}]",
-                      peer.address().to_string(), size, min_request_bytes,
-                      b.config.max_request_bytes);
+            log->debug("closing connection from {}: request size {} outside [{}, {}]", c->peer_host,
+                       size, min_request_bytes, b.config.max_request_bytes);
+            b.bad_input.note(bad_input::oversized_request);
             close_connection(*c);
             break;
         }
@@ -198,20 +280,21 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
                                c->in_flight_bytes + request_bytes > max_in_flight_bytes))) {
             co_await c->slot_freed->wait_for(wake_check);
         }
-        auto memory = co_await acquire_memory(*c, b.request_memory, request_bytes);
         if (c->closed) break;
-        protocol::bytes frame(request_bytes);
-        co_await asio::async_read(c->socket, asio::buffer(frame),
-                                  asio::redirect_error(asio::use_awaitable, ec));
-        if (ec || c->closed) break;
+        net::memory_budget::units memory;
+        auto frame = co_await read_frame(c, b, request_bytes, memory);
+        if (!frame) break;
         c->last_active = std::chrono::steady_clock::now();
         auto slot = std::make_shared<response_slot>();
         slot->request_bytes = request_bytes;
         slot->memory = std::move(memory);
         c->in_flight.push_back(slot);
         c->in_flight_bytes += request_bytes;
-        asio::co_spawn(executor, serve_request(c, b, std::move(frame), slot), asio::detached);
+        asio::co_spawn(executor, serve_request(c, b, std::move(*frame), slot), asio::detached);
     }
+    // The client stopped sending (or broke the protocol): requests that wait, such as Fetch
+    // long polls, end now with what they have; the writer sends what completes, then closes.
+    c->closing.close();
     c->reading_done = true;
     c->response_ready->signal();
 }
@@ -238,7 +321,11 @@ asio::awaitable<void> tick_groups(broker& b) {
         std::error_code ec;
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return;
-        b.groups->tick(wall_clock_ms());
+        int64_t now = wall_clock_ms();
+        b.groups->tick(now);
+        if (auto summary = b.bad_input.take_summary(now); !summary.empty()) {
+            log::get("kafka")->warn("bad input from clients in the last minute: {}", summary);
+        }
     }
 }
 

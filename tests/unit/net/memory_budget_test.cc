@@ -37,6 +37,25 @@ TEST(memory_budget, one_request_larger_than_the_budget_passes_alone) {
     EXPECT_TRUE(budget.try_acquire(500).acquired());
 }
 
+TEST(memory_budget, the_overdraft_lets_one_reader_past_the_limit_at_a_time) {
+    memory_budget budget(100);
+    auto a = budget.try_acquire(60);  // two half-read requests hold the budget
+    auto b = budget.try_acquire(40);
+    ASSERT_FALSE(budget.try_acquire(30).acquired());
+    auto over = budget.try_overdraft();
+    ASSERT_TRUE(over.held());
+    EXPECT_FALSE(budget.try_overdraft().held()) << "one reader at a time";
+    auto more = budget.acquire_overdrawn(over, 30);
+    a.merge(std::move(more));
+    EXPECT_EQ(a.bytes(), 90U);
+    EXPECT_EQ(budget.in_use(), 130U);
+    over.reset();
+    EXPECT_TRUE(budget.try_overdraft().held()) << "given back";
+    a.reset();
+    b.reset();
+    EXPECT_EQ(budget.in_use(), 0U);
+}
+
 TEST(memory_budget, giving_bytes_back_wakes_a_waiting_reader) {
     asio::io_context io;
     memory_budget budget(10);
