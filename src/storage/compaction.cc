@@ -67,21 +67,19 @@ status install_swap(const fs::path& dir, const fs::path& swap_dir, int64_t base,
         for (int64_t old : *bases) {
             if (old < base || old >= limit) continue;
             for (const char* suffix : segment_suffixes) {
-                fs::remove(dir / segment::file_name(old, suffix), ec);
-                TRIB_TRY(fs_status(ec));
+                TRIB_TRY(io::current().remove(dir / segment::file_name(old, suffix)));
             }
         }
         for (const char* suffix : {".index", ".timeindex"}) {
             auto from = swap_dir / segment::file_name(base, suffix);
-            if (fs::exists(from, ec)) fs::rename(from, dir / segment::file_name(base, suffix), ec);
-            TRIB_TRY(fs_status(ec));
+            if (fs::exists(from, ec)) {
+                TRIB_TRY(io::current().rename(from, dir / segment::file_name(base, suffix)));
+            }
         }
         TRIB_TRY(sync_directory(dir));
-        fs::rename(new_log, dir / segment::file_name(base, ".log"), ec);
-        TRIB_TRY(fs_status(ec));
+        TRIB_TRY(io::current().rename(new_log, dir / segment::file_name(base, ".log")));
     }
-    fs::remove_all(swap_dir, ec);
-    TRIB_TRY(fs_status(ec));
+    TRIB_TRY(io::current().remove(swap_dir));
     return sync_directory(dir);
 }
 
@@ -216,8 +214,7 @@ status write_group(const std::vector<std::shared_ptr<segment>>& group, const fs:
 
 status log::finish_interrupted_compaction(const fs::path& dir) {
     std::error_code ec;
-    fs::remove_all(dir / work_dir_name, ec);
-    TRIB_TRY(fs_status(ec));
+    TRIB_TRY(io::current().remove(dir / work_dir_name));
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         int64_t base = 0;
         int64_t limit = 0;
@@ -243,8 +240,7 @@ result<bool> log::swap_in_compacted(const std::vector<std::shared_ptr<segment>>&
     int64_t base = group.front()->base_offset();
     auto swap_dir = _dir / swap_dir_name(base, (*after)->base_offset());
     std::error_code ec;
-    fs::rename(work, swap_dir, ec);
-    TRIB_TRY(fs_status(ec));
+    TRIB_TRY(io::current().rename(work, swap_dir));
     TRIB_TRY(sync_directory(_dir));  // the commit point: recovery finishes from here
     TRIB_TRY(install_swap(_dir, swap_dir, base, (*after)->base_offset()));
     auto fresh = segment::open(_dir, base, _config.index_interval_bytes, false);
@@ -314,8 +310,8 @@ result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t
             group_bytes += closed[next]->size_bytes();
             group.push_back(closed[next++]);
         }
-        fs::remove_all(work, ec);
-        if (!ec) fs::create_directory(work, ec);
+        TRIB_TRY(io::current().remove(work));
+        fs::create_directory(work, ec);
         TRIB_TRY(fs_status(ec));
         uint64_t bytes_out = 0;
         uint64_t removed = 0;
@@ -330,8 +326,7 @@ result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t
         stats.bytes_out += bytes_out;
         stats.records_removed += removed;
     }
-    fs::remove_all(work, ec);
-    TRIB_TRY(fs_status(ec));
+    TRIB_TRY(io::current().remove(work));
     if (next == mapped && mapped > 0) {
         std::lock_guard lock(_mutex);
         _cleaned_end = std::max(_cleaned_end, closed[mapped - 1]->next_offset());

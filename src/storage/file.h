@@ -1,42 +1,39 @@
-// A file descriptor with the few operations the log needs, each returning a status. Short
-// reads and writes are retried; EINTR is handled; errors carry errno.
+// A file with the few operations the log needs, each returning a status, through the storage
+// io (storage/io.h). Short reads and writes are retried; errors carry errno.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 
 #include "base/result.h"
+#include "storage/io.h"
 
 namespace trib::storage {
 
 class file {
   public:
     file() = default;
-    ~file();
-    file(file&& other) noexcept : _fd(other._fd) { other._fd = -1; }
-    file& operator=(file&& other) noexcept;
-    file(const file&) = delete;
-    file& operator=(const file&) = delete;
 
     // Opens for reading and writing, creating the file if `create`.
     static result<file> open(const std::filesystem::path& path, bool create);
 
-    bool is_open() const { return _fd >= 0; }
-    result<uint64_t> size() const;
-    status write_at(uint64_t offset, std::span<const uint8_t> data) const;
-    status read_at(uint64_t offset, std::span<uint8_t> out) const;  // exactly out.size()
-    status sync_data() const;                                       // fdatasync
-    status truncate(uint64_t size) const;
+    bool is_open() const { return _impl != nullptr; }
+    result<uint64_t> size() const { return _impl->size(); }
+    status write_at(uint64_t offset, std::span<const uint8_t> data) const {
+        return _impl->write_at(offset, data);
+    }
+    status read_at(uint64_t offset, std::span<uint8_t> out) const {  // exactly out.size()
+        return _impl->read_at(offset, out);
+    }
+    status sync_data() const { return _impl->sync_data(); }  // fdatasync
+    status truncate(uint64_t size) const { return _impl->truncate(size); }
 
   private:
-    explicit file(int fd) : _fd(fd) {}
-    int _fd = -1;
+    explicit file(std::unique_ptr<file_backend> impl) : _impl(std::move(impl)) {}
+    std::unique_ptr<file_backend> _impl;
 };
-
-// Tests only: the next `count` fdatasync calls on data files fail with EIO, as a failing disk
-// would make them (the storage tests prove an fsync error is fatal for the log).
-void inject_sync_failures(int count);
 
 // fsync of a directory, so that files created, renamed or removed in it stay so.
 status sync_directory(const std::filesystem::path& dir);

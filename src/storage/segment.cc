@@ -329,10 +329,8 @@ status segment::sync_files() const {
 }
 
 status segment::remove() {
-    std::error_code ec;
     for (const char* suffix : {".log", ".index", ".timeindex"}) {
-        std::filesystem::remove(_dir / file_name(_base_offset, suffix), ec);
-        if (ec) return unexpected(ec);
+        TRIB_TRY(io::current().remove(_dir / file_name(_base_offset, suffix)));
     }
     return {};
 }

@@ -13,6 +13,7 @@
 
 #include "base/big_endian.h"
 #include "model/record_batch.h"
+#include "storage/fault_io.h"
 #include "storage/file.h"
 
 namespace trib::raft {
@@ -31,6 +32,9 @@ std::vector<uint8_t> batch_of(const std::string& value) {
 
 class three_hosts : public ::testing::Test {
   protected:
+    // Every host's files go through it: unsynced writes live in memory until synced.
+    storage::scoped_fault_io faults;
+
     void SetUp() override {
         for (node_id id = 1; id <= 3; ++id) {
             peers[id] = {"127.0.0.1", free_port(loop)};
@@ -217,7 +221,7 @@ namespace {
 
 TEST_F(three_hosts, a_failed_sync_stops_that_group_and_the_others_go_on) {
     propose_and_commit(10, "a");
-    storage::inject_sync_failures(1);  // the next fdatasync anywhere in the process fails
+    faults->fail(storage::fault_io::op::sync, EIO, 1);  // the next fdatasync anywhere fails
     node_id l = leader();
     ASSERT_TRUE(group_of(l)->propose(batch_of("doomed?")).has_value());
     group_of(l)->pump();

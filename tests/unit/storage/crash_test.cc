@@ -3,8 +3,14 @@
 // prefix (every batch verifies, offsets contiguous, contents as written) holding every batch
 // the child had reported flushed.
 //
-// The suite runs TRIB_CRASH_ITERATIONS kills (default 25); a longer hunt by hand:
-//   TRIB_CRASH_ITERATIONS=2000 build/release/tests/unit/storage_test --gtest_filter='crash.*'
+// A SIGKILL keeps the page cache, so it cannot catch a missing fsync. The power-loss loop runs
+// the child on a fault_io: its writes stay in its own memory until synced, and the kernel's
+// writeback is imitated by pushing a random prefix of them to the file now and then (tearing
+// one), so the kill loses exactly what a power cut would, torn tails included.
+//
+// The suite runs TRIB_CRASH_ITERATIONS kills (default 25) and TRIB_POWER_LOSS_ITERATIONS power
+// losses (default 200); a longer hunt by hand:
+//   TRIB_POWER_LOSS_ITERATIONS=10000 build/release/tests/unit/storage_test --gtest_filter='crash.*'
 #include <chrono>
 #include <random>
 #include <string>
@@ -15,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "storage/fault_io.h"
 #include "storage/log.h"
 #include "unit/storage/test_log.h"
 
@@ -35,7 +42,13 @@ std::string value_of(int64_t n) {
     return "batch-" + std::to_string(n) + "-" + std::string(static_cast<size_t>(n * 37 % 900), 'v');
 }
 
-[[noreturn]] void writer(const std::filesystem::path& dir, int report_fd) {
+[[noreturn]] void writer(const std::filesystem::path& dir, int report_fd, bool power_loss,
+                         uint64_t seed) {
+    if (power_loss) {
+        auto* faults = new fault_io();  // lives until the kill
+        faults->set_writeback(0.3, seed);
+        io::install(faults);
+    }
     auto l = log::open(dir, crash_config());
     if (!l) _exit(3);
     for (int64_t i = 0;; ++i) {
@@ -51,23 +64,24 @@ std::string value_of(int64_t n) {
     }
 }
 
-int crash_iterations() {
-    const char* env = std::getenv("TRIB_CRASH_ITERATIONS");
-    return env ? std::atoi(env) : 25;
+int iterations(const char* variable, int fallback) {
+    const char* env = std::getenv(variable);
+    return env ? std::atoi(env) : fallback;
 }
 
-TEST(crash, killed_writer_leaves_a_clean_prefix_with_every_flushed_batch) {
+void crash_loop(bool power_loss, int count) {
     test::temp_dir dir;
     std::mt19937 rng(20261122);
     int64_t most_flushed = 0;
-    for (int iteration = 0; iteration < crash_iterations(); ++iteration) {
+    for (int iteration = 0; iteration < count; ++iteration) {
         int fds[2];
         ASSERT_EQ(::pipe(fds), 0);
+        uint64_t seed = rng();
         pid_t child = ::fork();
         ASSERT_GE(child, 0);
         if (child == 0) {
             ::close(fds[0]);
-            writer(dir.path(), fds[1]);
+            writer(dir.path(), fds[1], power_loss, seed);
         }
         ::close(fds[1]);
         std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 40000));
@@ -112,6 +126,14 @@ TEST(crash, killed_writer_leaves_a_clean_prefix_with_every_flushed_batch) {
         }
     }
     EXPECT_GT(most_flushed, 0) << "the writer never flushed: the test proved nothing";
+}
+
+TEST(crash, killed_writer_leaves_a_clean_prefix_with_every_flushed_batch) {
+    crash_loop(false, iterations("TRIB_CRASH_ITERATIONS", 25));
+}
+
+TEST(crash, power_loss_leaves_a_clean_prefix_with_every_flushed_batch) {
+    crash_loop(true, iterations("TRIB_POWER_LOSS_ITERATIONS", 200));
 }
 
 }  // namespace
