@@ -28,6 +28,9 @@ class storage_category_impl final : public std::error_category {
                 return "log closed";
             case errc::log_failed:
                 return "log failed after an fsync error; restart to recover it";
+            case errc::log_damaged:
+                return "synced log data does not verify; the log is out of service until "
+                       "salvaged (tributary salvage)";
         }
         return "unknown storage error";
     }

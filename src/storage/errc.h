@@ -14,7 +14,8 @@ enum class errc {
     offset_mismatch,       // a batch appended with its own offsets does not follow the log
     batch_too_large,       // larger than the log's max batch size
     log_closed,
-    log_failed,  // an fsync failed earlier: the log takes no writes until reopened
+    log_failed,   // an fsync failed earlier: the log takes no writes until reopened
+    log_damaged,  // stored data that was synced does not verify: out of service until repaired
 };
 const std::error_category& storage_category();
 inline std::error_code make_error_code(errc e) {

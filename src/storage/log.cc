@@ -42,16 +42,33 @@ result<std::unique_ptr<log>> log::open(const std::filesystem::path& dir, log_con
     if (!bases) return unexpected(bases.error());
     auto start = read_start_offset(dir / start_offset_file);
     if (!start) return unexpected(start.error());
+    auto checkpoint = recovery_point_file::open(dir);
+    if (!checkpoint) return unexpected(checkpoint.error());
+    auto logger = ::trib::log::get("storage");
+    int64_t recovery_point = checkpoint->current().recovery_point;
     for (size_t i = 0; i < bases->size(); ++i) {
         bool active = i + 1 == bases->size();
         scan_result scanned;
-        auto s = segment::open(dir, (*bases)[i], config.index_interval_bytes, active, &scanned);
+        auto s = segment::open(dir, (*bases)[i], config.index_interval_bytes, active, &scanned,
+                               recovery_point);
         if (!s) return unexpected(s.error());
+        const auto& path = (*s)->log_path().string();
         if (scanned.truncated) {
-            ::trib::log::get("storage")->warn(
-                "{}: cut a torn or corrupt tail at byte {} (end offset {})",
-                (*s)->log_path().string(), scanned.valid_bytes, (*s)->next_offset());
+            logger->warn(
+                "{}: cut a torn tail of {} bytes at byte {} (end offset {}; recovery "
+                "point {})",
+                path, scanned.cut_bytes, scanned.valid_bytes, (*s)->next_offset(), recovery_point);
         }
+        for (const auto& d : scanned.damage) {
+            logger->error(
+                "{}: DAMAGED DATA: bytes [{}, {}) do not verify; they hold offsets from {} to {} "
+                "(recovery point {}); that range is never served and the log takes no appends "
+                "(KAFKA_STORAGE_ERROR) until it is repaired: see `tributary salvage`",
+                path, d.position, d.position + d.size, d.first_offset,
+                d.next_offset >= 0 ? std::to_string(d.next_offset - 1) : std::string("the end"),
+                recovery_point);
+        }
+        if (active) l->_damage = scanned.damage;
         l->_segments.push_back(std::move(*s));
     }
     if (l->_segments.empty()) {
@@ -67,13 +84,36 @@ result<std::unique_ptr<log>> log::open(const std::filesystem::path& dir, log_con
     if (auto st = l->_segments.back()->sync_data(); !st) return unexpected(st.error());
     TRIB_TRY(sync_directory(dir));
     l->_flushed_offset = l->_segments.back()->next_offset();
+    l->_reserved_end = checkpoint->current().reserved_end;
+    l->_checkpoint = std::move(*checkpoint);
+    // Everything is synced now: the recovery point can cover it. A damaged log keeps its
+    // checkpoint as it is (salvage needs its reservation).
+    if (l->_damage.empty()) {
+        TRIB_TRY(l->checkpoint_if_moved(l->_flushed_offset, l->_flushed_offset, 0));
+    }
     return l;
+}
+
+status log::checkpoint_if_moved(int64_t recovery_point, int64_t end, uint64_t truncations) {
+    std::lock_guard lock(_checkpoint_mutex);
+    if (!_checkpoint || truncations != _checkpoint_truncations) return {};
+    auto current = _checkpoint->current();
+    recovery_checkpoint next{std::max(current.recovery_point, recovery_point),
+                             current.reserved_end};
+    if (end + offset_reservation / 2 > current.reserved_end) {
+        next.reserved_end = end + offset_reservation;
+    }
+    if (next == current) return {};
+    TRIB_TRY(_checkpoint->write(next));
+    _reserved_end = next.reserved_end;
+    return {};
 }
 
 result<append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
     if (batch.size() < model::batch_header_size) return errc::invalid_batch;
     std::lock_guard lock(_mutex);
     if (_failed) return errc::log_failed;
+    if (!_damage.empty()) return errc::log_damaged;
     int64_t base = _segments.back()->next_offset();
     model::set_base_offset(batch, base);
     return append_locked(batch, base, now_ms);
@@ -82,6 +122,7 @@ result<append_result> log::append(std::span<uint8_t> batch, int64_t now_ms) {
 result<append_result> log::append_exact(std::span<const uint8_t> batch, int64_t now_ms) {
     std::lock_guard lock(_mutex);
     if (_failed) return errc::log_failed;
+    if (!_damage.empty()) return errc::log_damaged;
     auto h = model::parse_batch_header(batch);
     if (!h) return errc::invalid_batch;
     if (h->base_offset < _segments.back()->next_offset()) return errc::offset_mismatch;
@@ -102,6 +143,13 @@ result<append_result> log::append_locked(std::span<const uint8_t> batch, int64_t
         active = _segments.back().get();
     }
     if (active->empty()) _active_created_ms = now_ms;
+    // Offsets past the durable reservation are never handed out (salvage restarts there).
+    if (h->last_offset() >= _reserved_end.load()) {
+        if (auto st = checkpoint_if_moved(0, h->last_offset() + 1, _truncations); !st) {
+            _failed = true;
+            return unexpected(st.error());
+        }
+    }
     TRIB_TRY(active->append(batch, base_offset, h->last_offset(), h->max_timestamp));
     return append_result{base_offset, h->last_offset()};
 }
@@ -133,6 +181,9 @@ const segment* log::segment_for_locked(int64_t offset) const {
 
 result<read_result> log::read(int64_t offset, size_t max_bytes, int64_t max_offset) const {
     std::lock_guard lock(_mutex);
+    for (const auto& d : _damage) {
+        if (offset >= d.first_offset && offset < d.end_offset()) return errc::log_damaged;
+    }
     int64_t end = _segments.back()->next_offset();
     if (offset < _start_offset || offset > end) return errc::offset_out_of_range;
     read_result out{{}, offset};
@@ -207,6 +258,19 @@ status log::truncate(int64_t offset) {
     if (offset < _start_offset) return errc::offset_out_of_range;
     if (offset >= _segments.back()->next_offset()) return {};
     ++_truncations;
+    {
+        // The recovery point comes down first: the offsets from `offset` on will be written
+        // again, unsynced, and must count as a possibly torn tail after a crash.
+        std::lock_guard checkpoint_lock(_checkpoint_mutex);
+        _checkpoint_truncations = _truncations;
+        auto current = _checkpoint->current();
+        if (current.recovery_point > offset) {
+            if (auto st = _checkpoint->write({offset, current.reserved_end}); !st) {
+                _failed = true;
+                return st;
+            }
+        }
+    }
     // Whole segments at or after `offset` go; the one holding it is cut.
     while (_segments.size() > 1 && _segments.back()->base_offset() >= offset) {
         TRIB_TRY(_segments.back()->remove());
@@ -219,6 +283,7 @@ status log::truncate(int64_t offset) {
     }
     TRIB_TRY(sync_directory(_dir));
     _flushed_offset = std::min(_flushed_offset, _segments.back()->next_offset());
+    _damage = _segments.back()->damage();  // damage past the cut is gone with it
     return {};
 }
 
@@ -302,10 +367,33 @@ result<int64_t> log::flush() {
             return unexpected(st.error());
         }
     }
-    std::lock_guard lock(_mutex);
-    if (truncations == _truncations) _flushed_offset = std::max(_flushed_offset, end);
-    _flushed_cv.notify_all();
-    return _flushed_offset;
+    int64_t flushed = 0;
+    int64_t end_now = 0;
+    bool damaged = false;
+    {
+        std::lock_guard lock(_mutex);
+        if (truncations == _truncations) _flushed_offset = std::max(_flushed_offset, end);
+        _flushed_cv.notify_all();
+        flushed = _flushed_offset;
+        end_now = _segments.back()->next_offset();
+        truncations = _truncations;
+        damaged = !_damage.empty();
+    }
+    // Waiters are already woken: the checkpoint does not delay acknowledgements. It lags the
+    // flushed offset by at most this one write, which recovery allows for (docs/formats).
+    if (!damaged) {
+        if (auto st = checkpoint_if_moved(flushed, end_now, truncations); !st) {
+            std::lock_guard lock(_mutex);
+            _failed = true;
+            _flushed_cv.notify_all();
+            ::trib::log::get("storage")->error(
+                "{}: writing the recovery point failed ({}); the "
+                "log is failed",
+                _dir.string(), st.error().message());
+            return unexpected(st.error());
+        }
+    }
+    return flushed;
 }
 
 bool log::wait_flushed(int64_t offset, std::chrono::milliseconds timeout) const {
@@ -327,6 +415,16 @@ void log::set_config(const log_config& config) {
 bool log::failed() const {
     std::lock_guard lock(_mutex);
     return _failed;
+}
+
+std::vector<damaged_range> log::damage() const {
+    std::lock_guard lock(_mutex);
+    return _damage;
+}
+
+recovery_checkpoint log::checkpoint() const {
+    std::lock_guard lock(_checkpoint_mutex);
+    return _checkpoint->current();
 }
 
 int64_t log::start_offset() const {

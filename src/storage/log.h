@@ -9,6 +9,7 @@
 // other threads (the group committer), and never hold the lock during fdatasync.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "storage/recovery_point.h"
 #include "storage/segment.h"
 
 namespace trib::storage {
@@ -65,12 +67,34 @@ struct timestamp_offset {
     int64_t timestamp;
 };
 
+// What salvage found in (and, applied, removed from) a damaged log.
+struct salvage_report {
+    std::filesystem::path segment;      // the file holding the damage
+    std::vector<damaged_range> damage;  // what is lost
+    int64_t next_offset = 0;            // where appends continue afterwards
+    bool applied = false;
+};
+
 class log {
   public:
-    // Opens (or creates) the log in `dir`. The active (last) segment is scanned batch by batch
-    // and cut at the first torn or corrupt batch; older segments were synced when they rolled
-    // and only get their indexes checked (and rebuilt if they do not fit).
+    // How far ahead of the end the recovery checkpoint reserves offsets: appends past the
+    // reservation write a new checkpoint first.
+    static constexpr int64_t offset_reservation = int64_t{1} << 24;
+
+    // Opens (or creates) the log in `dir`. The active (last) segment is scanned batch by
+    // batch: a torn tail above the recovery point is cut; a batch below it that does not
+    // verify, or one followed by batches that do, is damage: kept, never served, and the log
+    // takes no appends (log_damaged) until salvage() removes it (docs/formats/storage.md).
+    // Older segments were synced when they rolled and only get their indexes checked.
     static result<std::unique_ptr<log>> open(const std::filesystem::path& dir, log_config config);
+
+    // The operator's way out of damage: reports what salvage would lose in the log at `dir`,
+    // and with `apply` rewrites the damaged segment without the damaged bytes (their offsets
+    // become a gap; a damaged tail whose end is unknown ends the numbering there, and appends
+    // continue at the recovery checkpoint's reserved end, so no offset is handed out twice).
+    // nullopt: nothing is damaged. The log must not be open elsewhere.
+    static result<std::optional<salvage_report>> salvage(const std::filesystem::path& dir,
+                                                         log_config config, bool apply);
 
     // Appends one batch (as received: verified here), assigning it the next offsets by
     // rewriting its base offset in place.
@@ -124,6 +148,9 @@ class log {
     int64_t end_offset() const;      // the next offset to be assigned
     int64_t flushed_offset() const;  // every offset below this is durable
     bool failed() const;
+    // Damage the last open found (empty when healthy); appends fail while there is any.
+    std::vector<damaged_range> damage() const;
+    recovery_checkpoint checkpoint() const;
     uint64_t size_bytes() const;
     size_t segment_count() const;
     log_config config() const;
@@ -136,6 +163,9 @@ class log {
     result<append_result> append_locked(std::span<const uint8_t> batch, int64_t base_offset,
                                         int64_t now_ms);
     status roll_locked(int64_t next_base, int64_t now_ms);
+    // Writes the checkpoint if it moves (under _checkpoint_mutex, never holding it while
+    // taking _mutex). `truncations` is what the caller saw: a truncation since then wins.
+    status checkpoint_if_moved(int64_t recovery_point, int64_t end, uint64_t truncations);
     status write_start_offset_locked();
     status remove_front_segments_locked(int64_t below_offset);
     const segment* segment_for_locked(int64_t offset) const;
@@ -156,6 +186,11 @@ class log {
     int64_t _active_created_ms = -1;  // first append into the active segment
     bool _failed = false;             // an fsync failed: no more writes (fsyncgate)
     uint64_t _truncations = 0;
+    std::vector<damaged_range> _damage;    // of the active segment, found at open
+    mutable std::mutex _checkpoint_mutex;  // taken after _mutex, or alone
+    std::optional<recovery_point_file> _checkpoint;
+    uint64_t _checkpoint_truncations = 0;   // _truncations when the checkpoint was last written
+    std::atomic<int64_t> _reserved_end{0};  // what the durable checkpoint reserves
     int64_t _cleaned_end = 0;  // compaction has seen every offset below this        // bumped by
                                // truncate, so a racing flush does not overreach
 };

@@ -49,6 +49,7 @@ class batch_cursor {
         return outcome::batch;
     }
 
+    void seek(uint64_t position) { _pos = position; }
     const model::batch_header& header() const { return _header; }
     std::span<const uint8_t> current() const { return _current; }
     uint64_t current_position() const { return _current_pos; }
@@ -116,7 +117,8 @@ segment::segment(std::filesystem::path dir, int64_t base_offset, uint32_t index_
 
 result<std::unique_ptr<segment>> segment::open(const std::filesystem::path& dir,
                                                int64_t base_offset, uint32_t index_interval,
-                                               bool recover, scan_result* scanned) {
+                                               bool recover, scan_result* scanned,
+                                               int64_t recovery_point) {
     std::unique_ptr<segment> s(new segment(dir, base_offset, index_interval));
     auto f = file::open(s->_log_path, true);
     if (!f) return unexpected(f.error());
@@ -131,7 +133,7 @@ result<std::unique_ptr<segment>> segment::open(const std::filesystem::path& dir,
     result<scan_result> scan = scan_result{};
     if (recover || !*index_ok) {
         TRIB_TRY(s->_index.clear());
-        scan = s->scan_from(0, true, recover);
+        scan = s->scan_from(0, true, recover, recovery_point);
     } else if (!s->_index.entries().empty()) {
         const auto& last = s->_index.entries().back();
         s->_max_timestamp = last.max_timestamp;
@@ -144,12 +146,21 @@ result<std::unique_ptr<segment>> segment::open(const std::filesystem::path& dir,
 }
 
 // Walks batches from `position` to the end, learning the end offset and max timestamp.
-// `rebuild_index` re-adds index entries; `truncate_bad` cuts the file at the first batch that
-// is torn or does not verify (recovery). Without it, such a batch is corruption.
-result<scan_result> segment::scan_from(uint32_t position, bool rebuild_index, bool truncate_bad) {
+// `rebuild_index` re-adds index entries. Without `recover` a batch that is torn or does not
+// verify is corruption. With it (the active segment at open), such a batch is a torn tail, and
+// is cut, only if its offset is at or above the recovery point (it may never have been synced)
+// and no verifying batch follows it; otherwise it is damage: kept as it is, skipped, never
+// served, and the scan goes on after it (PAR, FAST 2018: never truncate what may be committed).
+result<scan_result> segment::scan_from(uint32_t position, bool rebuild_index, bool recover,
+                                       int64_t recovery_point) {
     batch_cursor cursor(_file, _size, position);
     scan_result out;
     for (;;) {
+        if (const auto* d = damage_at(cursor.position())) {  // known damage: hop over it
+            cursor.seek(cursor.position() + d->size);
+            _next_offset = std::max(_next_offset, d->next_offset);
+            continue;
+        }
         auto step = cursor.next();
         if (!step) return unexpected(step.error());
         if (*step == batch_cursor::outcome::end) break;
@@ -170,15 +181,65 @@ result<scan_result> segment::scan_from(uint32_t position, bool rebuild_index, bo
             }
             bad_at = cursor.current_position();
         }
-        if (!truncate_bad) return errc::corrupt_data;
-        TRIB_TRY(_file.truncate(bad_at));
-        TRIB_TRY(_file.sync_data());
-        _size = bad_at;
-        out.truncated = true;
-        break;
+        if (!recover) return errc::corrupt_data;
+        auto resync = next_valid_batch(bad_at + 1, _next_offset);
+        if (!resync) return unexpected(resync.error());
+        if (!*resync && _next_offset >= recovery_point) {
+            out.cut_bytes = _size - bad_at;
+            TRIB_TRY(_file.truncate(bad_at));
+            TRIB_TRY(_file.sync_data());
+            _size = bad_at;
+            out.truncated = true;
+            break;
+        }
+        uint64_t until = *resync ? (*resync)->first : _size;
+        damaged_range d{static_cast<uint32_t>(bad_at), static_cast<uint32_t>(until - bad_at),
+                        _next_offset, *resync ? (*resync)->second : -1};
+        _damage.push_back(d);
+        out.damage.push_back(d);
+        if (!*resync) break;
+        _index.entry_at_next_batch();
+        cursor.seek(until);
     }
     out.valid_bytes = _size;
     return out;
+}
+
+// Looks for a batch header at every byte from `from` (damaged bytes have no trustworthy
+// length), checking the cheap fields first and the CRC only of candidates.
+result<std::optional<std::pair<uint64_t, int64_t>>> segment::next_valid_batch(
+    uint64_t from, int64_t min_offset) const {
+    using found = std::optional<std::pair<uint64_t, int64_t>>;
+    constexpr size_t window = 1 << 20;
+    std::vector<uint8_t> buf;
+    std::vector<uint8_t> candidate;
+    for (uint64_t start = from; start + model::batch_header_size <= _size;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(window, _size - start));
+        buf.resize(n);
+        TRIB_TRY(_file.read_at(start, buf));
+        size_t last = n - model::batch_header_size;
+        for (size_t i = 0; i <= last; ++i) {
+            const uint8_t* h = buf.data() + i;
+            if (h[16] != 2) continue;  // magic
+            uint64_t size = model::batch_length_overhead + big_endian::load(h + 8, 4);
+            uint64_t pos = start + i;
+            if (size < model::batch_header_size || size > _size - pos) continue;
+            auto base = static_cast<int64_t>(big_endian::load(h, 8));
+            if (base < min_offset) continue;
+            candidate.resize(size);
+            TRIB_TRY(_file.read_at(pos, candidate));
+            if (model::verify_batch(candidate)) return found(std::pair(pos, base));
+        }
+        start += last + 1;
+    }
+    return found();
+}
+
+const damaged_range* segment::damage_at(uint64_t position) const {
+    for (const auto& d : _damage) {
+        if (d.position == position) return &d;
+    }
+    return nullptr;
 }
 
 status segment::append(std::span<const uint8_t> batch, int64_t base_offset, int64_t last_offset,
@@ -218,6 +279,10 @@ result<std::optional<batch_location>> segment::find_header(
     uint64_t pos = from_position;
     std::array<uint8_t, model::batch_header_size> header{};
     while (pos < _size) {
+        if (const auto* d = damage_at(pos)) {  // its length cannot be trusted: hop over it
+            pos += d->size;
+            continue;
+        }
         if (_size - pos < header.size()) return errc::corrupt_data;
         TRIB_TRY(_file.read_at(pos, header));
         auto h = model::parse_batch_header(header);
@@ -308,6 +373,11 @@ status segment::truncate(int64_t offset) {
     TRIB_TRY(_file.truncate(cut));
     TRIB_TRY(_file.sync_data());
     _size = cut;
+    // Damage past the cut is gone; damage that now ends the file is followed by `offset`.
+    std::erase_if(_damage, [&](const damaged_range& d) { return d.position >= cut; });
+    for (auto& d : _damage) {
+        if (d.position + d.size == cut) d.next_offset = offset;
+    }
     TRIB_TRY(_index.truncate_from(cut));
     // Relearn the end and the max timestamp from the last index entry on.
     _next_offset = _base_offset;

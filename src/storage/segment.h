@@ -28,10 +28,23 @@ struct batch_location {
     int64_t max_timestamp;
 };
 
-// What a recovery scan found: the batches that verify, and where the valid prefix ends.
+// Bytes of a segment that do not verify and are not a torn tail: below the recovery point,
+// or followed by batches that verify. They are kept (never cut) and never served.
+struct damaged_range {
+    uint32_t position;     // the first byte that does not verify
+    uint32_t size;         // up to the next batch that verifies, or to the end of the file
+    int64_t first_offset;  // the offset the damaged bytes should start with
+    int64_t next_offset;   // of the batch that verifies after them; -1: none does
+    int64_t end_offset() const { return next_offset >= 0 ? next_offset : INT64_MAX; }
+    friend bool operator==(const damaged_range&, const damaged_range&) = default;
+};
+
+// What a recovery scan found: where the file ends now, and what it cut or kept as damage.
 struct scan_result {
     uint64_t valid_bytes = 0;
-    bool truncated = false;  // bytes after valid_bytes were cut (torn or corrupt tail)
+    bool truncated = false;  // bytes after valid_bytes were cut (a torn tail)
+    uint64_t cut_bytes = 0;
+    std::vector<damaged_range> damage;
 };
 
 class segment {
@@ -40,12 +53,15 @@ class segment {
     // Base offsets of the segments in `dir` (`<20 digits>.log`), ascending.
     static result<std::vector<int64_t>> list_bases(const std::filesystem::path& dir);
 
-    // Opens an existing segment (or creates an empty one). `recover` rescans every batch and
-    // truncates at the first that does not verify; otherwise only the tail after the last
-    // index entry is read (to learn the end offset and the max timestamp).
+    // Opens an existing segment (or creates an empty one). `recover` rescans every batch: at
+    // one that does not verify, a torn tail (at or above `recovery_point` with no verifying
+    // batch after it) is cut; anything else is damage, kept and skipped. Without `recover`
+    // only the tail after the last index entry is read (to learn the end offset and the max
+    // timestamp).
     static result<std::unique_ptr<segment>> open(const std::filesystem::path& dir,
                                                  int64_t base_offset, uint32_t index_interval,
-                                                 bool recover, scan_result* scanned = nullptr);
+                                                 bool recover, scan_result* scanned = nullptr,
+                                                 int64_t recovery_point = 0);
 
     int64_t base_offset() const { return _base_offset; }
     int64_t next_offset() const { return _next_offset; }  // last offset + 1
@@ -83,13 +99,21 @@ class segment {
     // Deletes the files (the segment must not be used afterwards).
     status remove();
     const std::filesystem::path& log_path() const { return _log_path; }
+    // Damage found by the recovery scan, in position order.
+    const std::vector<damaged_range>& damage() const { return _damage; }
 
   private:
     segment(std::filesystem::path dir, int64_t base_offset, uint32_t index_interval);
     result<std::optional<batch_location>> find_header(
         uint32_t from_position,
         const std::function<bool(const batch_location&, const model::batch_header&)>& stop) const;
-    result<scan_result> scan_from(uint32_t position, bool rebuild_index, bool truncate_bad);
+    result<scan_result> scan_from(uint32_t position, bool rebuild_index, bool recover,
+                                  int64_t recovery_point = 0);
+    // The position of the first batch after `from` that verifies and starts at or after
+    // `min_offset`, with its base offset; nullopt if none.
+    result<std::optional<std::pair<uint64_t, int64_t>>> next_valid_batch(uint64_t from,
+                                                                         int64_t min_offset) const;
+    const damaged_range* damage_at(uint64_t position) const;
 
     std::filesystem::path _dir;
     std::filesystem::path _log_path;
@@ -98,6 +122,7 @@ class segment {
     int64_t _max_timestamp = -1;
     uint64_t _size = 0;
     bool _unsynced = false;
+    std::vector<damaged_range> _damage;
     file _file;
     segment_index _index;
 };

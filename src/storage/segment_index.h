@@ -40,6 +40,9 @@ class segment_index {
     // smaller timestamps, so a search for the first timestamp >= `timestamp` may start there.
     std::optional<index_entry> before_timestamp(int64_t timestamp) const;
 
+    // The next batch gets an entry whatever the interval says (the first batch after damaged
+    // bytes, so lookups never have to hop over them).
+    void entry_at_next_batch() { _bytes_since_entry = _interval_bytes; }
     // Drops entries for batches at or after `position`, on disk too.
     status truncate_from(uint32_t position);
     // Empties the index (before a rebuild).
