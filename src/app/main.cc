@@ -10,6 +10,7 @@
 
 #include "app/config.h"
 #include "app/node.h"
+#include "app/salvage.h"
 #include "base/logging.h"
 
 namespace {
@@ -35,6 +36,14 @@ int main(int argc, char** argv) {
     cli.add_option("-c,--config", config_path, "YAML configuration file");
     bool check_only = false;
     cli.add_flag("--check-config", check_only, "Validate the configuration, print it and exit");
+    auto* salvage = cli.add_subcommand(
+        "salvage",
+        "Find damaged log data (synced data that no longer verifies) under the data directory "
+        "and say what removing it loses; with --apply, remove it. The node must be stopped. "
+        "Exit 0: nothing damaged or all salvaged; 3: damage found and left in place");
+    salvage->fallthrough();
+    bool salvage_apply = false;
+    salvage->add_flag("--apply", salvage_apply, "Remove the damage (its offsets become a gap)");
 
     auto table = app::settings();
     std::vector<std::optional<std::string>> flag_values(table.size());
@@ -65,6 +74,11 @@ int main(int argc, char** argv) {
         }
     }
     if (auto r = app::validate(cfg); !r) return fail(exit_bad_config, r.error().message);
+
+    if (salvage->parsed()) {
+        log::setup(spdlog::level::warn, cfg.log_format);
+        return app::run_salvage(cfg, salvage_apply, stdout);
+    }
 
     if (check_only) {
         for (const auto& [name, value] : app::describe(cfg)) {
