@@ -264,6 +264,11 @@ constexpr setting setting_table[] = {
      "Default partition size kept, -1 no limit (topic setting retention.bytes)", false,
      parse_int<int64_t, &config::retention_bytes, -1, INT64_MAX>,
      show_int<int64_t, &config::retention_bytes>},
+    {"storage.disk_reserve_bytes", "disk-reserve-bytes",
+     "Disk space held in reserve (data_dir/space_reserve) and given up when the disk is full, "
+     "so topics and records can still be deleted; 0: none",
+     false, parse_int<int64_t, &config::disk_reserve_bytes, 0, int64_t{1} << 30>,
+     show_int<int64_t, &config::disk_reserve_bytes>},
     {"storage.flush_threads", "flush-threads",
      "Threads that fdatasync partition logs, in parallel across partitions", false,
      parse_int<int32_t, &config::flush_threads, 1, 256>, show_int<int32_t, &config::flush_threads>},

@@ -76,6 +76,7 @@ struct config {
     int64_t retention_ms = int64_t{7} * 24 * 3600 * 1000;  // retention.ms (-1: forever)
     int64_t retention_bytes = -1;                          // retention.bytes (-1: no limit)
     int64_t flush_ms = 1000;                               // flush.ms
+    int64_t disk_reserve_bytes = int64_t{16} << 20;        // given up on a full disk
     int32_t flush_threads = 8;                             // logs fdatasynced in parallel
     int64_t cleaner_interval_ms = int64_t{30} * 1000;      // how often retention/compaction run
 

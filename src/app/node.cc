@@ -17,6 +17,7 @@
 #include "kafka/groups/group_manager.h"
 #include "kafka/server/server.h"
 #include "net/shard_pool.h"
+#include "storage/file.h"
 
 namespace trib::app {
 
@@ -60,6 +61,13 @@ node::~node() {
 
 result<void, error> node::start() {
     _data_dir = TRIB_TRY(open_data_dir(_cfg.data_dir, _cfg.node_id));
+    if (auto reserved = storage::set_space_reserve(_cfg.data_dir / "space_reserve",
+                                                   static_cast<uint64_t>(_cfg.disk_reserve_bytes));
+        !reserved) {
+        // A full disk at start: the node runs, and takes the reserve once there is room.
+        log::get("app")->warn("cannot reserve {} bytes of disk space: {}", _cfg.disk_reserve_bytes,
+                              reserved.error().message());
+    }
     cluster::topic_defaults defaults;
     defaults.segment_bytes = _cfg.segment_bytes;
     defaults.retention_ms = _cfg.retention_ms;

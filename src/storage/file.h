@@ -39,6 +39,17 @@ class file {
 status sync_directory(const std::filesystem::path& dir);
 
 // Writes `data` to `path` durably: a temporary file, fsync, rename over, fsync the directory.
+// On a full disk it gives up the space reserve (below) and tries once more, so the metadata
+// writes that deleting topics and records needs still succeed and space can be freed.
 status write_file_durably(const std::filesystem::path& path, std::span<const uint8_t> data);
+
+// An emergency reserve of disk space: a file of `bytes` preallocated at `path` (a node's data
+// directory), deleted when a durable metadata write finds the disk full, and made again by a
+// later metadata write once there is room. 0 bytes: no reserve.
+status set_space_reserve(const std::filesystem::path& path, uint64_t bytes);
+
+// Whether the last data write found the disk full (ENOSPC). A change of state is logged once:
+// an error when the disk fills, an info line when writes succeed again.
+bool disk_full();
 
 }  // namespace trib::storage
