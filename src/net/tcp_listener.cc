@@ -1,9 +1,14 @@
 #include "net/tcp_listener.h"
 
+#include <chrono>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "base/logging.h"
@@ -64,13 +69,22 @@ asio::awaitable<void> tcp_listener::accept_loop() {
             _shards.loop(shard), asio::redirect_error(asio::use_awaitable, ec));
         if (ec == asio::error::operation_aborted || !_acceptor.is_open()) co_return;
         if (ec) {
-            // EMFILE and friends: say so and keep accepting once a descriptor frees up.
-            log->warn("accept failed: {}", ec.message());
+            // EMFILE and friends: the pending connection stays queued, so retrying at once
+            // would spin (and flood the log). Say so once per burst and back off.
+            if (++_accept_failures == 1) log->warn("accept failed: {}; retrying", ec.message());
+            asio::steady_timer pause(co_await asio::this_coro::executor);
+            pause.expires_after(std::chrono::milliseconds(100));
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
+        if (_accept_failures > 0) {
+            log->warn("accepting again after {} failed accepts", _accept_failures);
+            _accept_failures = 0;
+        }
         if (_connections->load() >= _max_connections) {
-            log->warn("connection from {} refused: {} connections is the limit",
-                      socket.remote_endpoint(ec).address().to_string(), _max_connections);
+            // Debug only: a client hammering the limit must not flood the log.
+            log->debug("connection from {} refused: {} connections is the limit",
+                       socket.remote_endpoint(ec).address().to_string(), _max_connections);
             socket.close(ec);
             continue;
         }

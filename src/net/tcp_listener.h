@@ -45,6 +45,7 @@ class tcp_listener {
     handler _on_connection;
     uint16_t _port = 0;
     size_t _next_shard = 0;
+    uint64_t _accept_failures = 0;  // in a row (EMFILE): logged once per burst
     std::shared_ptr<std::atomic<int>> _connections = std::make_shared<std::atomic<int>>(0);
 };
 

@@ -56,13 +56,15 @@ result<recovery_point_file> recovery_point_file::open(const std::filesystem::pat
             found = true;
         }
     }
-    return recovery_point_file(std::move(*f), newest.value, newest.seq);
+    return recovery_point_file(dir / name, newest.value, newest.seq);
 }
 
 status recovery_point_file::write(const recovery_checkpoint& next) {
     slot s{_seq + 1, next};
-    TRIB_TRY(_file.write_at((s.seq % 2) * slot_size, encode(s)));
-    TRIB_TRY(_file.sync_data());
+    auto f = file::open(_path, true);
+    if (!f) return unexpected(f.error());
+    TRIB_TRY(f->write_at((s.seq % 2) * slot_size, encode(s)));
+    TRIB_TRY(f->sync_data());
     _seq = s.seq;
     _current = next;
     return {};

@@ -34,9 +34,10 @@ class recovery_point_file {
     status write(const recovery_checkpoint& next);
 
   private:
-    recovery_point_file(file f, recovery_checkpoint c, uint64_t seq)
-        : _file(std::move(f)), _current(c), _seq(seq) {}
-    file _file;
+    recovery_point_file(std::filesystem::path path, recovery_checkpoint c, uint64_t seq)
+        : _path(std::move(path)), _current(c), _seq(seq) {}
+    // Opened for each write, not held: a partition already holds three files per segment.
+    std::filesystem::path _path;
     recovery_checkpoint _current;
     uint64_t _seq;  // of the newest slot
 };

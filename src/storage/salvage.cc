@@ -15,7 +15,7 @@ result<std::optional<salvage_report>> log::salvage(const std::filesystem::path& 
     if (l._damage.empty()) return std::optional<salvage_report>();
     const segment& active = *l._segments.back();
     salvage_report report{active.log_path(), l._damage, active.next_offset(), false};
-    const auto& last = l._damage.back();
+    const damaged_range last = l._damage.back();  // a copy: the log is closed below
     recovery_checkpoint checkpoint = l._checkpoint->current();
     if (last.next_offset < 0) {
         // The tail's end is unknown: continue where no offset has been handed out. A log from

@@ -292,9 +292,12 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
         c->in_flight_bytes += request_bytes;
         asio::co_spawn(executor, serve_request(c, b, std::move(*frame), slot), asio::detached);
     }
-    // The client stopped sending (or broke the protocol): requests that wait, such as Fetch
-    // long polls, end now with what they have; the writer sends what completes, then closes.
-    c->closing.close();
+    // The client is gone (EOF or a reset), or broke the protocol: close now. Waiting for the
+    // requests still in flight would let any that park (a long poll, a JoinGroup with a long
+    // rebalance timeout) hold the descriptor long after anyone can read the answer; a wire
+    // fuzz exhausted the descriptors that way. Parked Fetches end at once; the rest finish
+    // into a closed connection.
+    close_connection(*c);
     c->reading_done = true;
     c->response_ready->signal();
 }
