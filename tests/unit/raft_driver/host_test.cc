@@ -156,6 +156,34 @@ TEST_F(three_hosts, a_restarted_follower_catches_up_from_its_own_disk_and_the_le
     EXPECT_EQ(log_bytes(follower, last), log_bytes(l, last));
 }
 
+TEST_F(three_hosts, power_loss_on_a_follower_and_then_the_leader_loses_no_committed_entry) {
+    // The hosts run on fault_io: a host stopped and then `lose_power`ed keeps only what it
+    // synced (plus a torn prefix of the rest), as after a power cut, not a process kill.
+    propose_and_commit(20, "a");
+    node_id l = leader();
+    node_id follower = l == 1 ? 2 : 1;
+    propose_and_commit(10, "b");
+    stop(follower);
+    faults->lose_power(11, false, dir / std::to_string(follower));
+    start(follower);
+    offset_t last = propose_and_commit(10, "c");
+    ASSERT_TRUE(run_until([&] { return committed[static_cast<size_t>(follower - 1)] >= last; }));
+    auto reference = log_bytes(l, last);
+    EXPECT_EQ(log_bytes(follower, last), reference);
+    // Now the leader: everything it acknowledged as committed is on the majority that
+    // counted it, and the group goes on without losing any of it.
+    stop(l);
+    faults->lose_power(12, false, dir / std::to_string(l));
+    start(l);
+    offset_t after = propose_and_commit(5, "d");
+    node_id now = await_leader();
+    auto everything = log_bytes(now, after);
+    ASSERT_GE(everything.size(), reference.size());
+    EXPECT_TRUE(std::equal(reference.begin(), reference.end(), everything.begin()));
+    ASSERT_TRUE(run_until([&] { return committed[static_cast<size_t>(l - 1)] >= after; }));
+    EXPECT_EQ(log_bytes(l, after), everything);
+}
+
 TEST_F(three_hosts, a_stopped_leader_is_replaced_and_committed_entries_stay) {
     offset_t before = propose_and_commit(20, "a");
     node_id old = leader();
