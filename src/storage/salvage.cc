@@ -47,20 +47,10 @@ result<std::optional<salvage_report>> log::salvage(const std::filesystem::path& 
         TRIB_TRY(copy_to(active.size_bytes()));
     }
     opened->reset();  // closes every file of the log
-    auto rewritten = path;
-    rewritten += ".salvage";
-    {
-        auto out = file::open(rewritten, true);
-        if (!out) return unexpected(out.error());
-        TRIB_TRY(out->truncate(0));
-        TRIB_TRY(out->write_at(0, kept));
-        TRIB_TRY(out->sync_data());
-    }
     for (const char* suffix : {".index", ".timeindex"}) {
         TRIB_TRY(io::current().remove(dir / segment::file_name(base, suffix)));  // rebuilt
     }
-    TRIB_TRY(io::current().rename(rewritten, path));
-    TRIB_TRY(sync_directory(dir));
+    TRIB_TRY(write_file_durably(path, kept));  // beside it, synced, renamed over it
     if (last.next_offset < 0) {
         // An empty segment based where numbering continues: the next append gets that offset.
         auto next = segment::open(dir, report.next_offset, config.index_interval_bytes, true);

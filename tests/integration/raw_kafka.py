@@ -116,3 +116,14 @@ class Reader:
 
     def done(self):
         return self.pos == len(self.data)
+
+
+def closed_within(sock, seconds):
+    """True if the broker closes `sock` within `seconds` (without sending anything)."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1) == b""
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True

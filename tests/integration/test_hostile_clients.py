@@ -10,6 +10,7 @@ that must not flood the log (issue: hardening before the cluster).
   gets INVALID_REQUEST, as Kafka answers.
 - Malformed requests are logged at debug only, with a counted summary at warn.
 """
+import os
 import socket
 import struct
 import time
@@ -17,7 +18,7 @@ import time
 from confluent_kafka import Producer
 
 from clients import create_topic
-from raw_kafka import connect, read_response, request, string
+from raw_kafka import closed_within, connect, read_response, request, string
 
 API_VERSIONS, FETCH = 18, 1
 INVALID_REQUEST = 42
@@ -30,16 +31,6 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS")
-
-
-def closed_within(sock, seconds):
-    sock.settimeout(seconds)
-    try:
-        return sock.recv(1) == b""
-    except socket.timeout:
-        return False
-    except ConnectionResetError:
-        return True
 
 
 def produce_one_mib(b, topic, count=4):
@@ -70,7 +61,10 @@ def test_size_prefixes_alone_do_not_hold_the_budget(start_broker):
     # Other clients are served at once, while the attackers are still connected.
     assert produce_one_mib(b, "victim") < 15
     grown = rss_bytes(b.proc.pid) - rss_before
-    assert grown < 64 * 1024 * 1024, f"RSS grew by {grown} bytes for 6 stalled prefixes"
+    # (A sanitized build keeps freed memory in quarantine: the bound is looser there; the
+    # defect it catches held 600 MiB.)
+    limit = (256 << 20) if "asan" in os.environ.get("TRIBUTARY_BIN", "") else 64 << 20
+    assert grown < limit, f"RSS grew by {grown} bytes for 6 stalled prefixes"
     # The stalled requests are closed after the read timeout (2 s), not the idle one (600 s).
     for s in attackers:
         assert closed_within(s, 10), "a stalled request's connection stayed open"

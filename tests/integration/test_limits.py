@@ -9,18 +9,7 @@ import time
 
 from clients import (confluent_produce, create_topic, expected_by_partition, make_records,
                      read_partitions, assert_same_records)
-from raw_kafka import connect, read_response, request
-
-
-def closed_within(sock, seconds):
-    """True if the broker closes `sock` within `seconds` (without sending anything)."""
-    sock.settimeout(seconds)
-    try:
-        return sock.recv(1) == b""
-    except socket.timeout:
-        return False
-    except ConnectionResetError:
-        return True
+from raw_kafka import closed_within, connect, read_response, request
 
 
 def api_versions_ok(sock):
