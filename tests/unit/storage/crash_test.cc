@@ -34,7 +34,7 @@ constexpr int records_per_batch = 2;
 
 log_config crash_config() {
     log_config c;
-    c.segment_bytes = 64 * 1024;  // roll often, so kills land around rolls too
+    c.segment_bytes = uint64_t{64} * 1024;  // roll often, so kills land around rolls too
     c.index_interval_bytes = 1024;
     return c;
 }
