@@ -73,7 +73,6 @@ struct connection_state {
     size_t in_flight_bytes = 0;
     std::shared_ptr<net::async_event> response_ready;  // wakes the writer
     std::shared_ptr<net::async_event> slot_freed;      // wakes a reader held by backpressure
-    bool reading_done = false;
     bool closed = false;
 };
 
@@ -165,7 +164,6 @@ asio::awaitable<void> write_responses(std::shared_ptr<connection_state> c) {
             c->last_active = std::chrono::steady_clock::now();
             c->slot_freed->signal();
         }
-        if (c->reading_done && c->in_flight.empty()) break;
         if (!c->closed) {
             co_await c->response_ready->wait_for(wake_check);
         }
@@ -298,8 +296,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, broker& b) {
     // fuzz exhausted the descriptors that way. Parked Fetches end at once; the rest finish
     // into a closed connection.
     close_connection(*c);
-    c->reading_done = true;
-    c->response_ready->signal();
+    c->response_ready->signal();  // the writer sees the close now, not at its next wake check
 }
 
 result<std::unique_ptr<server>, error> server::bind(broker& b, net::shard_pool& shards,
