@@ -99,6 +99,16 @@ result<void, error> node::start() {
     bc.idle_timeout_ms = _cfg.idle_timeout_ms;
     bc.request_read_timeout_ms = _cfg.request_read_timeout_ms;
     bc.max_fetch_wait_ms = _cfg.max_fetch_wait_ms;
+    bc.listen_host = _cfg.kafka_listen.host;
+    bc.listen_port = _cfg.kafka_listen.port;
+    bc.data_dir = _cfg.data_dir.string();
+    bc.event_loops = static_cast<int32_t>(shard_count(_cfg.shards));
+    bc.max_connections = _cfg.max_connections;
+    bc.group_min_session_timeout_ms = _cfg.group_min_session_timeout_ms;
+    bc.group_max_session_timeout_ms = _cfg.group_max_session_timeout_ms;
+    bc.group_initial_rebalance_delay_ms = _cfg.group_initial_rebalance_delay_ms;
+    bc.offsets_retention_ms = _cfg.offsets_retention_ms;
+    bc.offsets_partitions = _cfg.offsets_partitions;
     _broker = std::make_unique<kafka::broker>(bc, *_partitions, *_groups);
     _producer_ids = TRIB_TRY(cluster::producer_id_allocator::open(_cfg.data_dir));
     _broker->producer_ids = _producer_ids.get();

@@ -227,15 +227,13 @@ result<topic_info, error> partition_manager::create_topic(const std::string& nam
                                      fmt::format("number of partitions must be 1 to {}, not {}",
                                                  max_partitions, partitions)));
     }
-    for (const auto& [key, value] : configs) {
-        TRIB_TRY(validate_config(key, value));
-    }
+    auto normalised = TRIB_TRY(validate_configs(configs));
     std::unique_lock lock(_mutex);
     if (_topics.contains(name)) {
         return unexpected(
             make_error(errc::topic_exists, fmt::format("topic '{}' already exists", name)));
     }
-    topic_info t{name, random_uuid(), partitions, configs};
+    topic_info t{name, random_uuid(), partitions, std::move(normalised)};
     if (validate_only) return t;
     _topics[name] = t;
     if (auto saved = save_locked(); !saved) {
@@ -320,9 +318,7 @@ result<void, error> partition_manager::add_partitions(const std::string& name, i
 result<void, error> partition_manager::set_configs(const std::string& name,
                                                    const config_overrides& configs,
                                                    bool validate_only) {
-    for (const auto& [key, value] : configs) {
-        TRIB_TRY(validate_config(key, value));
-    }
+    auto normalised = TRIB_TRY(validate_configs(configs));
     std::unique_lock lock(_mutex);
     auto it = _topics.find(name);
     if (it == _topics.end()) {
@@ -331,12 +327,12 @@ result<void, error> partition_manager::set_configs(const std::string& name,
     }
     if (validate_only) return {};
     auto previous = it->second.configs;
-    it->second.configs = configs;
+    it->second.configs = normalised;
     if (auto saved = save_locked(); !saved) {
         it->second.configs = previous;
         return unexpected(saved.error());
     }
-    auto settings = effective_settings(_defaults, configs);
+    auto settings = effective_settings(_defaults, normalised);
     for (int32_t i = 0; i < it->second.partitions; ++i) {
         if (auto p = _partitions.find({name, i}); p != _partitions.end()) {
             p->second->update_settings(settings);

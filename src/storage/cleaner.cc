@@ -1,5 +1,6 @@
 #include "storage/cleaner.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "base/assert.h"
@@ -61,8 +62,9 @@ void cleaner::clean(const entry& e) {
             log->info("{}: retention deleted {} segments", l.dir().string(), *dropped);
         }
     }
-    int64_t limit = e.cleanable_limit();
-    if (cfg.cleanup_compact && l.dirty_ratio(limit) >= cfg.min_cleanable_dirty_ratio) {
+    int64_t limit = std::min(e.cleanable_limit(), l.compaction_lag_limit(now));
+    if (cfg.cleanup_compact && (l.dirty_ratio(limit) >= cfg.min_cleanable_dirty_ratio ||
+                                l.compaction_overdue(now, limit))) {
         auto stats = l.compact(now, limit);
         if (!stats) {
             log->warn("{}: compaction failed: {}", l.dir().string(), stats.error().message());

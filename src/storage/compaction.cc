@@ -262,6 +262,31 @@ double log::dirty_ratio(int64_t max_offset) const {
     return closed == 0 ? 0.0 : static_cast<double>(dirty) / static_cast<double>(closed);
 }
 
+int64_t log::compaction_lag_limit(int64_t now_ms) const {
+    std::lock_guard lock(_mutex);
+    if (_config.min_compaction_lag_ms <= 0) return INT64_MAX;
+    for (size_t i = 0; i + 1 < _segments.size(); ++i) {
+        if (_segments[i]->max_timestamp() > now_ms - _config.min_compaction_lag_ms) {
+            return _segments[i]->base_offset();
+        }
+    }
+    return INT64_MAX;
+}
+
+bool log::compaction_overdue(int64_t now_ms, int64_t max_offset) const {
+    std::lock_guard lock(_mutex);
+    if (_config.max_compaction_lag_ms == INT64_MAX) return false;
+    for (size_t i = 0; i + 1 < _segments.size(); ++i) {
+        const auto& s = *_segments[i];
+        if (s.next_offset() > max_offset) break;
+        if (s.next_offset() <= _cleaned_end || s.empty()) continue;
+        // The first dirty segment's first batch is its oldest record's best estimate.
+        auto first = s.find(s.base_offset());
+        return first && *first && (*first)->max_timestamp <= now_ms - _config.max_compaction_lag_ms;
+    }
+    return false;
+}
+
 result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t map_budget_bytes) {
     std::lock_guard compaction_lock(_compaction_mutex);
     std::vector<std::shared_ptr<segment>> closed;

@@ -179,7 +179,8 @@ const segment* log::segment_for_locked(int64_t offset) const {
     return std::prev(it)->get();
 }
 
-result<read_result> log::read(int64_t offset, size_t max_bytes, int64_t max_offset) const {
+result<read_result> log::read(int64_t offset, size_t max_bytes, int64_t max_offset,
+                              first_batch first) const {
     std::lock_guard lock(_mutex);
     for (const auto& d : _damage) {
         if (offset >= d.first_offset && offset < d.end_offset()) return errc::log_damaged;
@@ -199,7 +200,7 @@ result<read_result> log::read(int64_t offset, size_t max_bytes, int64_t max_offs
         size_t before = out.data.size();
         size_t budget = before == 0 ? max_bytes : max_bytes - before;
         int64_t next = out.next_offset;
-        TRIB_TRY((*it)->read(**loc, budget, max_offset, out.data, next));
+        TRIB_TRY((*it)->read(**loc, budget, max_offset, first, out.data, next));
         if (out.data.size() == before) break;
         out.next_offset = next;
         // Stopped inside this segment (byte budget or max_offset): the next segment must not

@@ -37,6 +37,8 @@ struct log_config {
     bool cleanup_compact = false;                             // cleanup.policy has compact
     int64_t delete_retention_ms = int64_t{24} * 3600 * 1000;  // delete.retention.ms
     double min_cleanable_dirty_ratio = 0.5;                   // min.cleanable.dirty.ratio
+    int64_t min_compaction_lag_ms = 0;                        // min.compaction.lag.ms
+    int64_t max_compaction_lag_ms = INT64_MAX;                // max.compaction.lag.ms
     // When the flusher syncs on its own (besides explicit flush requests, e.g. for acks=all):
     // once this many messages are unflushed, and once the oldest unflushed append is this old.
     int64_t flush_messages = INT64_MAX;  // flush.messages
@@ -103,11 +105,11 @@ class log {
     // and rewrites keep the leader's offsets).
     result<append_result> append_exact(std::span<const uint8_t> batch, int64_t now_ms);
 
-    // Whole batches from the one containing `offset`, up to `max_bytes` (the first batch is
-    // returned whole even if larger, so a reader can always progress) and before
-    // `max_offset`. offset_out_of_range below the start or past the end.
-    result<read_result> read(int64_t offset, size_t max_bytes,
-                             int64_t max_offset = INT64_MAX) const;
+    // Whole batches from the one containing `offset`, up to `max_bytes` (the first one whole
+    // even if larger, unless `first` says within_limit) and before `max_offset`.
+    // offset_out_of_range below the start or past the end.
+    result<read_result> read(int64_t offset, size_t max_bytes, int64_t max_offset = INT64_MAX,
+                             first_batch first = first_batch::whole) const;
     // The first record whose timestamp is >= `timestamp` (ListOffsets); nullopt if none.
     result<std::optional<timestamp_offset>> offset_for_timestamp(int64_t timestamp) const;
     // Every batch header from the start, in order, reading headers only (rebuilding the
@@ -136,6 +138,12 @@ class log {
     // The share of the closed bytes below `max_offset` that no compaction has seen yet (the
     // cleaner compacts once it reaches min.cleanable.dirty.ratio). 0 with nothing closed.
     double dirty_ratio(int64_t max_offset = INT64_MAX) const;
+    // The offset below which records are old enough to compact (min.compaction.lag.ms): the
+    // base of the first closed segment holding a record newer than `now_ms` - the lag.
+    int64_t compaction_lag_limit(int64_t now_ms) const;
+    // Whether a closed segment below `max_offset` that no compaction has seen holds a record
+    // older than max.compaction.lag.ms: then the log is compacted whatever its dirty ratio.
+    bool compaction_overdue(int64_t now_ms, int64_t max_offset) const;
 
     // Makes everything appended so far durable; returns the flushed offset reached. An fsync
     // error fails the log for good (log_failed on every later write and flush).

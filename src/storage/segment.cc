@@ -330,10 +330,12 @@ result<std::optional<batch_location>> segment::find_timestamp(int64_t timestamp)
 // Reads the stretch with one pread straight into `out`, then keeps the whole batches that
 // verify, fit and lie before `max_offset`.
 status segment::read(const batch_location& from, size_t max_bytes, int64_t max_offset,
-                     std::vector<uint8_t>& out, int64_t& next_offset) const {
+                     first_batch first, std::vector<uint8_t>& out, int64_t& next_offset) const {
     if (from.base_offset >= max_offset) return {};
     size_t start = out.size();
-    uint64_t limit = start == 0 ? std::max<size_t>(max_bytes, from.size) : max_bytes;
+    uint64_t limit = start == 0 && first == first_batch::whole
+                         ? std::max<size_t>(max_bytes, from.size)
+                         : max_bytes;
     uint64_t want = std::min<uint64_t>(_size - from.position, limit);
     if (want < from.size) return {};  // the first batch does not fit
     out.resize(start + want);

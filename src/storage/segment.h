@@ -20,6 +20,11 @@
 
 namespace trib::storage {
 
+// Whether a read returns its first batch whole when it is larger than the byte limit (so a
+// reader can always progress), or nothing: Kafka's Fetch allows that only for the first
+// partition of a response with data (KIP-74).
+enum class first_batch { whole, within_limit };
+
 struct batch_location {
     int64_t base_offset;
     int64_t last_offset;
@@ -80,10 +85,10 @@ class segment {
     // The batch containing `offset` or the first after it; nullopt past the end.
     result<std::optional<batch_location>> find(int64_t offset) const;
     // Appends to `out` the whole batches starting at `from` while they fit in `max_bytes`
-    // (the first whole regardless when `out` is empty) and lie before `max_offset`. Each is
-    // CRC-checked and a corrupt one is never returned: the read stops before it, or fails with
-    // corrupt_data if it is the first.
-    status read(const batch_location& from, size_t max_bytes, int64_t max_offset,
+    // (the first whole regardless when `out` is empty and `first` is whole) and lie before
+    // `max_offset`. Each is CRC-checked and a corrupt one is never returned: the read stops
+    // before it, or fails with corrupt_data if it is the first.
+    status read(const batch_location& from, size_t max_bytes, int64_t max_offset, first_batch first,
                 std::vector<uint8_t>& out, int64_t& next_offset) const;
     // Every batch in order, verified; used by timestamp lookup and compaction.
     status for_each_batch(

@@ -3,7 +3,8 @@ Prints one JSON object per line: {"event": "assigned"|"revoked", "partitions": [
 {"event": "records", "rows": [[partition, offset, value], ...]} (after committing them, or a
 "commit_failed" event first), {"event": "closed"} after SIGTERM (it leaves the group).
 
-Usage: group_member.py BOOTSTRAP TOPIC GROUP NAME [SESSION_TIMEOUT_MS]"""
+Usage: group_member.py BOOTSTRAP TOPIC GROUP NAME [SESSION_TIMEOUT_MS [GROUP_INSTANCE_ID]]
+(with an instance id it is a static member, KIP-345: it does not leave the group on close)"""
 import json
 import signal
 import sys
@@ -19,6 +20,7 @@ def emit(obj):
 def main():
     bootstrap, topic, group, name = sys.argv[1:5]
     session_ms = int(sys.argv[5]) if len(sys.argv) > 5 else 6000
+    instance = {"group.instance.id": sys.argv[6]} if len(sys.argv) > 6 else {}
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     consumer = Consumer({
@@ -30,6 +32,7 @@ def main():
         "session.timeout.ms": session_ms,
         "heartbeat.interval.ms": 300,
         "topic.metadata.refresh.interval.ms": 1000,
+        **instance,
     })
     consumer.subscribe(
         [topic],

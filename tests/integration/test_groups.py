@@ -27,13 +27,13 @@ FAST_GROUPS = ("--group-initial-rebalance-delay-ms", "300")
 class Member:
     """A group_member.py process and what it reported."""
 
-    def __init__(self, broker, topic, group, name, kafkajs=False):
+    def __init__(self, broker, topic, group, name, kafkajs=False, extra=()):
         self.name = name
         self.events = []
         command = (["node", str(JS_MEMBER)] if kafkajs
                    else ["/usr/bin/python3", str(MEMBER)])
         self.proc = subprocess.Popen(
-            command + [broker.bootstrap, topic, group, name], cwd=JS_MEMBER.parent,
+            command + [broker.bootstrap, topic, group, name, *extra], cwd=JS_MEMBER.parent,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "KAFKAJS_NO_PARTITIONER_WARNING": "1"})
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -1,5 +1,6 @@
 #include "kafka/groups/group_manager.h"
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -142,12 +143,42 @@ int16_t group_manager::write(std::vector<log_record> records, std::vector<durabl
     return result;
 }
 
+constexpr int64_t sweep_interval_ms = 1000;
+
 void group_manager::tick(int64_t now_ms) {
     std::vector<durable_mark> ignored;
     std::lock_guard lock(_mutex);
-    _coordinator.tick(now_ms);
+    if (now_ms >= _next_sweep) {
+        _coordinator.tick(now_ms);
+        _next_sweep = now_ms + sweep_interval_ms;
+    } else {
+        _coordinator.fire_due(now_ms);
+    }
     // Expiry tombstones need no one to wait for them.
     (void)write(_coordinator.take_records(), ignored);
+}
+
+int64_t group_manager::next_tick_locked() const {
+    return std::min(_next_sweep, _coordinator.next_deadline().value_or(INT64_MAX));
+}
+
+int64_t group_manager::next_tick() {
+    std::lock_guard lock(_mutex);
+    _armed_for = next_tick_locked();
+    return _armed_for;
+}
+
+void group_manager::on_earlier_deadline(std::function<void()> wake) {
+    std::lock_guard lock(_mutex);
+    _wake = std::move(wake);
+}
+
+void group_manager::announce_deadline() {
+    if (!_wake) return;
+    auto next = next_tick_locked();
+    if (next >= _armed_for) return;
+    _armed_for = next;
+    _wake();
 }
 
 }  // namespace trib::kafka::groups
@@ -157,6 +188,7 @@ namespace trib::kafka::groups {
 void group_manager::abandon_waiters() {
     std::lock_guard lock(_mutex);
     _coordinator.abandon_waiters();
+    _wake = nullptr;  // it holds a timer of an event loop that is going
 }
 
 }  // namespace trib::kafka::groups

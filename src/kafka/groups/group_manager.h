@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,11 +48,19 @@ class group_manager {
         std::lock_guard lock(_mutex);
         auto out = fn(_coordinator);
         write_error = write(_coordinator.take_records(), marks);
+        announce_deadline();
         return out;
     }
 
+    // Fires the deadlines due by `now_ms`, and sweeps offset retention once a second.
     void tick(int64_t now_ms);
-    // Shutdown, before the event loops go: answers every waiting JoinGroup/SyncGroup.
+    // When tick next has work (a group deadline or the sweep), in wall-clock ms.
+    int64_t next_tick();
+    // `wake` is called (under the lock: it must only signal) when a call makes the next
+    // deadline earlier than the one next_tick last reported, so the ticker re-arms.
+    void on_earlier_deadline(std::function<void()> wake);
+    // Shutdown, before the event loops go: answers every waiting JoinGroup/SyncGroup and
+    // drops the ticker's wake-up.
     void abandon_waiters();
 
     int32_t partition_for(const std::string& group_id) const;
@@ -60,12 +69,17 @@ class group_manager {
     group_manager(cluster::partition_manager& pm, group_manager_config cfg,
                   std::string member_id_prefix);
     result<void, error> load(int64_t now_ms);
+    void announce_deadline();
+    int64_t next_tick_locked() const;
     int16_t write(std::vector<log_record> records, std::vector<durable_mark>& marks);
 
     cluster::partition_manager& _partitions;
     group_manager_config _cfg;
-    std::mutex _mutex;
+    mutable std::mutex _mutex;
     coordinator _coordinator;
+    int64_t _next_sweep = 0;
+    int64_t _armed_for = INT64_MAX;  // what the ticker is waiting for
+    std::function<void()> _wake;
 };
 
 }  // namespace trib::kafka::groups

@@ -168,14 +168,22 @@ result<bytes> encode(const Message& m, int16_t version) {
     return std::move(w).data();
 }
 
-// Decodes a whole message body at `version`; leftover bytes are an error.
+enum class trailing { refuse, ignore };
+
+// Decodes a message body at `version`. Leftover bytes are an error unless `trailing::ignore`:
+// Kafka reads the fields a request's version has and ignores what follows (librdkafka 2.0
+// sends extra bytes in ListGroups v3+ and OffsetFetch v6+), so requests are read that way;
+// a body that is too short is always an error.
 template <typename Message>
-result<Message> decode(std::span<const uint8_t> data, int16_t version) {
+result<Message> decode(std::span<const uint8_t> data, int16_t version,
+                       trailing leftover = trailing::refuse) {
     if (!Message::valid_versions.contains(version)) return errc::unsupported_version;
     reader r(data);
     Message m;
     m.decode(r, version);
-    if (r.ok() && r.remaining() != 0) r.fail(errc::trailing_bytes);
+    if (r.ok() && r.remaining() != 0 && leftover == trailing::refuse) {
+        r.fail(errc::trailing_bytes);
+    }
     if (!r.ok()) return unexpected(r.error());
     return m;
 }

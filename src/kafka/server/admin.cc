@@ -9,6 +9,7 @@
 #include "kafka/protocol/describe_configs.h"
 #include "kafka/protocol/error_codes.h"
 #include "kafka/protocol/incremental_alter_configs.h"
+#include "kafka/server/broker_configs.h"
 #include "kafka/server/handlers.h"
 #include "storage/errc.h"
 
@@ -22,11 +23,12 @@ constexpr int8_t resource_topic = 2;
 constexpr int8_t resource_broker = 4;
 // DescribeConfigs config sources and types, as Kafka numbers them.
 constexpr int8_t source_topic = 1;
-constexpr int8_t source_static_broker = 4;
 constexpr int8_t source_default = 5;
 
 int8_t kafka_type(cluster::value_type t) {
     switch (t) {
+        case cluster::value_type::boolean:
+            return 1;
         case cluster::value_type::string:
             return 2;
         case cluster::value_type::int32:
@@ -39,23 +41,6 @@ int8_t kafka_type(cluster::value_type t) {
             return 7;
     }
     return 0;
-}
-
-// The broker's static settings, under Kafka's broker setting names.
-std::vector<std::pair<std::string, std::string>> broker_settings(const broker& b) {
-    const auto& d = b.partitions.defaults();
-    return {
-        {"broker.id", std::to_string(b.config.node_id)},
-        {"auto.create.topics.enable", b.config.auto_create_topics ? "true" : "false"},
-        {"num.partitions", std::to_string(b.config.default_partitions)},
-        {"socket.request.max.bytes", std::to_string(b.config.max_request_bytes)},
-        {"connections.max.idle.ms", std::to_string(b.config.idle_timeout_ms)},
-        {"message.max.bytes", std::to_string(d.max_message_bytes)},
-        {"log.segment.bytes", std::to_string(d.segment_bytes)},
-        {"log.retention.ms", std::to_string(d.retention_ms)},
-        {"log.retention.bytes", std::to_string(d.retention_bytes)},
-        {"log.flush.interval.ms", std::to_string(d.flush_ms)},
-    };
 }
 
 bool wanted(const std::optional<std::vector<std::string>>& keys, const std::string& name) {
@@ -151,18 +136,23 @@ asio::awaitable<p::describe_configs_response> handle_describe_configs(
         auto& out = resp.results.emplace_back();
         out.resource_type = r.resource_type;
         out.resource_name = r.resource_name;
-        auto add = [&](const std::string& name, const std::string& value, bool is_default,
-                       int8_t source, int8_t type) {
+        auto add = [&](const std::string& name, const std::optional<std::string>& value,
+                       bool is_default, int8_t source, int8_t type, bool read_only,
+                       const char* documentation) {
             if (!wanted(r.configuration_keys, name)) return;
             auto& c = out.configs.emplace_back();
             c.name = name;
             c.value = value;
+            c.read_only = read_only;
             if (ctx.version() == 0) {
                 c.is_default = is_default;
             } else {
                 c.config_source = source;
             }
-            if (ctx.version() >= 3) c.config_type = type;
+            if (ctx.version() >= 3) {
+                c.config_type = type;
+                c.documentation = documentation;
+            }
         };
         if (r.resource_type == resource_topic) {
             auto t = ctx.b.partitions.topic(r.resource_name);
@@ -174,17 +164,30 @@ asio::awaitable<p::describe_configs_response> handle_describe_configs(
             for (const auto& e :
                  cluster::describe_config(ctx.b.partitions.defaults(), t->configs)) {
                 add(e.name, e.value, e.is_default, e.is_default ? source_default : source_topic,
-                    kafka_type(e.type));
+                    kafka_type(e.type), false, e.documentation);
             }
         } else if (r.resource_type == resource_broker) {
-            if (!r.resource_name.empty() &&
-                r.resource_name != std::to_string(ctx.b.config.node_id)) {
+            // Kafka: this broker's id gets every setting; "" (the cluster-wide dynamic
+            // defaults) none, since there are no dynamic settings; anything else an error.
+            if (r.resource_name.empty()) continue;
+            if (r.resource_name.find_first_not_of("0123456789") != std::string::npos) {
                 out.error_code = error_code::invalid_request;
-                out.error_message = fmt::format("no broker '{}' here", r.resource_name);
+                out.error_message =
+                    fmt::format("Broker id must be an integer, but it is: {}", r.resource_name);
                 continue;
             }
-            for (const auto& [name, value] : broker_settings(ctx.b)) {
-                add(name, value, false, source_static_broker, 2);
+            if (r.resource_name != std::to_string(ctx.b.config.node_id)) {
+                out.error_code = error_code::invalid_request;
+                out.error_message = fmt::format(
+                    "Unexpected broker id, expected {} or empty string, but received {}",
+                    ctx.b.config.node_id, r.resource_name);
+                continue;
+            }
+            const auto& d = ctx.b.partitions.defaults();
+            for (const auto& s : broker_settings(ctx.b.config, d.max_message_bytes, d.segment_bytes,
+                                                 d.retention_ms, d.retention_bytes, d.flush_ms)) {
+                add(s.name, s.value, s.source == source_default, s.source, s.type, true,
+                    s.documentation);
             }
         } else {
             out.error_code = error_code::invalid_request;

@@ -49,6 +49,17 @@ struct broker_config {
     // and min.incremental.fetch.session.eviction.ms.
     size_t fetch_session_slots = 1000;
     int64_t fetch_session_eviction_ms = 120'000;
+    // Only described (DescribeConfigs on the broker): the rest of the node's configuration.
+    std::string listen_host = "127.0.0.1";
+    int32_t listen_port = 9092;
+    std::string data_dir;
+    int32_t event_loops = 1;
+    int32_t max_connections = 10000;
+    int32_t group_min_session_timeout_ms = 6000;
+    int32_t group_max_session_timeout_ms = 1'800'000;
+    int32_t group_initial_rebalance_delay_ms = 3000;
+    int64_t offsets_retention_ms = int64_t{7} * 24 * 3600 * 1000;
+    int32_t offsets_partitions = 16;
 };
 
 struct broker {

@@ -60,7 +60,7 @@ handler_result encoded(const Response& resp, int16_t version) {
 // the connection (Kafka's InvalidRequestException).
 template <typename Request, typename Response, auto Fn>
 asio::awaitable<handler_result> typed(request_context& ctx) {
-    auto req = p::decode<Request>(ctx.frame.body, ctx.version());
+    auto req = p::decode<Request>(ctx.frame.body, ctx.version(), p::trailing::ignore);
     if (!req) {
         log::get("kafka")->debug("malformed {} v{} request from client {}: {}; closing",
                                  ctx.frame.api->name, ctx.version(),
@@ -94,7 +94,8 @@ asio::awaitable<handler_result> api_versions(request_context& ctx) {
     // INVALID_REQUEST, as Kafka gives.
     auto reply = p::answer_api_versions(supported_apis(), ctx.version());
     if (reply.version >= 3) {
-        auto req = p::decode<p::api_versions_request>(ctx.frame.body, ctx.version());
+        auto req =
+            p::decode<p::api_versions_request>(ctx.frame.body, ctx.version(), p::trailing::ignore);
         if (!req || !valid_software_field(req->client_software_name) ||
             !valid_software_field(req->client_software_version)) {
             log::get("kafka")->debug("invalid ApiVersions v{} request from client {}",

@@ -59,13 +59,14 @@ size_t read_all(request_context& ctx, const p::fetch_request& req,
             continue;
         }
         if (t.fetch_offset == out.high_watermark || t.max_bytes <= 0) continue;
-        // The first batch of the response is returned whole even past the limits, so a
-        // consumer can always make progress (KIP-74).
+        // Only the response's first batch may go past the limits (whole, so a consumer can
+        // always progress); a later partition whose next batch does not fit what is left of
+        // max_bytes returns no records (KIP-74). Fetch v0-v2 has no request limit.
         size_t limit =
             std::min<size_t>(static_cast<size_t>(t.max_bytes), budget > total ? budget - total : 0);
         if (limit == 0 && total > 0) continue;
-        auto got = log.read(t.fetch_offset, total == 0 ? std::max<size_t>(limit, 1) : limit,
-                            out.high_watermark);
+        auto first = total == 0 ? storage::first_batch::whole : storage::first_batch::within_limit;
+        auto got = log.read(t.fetch_offset, std::max<size_t>(limit, 1), out.high_watermark, first);
         if (!got) {
             out.error_code = read_error(got.error());
             continue;
@@ -158,6 +159,9 @@ asio::awaitable<fetch_response> handle_fetch(request_context& ctx, p::fetch_requ
     ctx.closing.watch(event);
     std::vector<partition_read> reads;
     for (;;) {
+        // The client is gone: nobody reads the answer, so do not build it (a parked Fetch of
+        // many partitions would read them all once more).
+        if (ctx.closing.closed()) co_return resp;
         size_t bytes = read_all(ctx, req, begun.targets, reads);
         bool any_error = std::ranges::any_of(
             reads, [](const auto& r) { return r.error_code != error_code::none; });
@@ -169,8 +173,10 @@ asio::awaitable<fetch_response> handle_fetch(request_context& ctx, p::fetch_requ
         }
         // Data that arrived between the read and the registration is caught by the check.
         bool moved = false;
+        const cluster::partition* last = nullptr;
         for (const auto& r : reads) {
-            if (!r.part) continue;
+            if (!r.part || r.part.get() == last) continue;  // one waiter per partition run
+            last = r.part.get();
             r.part->add_waiter(event);
             moved = moved || r.part->high_watermark() != r.high_watermark;
         }

@@ -131,6 +131,7 @@ asio::awaitable<p::join_group_response> handle_join_group(request_context& ctx,
     for (auto& proto : req.protocols)
         jr.protocols.emplace_back(proto.name, std::move(proto.metadata));
     jr.require_known_member_id = ctx.version() >= 4;
+    jr.supports_skip_assignment = ctx.version() >= 9;
     auto answer = std::make_shared<later<g::join_response>>(ctx.executor);
     run_unwaited(ctx, [&](g::coordinator& c) {
         c.join(std::move(jr), wall_clock_ms(),
@@ -147,6 +148,7 @@ asio::awaitable<p::join_group_response> handle_join_group(request_context& ctx,
     if (ctx.version() < 7 && !resp.protocol_name) resp.protocol_name = "";
     resp.leader = r.leader;
     resp.member_id = r.member_id;
+    resp.skip_assignment = r.skip_assignment;
     for (auto& m : r.members) {
         resp.members.push_back({m.member_id, m.group_instance_id, std::move(m.metadata), {}});
     }

@@ -313,19 +313,20 @@ result<std::unique_ptr<server>, error> server::bind(broker& b, net::shard_pool& 
 
 namespace {
 
-// Fires the group coordinator's deadlines (sessions, rebalances, offset retention).
+// Fires the group coordinator's deadlines when they are due (a session expires at its
+// deadline, not up to a tick later): it sleeps until the next one, and is woken when a
+// request sets an earlier one. At most a second apart, for the bad-input summary.
 asio::awaitable<void> tick_groups(broker& b) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto wake = std::make_shared<net::async_event>(co_await asio::this_coro::executor);
+    b.groups->on_earlier_deadline([wake] { wake->signal(); });
     for (;;) {
-        timer.expires_after(std::chrono::milliseconds(100));
-        std::error_code ec;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
         int64_t now = wall_clock_ms();
         b.groups->tick(now);
         if (auto summary = b.bad_input.take_summary(now); !summary.empty()) {
             log::get("kafka")->warn("bad input from clients in the last minute: {}", summary);
         }
+        int64_t wait_ms = std::clamp<int64_t>(b.groups->next_tick() - wall_clock_ms(), 0, 1000);
+        co_await wake->wait_for(std::chrono::milliseconds(wait_ms));
     }
 }
 

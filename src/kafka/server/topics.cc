@@ -85,7 +85,8 @@ asio::awaitable<p::create_topics_response> handle_create_topics(request_context&
             out.num_partitions = created->partitions;
             out.replication_factor = 1;
             out.configs.emplace();
-            for (const auto& e : cluster::describe_config(b.partitions.defaults(), configs)) {
+            for (const auto& e :
+                 cluster::describe_config(b.partitions.defaults(), created->configs)) {
                 // Config source: 1 topic override, 5 default.
                 out.configs->push_back(
                     {e.name, e.value, false, int8_t(e.is_default ? 5 : 1), false, {}});

@@ -81,6 +81,7 @@ void coordinator::set_state(group& g, group_state s, int64_t now) {
 }
 
 void coordinator::join(join_request req, int64_t now, join_callback done) {
+    auto retime = begin_call(req.group_id, now);
     auto fail = [&](int16_t code) {
         join_response r;
         r.error_code = code;
@@ -158,6 +159,9 @@ void coordinator::join_new_member(group& g, join_request& req, int64_t now, join
                 placed.session_deadline = now + req.session_timeout_ms;
                 return prepare_rebalance(g, now);
             }
+            if (g.state == group_state::stable && placed.protocols == req.protocols) {
+                return rejoin_static_unchanged(g, placed, old_id, req, now, done);
+            }
             // The new id must survive a restart, or the running consumer would be fenced.
             if (g.state == group_state::stable) persist_group(g);
             return join_known_member(g, placed, req, now, done);
@@ -180,6 +184,30 @@ void coordinator::join_new_member(group& g, join_request& req, int64_t now, join
     m.awaiting_join = std::move(done);
     if (is_static) g.static_members[*m.instance_id] = m.id;
     add_member(g, std::move(m), now);
+}
+
+// KIP-345: a static member that restarts into a stable group with the same protocols gets
+// the current generation back and keeps its assignment, without a rebalance, also when it
+// led the group. A leader that cannot be told to skip the assignment (JoinGroup before v9)
+// is named by its old id, so it acts as a follower and does not assign to a stable group
+// that would never hand the result out; from v9 it learns it leads, with skip_assignment.
+void coordinator::rejoin_static_unchanged(group& g, member& m, const std::string& old_id,
+                                          const join_request& req, int64_t now,
+                                          join_callback& done) {
+    m.session_deadline = now + req.session_timeout_ms;
+    m.session_timeout_ms = req.session_timeout_ms;
+    m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+    m.client_id = req.client_id;
+    m.client_host = req.client_host;
+    persist_group(g);  // the new id must survive a restart, or the consumer would be fenced
+    bool leads = g.leader == m.id;
+    join_response r = join_answer(g, m);
+    if (leads && !req.supports_skip_assignment) {
+        r.leader = old_id;
+        r.members.clear();
+    }
+    r.skip_assignment = leads && req.supports_skip_assignment;
+    done(std::move(r));
 }
 
 void coordinator::add_member(group& g, member m, int64_t now) {
@@ -241,9 +269,11 @@ void coordinator::join_known_member(group& g, member& m, join_request& req, int6
 
 void coordinator::prepare_rebalance(group& g, int64_t now) {
     if (g.state == group_state::completing_rebalance) {
-        // Members waiting for the old generation's assignment must rejoin.
+        // Members waiting for the old generation's assignment must rejoin. An answered
+        // member's session starts again (as Kafka does): it was not timed while it waited.
         for (auto& [id, m] : g.members) {
             m.assignment.clear();
+            if (m.awaiting_sync) m.session_deadline = now + m.session_timeout_ms;
             fail_sync(m, ec::rebalance_in_progress);
         }
     }
@@ -263,6 +293,7 @@ void coordinator::prepare_rebalance(group& g, int64_t now) {
 void coordinator::try_complete_join(group& g, int64_t now) {
     if (g.state != group_state::preparing_rebalance) return;
     if (g.initial_delay_end > now) return;
+    g.initial_delay_end = 0;  // over: no longer a deadline
     bool all_joined =
         g.pending_members.empty() && std::ranges::all_of(g.members, [](const auto& e) {
             return static_cast<bool>(e.second.awaiting_join);
@@ -359,6 +390,7 @@ void coordinator::remove_member(group& g, const std::string& member_id, int16_t 
 }
 
 void coordinator::sync(sync_request req, int64_t now, sync_callback done) {
+    auto retime = begin_call(req.group_id, now);
     auto fail = [&](int16_t code) {
         sync_response r;
         r.error_code = code;
@@ -411,12 +443,15 @@ void coordinator::sync(sync_request req, int64_t now, sync_callback done) {
     set_state(*g, group_state::stable, now);
     persist_group(*g);
     for (auto& [id, other] : g->members) {
-        if (other.awaiting_sync) std::exchange(other.awaiting_sync, nullptr)(answer(other));
+        if (!other.awaiting_sync) continue;
+        other.session_deadline = now + other.session_timeout_ms;
+        std::exchange(other.awaiting_sync, nullptr)(answer(other));
     }
 }
 
 int16_t coordinator::heartbeat(const std::string& group_id, const member_identity& who,
                                int32_t generation, int64_t now) {
+    auto retime = begin_call(group_id, now);
     group* g = find(group_id);
     if (!g) return ec::unknown_member_id;
     auto it = g->members.find(who.member_id);
@@ -433,6 +468,7 @@ int16_t coordinator::heartbeat(const std::string& group_id, const member_identit
 
 std::vector<int16_t> coordinator::leave(const std::string& group_id,
                                         const std::vector<member_identity>& members, int64_t now) {
+    auto retime = begin_call(group_id, now);
     std::vector<int16_t> out;
     group* g = find(group_id);
     bool removed = false;
@@ -476,52 +512,6 @@ std::vector<int16_t> coordinator::leave(const std::string& group_id,
         }
     }
     return out;
-}
-
-void coordinator::tick(int64_t now) {
-    for (auto it = _groups.begin(); it != _groups.end();) {
-        group& g = it->second;
-        std::erase_if(g.pending_members, [&](const auto& p) { return p.second <= now; });
-        // A member waiting in a rebalance (for its join or sync answer) is timed by the
-        // rebalance, not its session.
-        std::vector<std::string> expired;
-        for (const auto& [id, m] : g.members) {
-            bool waiting = (g.state == group_state::preparing_rebalance && m.awaiting_join) ||
-                           (g.state == group_state::completing_rebalance && m.awaiting_sync);
-            if (!waiting && m.session_deadline <= now) expired.push_back(id);
-        }
-        for (const auto& id : expired)
-            remove_member(g, id, ec::unknown_member_id, now);
-        if (g.state == group_state::completing_rebalance && now >= g.deadline) {
-            // The leader never sent the assignment: those who did not sync are out.
-            std::vector<std::string> silent;
-            for (const auto& [id, m] : g.members) {
-                if (!m.awaiting_sync) silent.push_back(id);
-            }
-            for (const auto& id : silent)
-                remove_member(g, id, ec::unknown_member_id, now);
-            prepare_rebalance(g, now);
-        } else if (!expired.empty() && (g.state == group_state::stable ||
-                                        g.state == group_state::completing_rebalance)) {
-            prepare_rebalance(g, now);
-        } else {
-            try_complete_join(g, now);
-        }
-        expire_offsets(g, now);
-        // An empty group without offsets is forgotten: at once if it never had a generation,
-        // else (with a tombstone for its metadata) once offsets would have expired.
-        bool unused = g.state == group_state::empty && g.offsets.empty() && g.members.empty() &&
-                      g.pending_members.empty();
-        bool expired_group = g.generation > 0 && now - g.state_since >= _cfg.offsets_retention_ms;
-        if (unused && (g.generation == 0 || expired_group)) {
-            if (g.generation > 0) {
-                _records.push_back({g.id, encode_key(group_key{g.id}), std::nullopt});
-            }
-            it = _groups.erase(it);
-        } else {
-            ++it;
-        }
-    }
 }
 
 void coordinator::persist_group(const group& g) {

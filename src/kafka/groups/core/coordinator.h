@@ -1,6 +1,9 @@
 // The group coordinator of Kafka's classic group protocol, as a deterministic state machine:
-// no clocks, threads or I/O. Every call takes the current time; `tick` fires the deadlines
-// (session timeouts, rebalance timeouts, the initial rebalance delay, offset retention). State
+// no clocks, threads or I/O. Every call takes the current time. Each group's next deadline
+// (a session or join timeout, the rebalance or sync timeout, the end of the initial rebalance
+// delay) is kept in a timer index: `next_deadline` says when `fire_due` has work, so the
+// driver fires each one when it is due rather than on a coarse tick; `tick` also sweeps
+// offset retention and forgotten groups. State
 // that must survive a restart leaves through `take_records()` as records for the group log,
 // and comes back through `replay` at start. The driver (kafka/groups) serialises calls.
 //
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,11 @@ class coordinator {
     std::vector<group_listing> list() const;
     int16_t delete_group(const std::string& group_id, int64_t now);
 
+    // Fires every group deadline at or before `now`.
+    void fire_due(int64_t now);
+    // The earliest pending group deadline (what fire_due would act on first); nullopt: none.
+    std::optional<int64_t> next_deadline() const;
+    // fire_due for every group, plus offset retention and forgetting unused groups.
     void tick(int64_t now);
 
     // Answers every JoinGroup and SyncGroup still waiting with COORDINATOR_NOT_AVAILABLE
@@ -100,7 +109,24 @@ class coordinator {
         int64_t initial_delay_end = 0;  // a new group waits for more members to arrive
         int64_t state_since = 0;
         std::map<topic_partition, committed_offset> offsets;
+        int64_t timer_at = no_timer;  // its entry in the timer index
     };
+    static constexpr int64_t no_timer = INT64_MAX;
+    // Re-times a group's deadline when a call that may have changed it returns.
+    class retime_on_exit {
+      public:
+        retime_on_exit(coordinator& c, const std::string& group_id) : _c(c), _group_id(group_id) {}
+        retime_on_exit(const retime_on_exit&) = delete;
+        retime_on_exit& operator=(const retime_on_exit&) = delete;
+        ~retime_on_exit();
+
+      private:
+        coordinator& _c;
+        const std::string& _group_id;
+    };
+    // Every call on a group starts here: what was due by `now` is fired first (a call at a
+    // deadline sees it passed), and the group is re-timed when the call returns.
+    [[nodiscard]] retime_on_exit begin_call(const std::string& group_id, int64_t now);
 
     group* find(const std::string& id);
     const group* find(const std::string& id) const;
@@ -110,6 +136,8 @@ class coordinator {
     void join_new_member(group& g, join_request& req, int64_t now, join_callback& done);
     void join_known_member(group& g, member& m, join_request& req, int64_t now,
                            join_callback& done);
+    void rejoin_static_unchanged(group& g, member& m, const std::string& old_id,
+                                 const join_request& req, int64_t now, join_callback& done);
     void add_member(group& g, member m, int64_t now);
     void remove_member(group& g, const std::string& member_id, int16_t reason, int64_t now);
     void prepare_rebalance(group& g, int64_t now);
@@ -125,11 +153,19 @@ class coordinator {
     static void fail_waiting(member& m, int16_t code);
     void persist_group(const group& g);
     void expire_offsets(group& g, int64_t now);
+    // Acts on what is due in `g` at `now` (and, with `sweep`, on offset retention); returns
+    // false if the group was forgotten (erased).
+    bool tick_group(std::map<std::string, group>::iterator it, int64_t now, bool sweep);
+    // The time of `g`'s next deadline by the rules tick_group acts on.
+    static int64_t due_time(const group& g);
+    void reschedule(group& g);
+    void reschedule(const std::string& group_id);
 
     coordinator_config _cfg;
     std::string _prefix;
     uint64_t _next_member = 0;
     std::map<std::string, group> _groups;
+    std::set<std::pair<int64_t, std::string>> _timers;  // (due time, group id)
     std::vector<log_record> _records;
 };
 

@@ -27,6 +27,7 @@ std::set<std::string> subscribed_topics(const bytes& metadata) {
 }  // namespace
 
 std::vector<int16_t> coordinator::commit_offsets(const offset_commit_request& req, int64_t now) {
+    auto retime = begin_call(req.group_id, now);
     auto all = [&](int16_t code) { return std::vector<int16_t>(req.offsets.size(), code); };
     if (req.group_id.empty()) return all(ec::invalid_group_id);
     group* g = find(req.group_id);
@@ -85,6 +86,7 @@ std::vector<std::pair<topic_partition, committed_offset>> coordinator::fetch_off
 int16_t coordinator::delete_offsets(const std::string& group_id,
                                     const std::vector<topic_partition>& partitions,
                                     std::vector<int16_t>& per_partition, int64_t now) {
+    auto retime = begin_call(group_id, now);
     per_partition.assign(partitions.size(), ec::none);
     if (group_id.empty()) return ec::invalid_group_id;
     group* g = find(group_id);
@@ -151,6 +153,7 @@ std::vector<group_listing> coordinator::list() const {
 }
 
 int16_t coordinator::delete_group(const std::string& group_id, int64_t now) {
+    auto retime = begin_call(group_id, now);
     if (group_id.empty()) return ec::invalid_group_id;
     group* g = find(group_id);
     if (!g) return ec::group_id_not_found;
@@ -159,8 +162,8 @@ int16_t coordinator::delete_group(const std::string& group_id, int64_t now) {
         _records.push_back({g->id, encode_key(offset_key{g->id, tp}), std::nullopt});
     }
     _records.push_back({g->id, encode_key(group_key{g->id}), std::nullopt});
+    if (g->timer_at != no_timer) _timers.erase({g->timer_at, g->id});
     _groups.erase(group_id);
-    (void)now;
     return ec::none;
 }
 
@@ -237,6 +240,7 @@ void coordinator::finish_load(int64_t now) {
     for (auto& [id, g] : _groups) {
         for (auto& [mid, m] : g.members)
             m.session_deadline = now + m.session_timeout_ms;
+        reschedule(g);
     }
 }
 

@@ -32,6 +32,7 @@ struct join_request {
     std::string protocol_type;
     std::vector<std::pair<std::string, bytes>> protocols;  // in the member's preference order
     bool require_known_member_id = false;                  // JoinGroup v4+ (KIP-394)
+    bool supports_skip_assignment = false;                 // JoinGroup v9+ (KIP-814)
 };
 
 struct join_member {
@@ -48,6 +49,7 @@ struct join_response {
     std::string leader;
     std::string member_id;
     std::vector<join_member> members;  // the leader's copy only
+    bool skip_assignment = false;      // the leader must not assign: the group is stable
 };
 
 struct sync_request {

@@ -2,6 +2,8 @@
 // leave or vanish, static members, offsets, and recovery from the records it wrote.
 #include "kafka/groups/core/coordinator.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "kafka/groups/core/records.h"
@@ -90,8 +92,19 @@ struct harness {
         return c.heartbeat("g", {cl.id, cl.instance}, cl.generation, now);
     }
 
+    // Moves the clock as the driver does: to each deadline the timer index names, firing
+    // it there (never spinning on one), then the sweep at the end.
     void advance(int64_t ms) {
-        now += ms;
+        int64_t until = now + ms;
+        while (auto next = c.next_deadline()) {
+            if (*next > until) break;
+            now = std::max(now, *next);
+            c.fire_due(now);
+            drain();
+            auto after = c.next_deadline();
+            ASSERT_TRUE(!after || *after > now) << "a deadline due at " << now << " stayed due";
+        }
+        now = until;
         c.tick(now);
         drain();
     }
@@ -227,7 +240,11 @@ TEST(group_coordinator, a_leader_that_never_syncs_is_replaced) {
     h.advance(3000);
     h.sync(b);
     EXPECT_FALSE(b.synced);
-    h.advance(rebalance_ms);
+    // a keeps heartbeating but never sends the assignment: at the sync deadline it is out.
+    for (int64_t waited = 0; waited < rebalance_ms; waited += 3000) {
+        EXPECT_EQ(h.heartbeat(a), ec::none);
+        h.advance(3000);
+    }
     ASSERT_TRUE(b.synced);
     EXPECT_EQ(b.synced->error_code, ec::rebalance_in_progress);
     h.join(b);
@@ -265,6 +282,88 @@ TEST(group_coordinator, a_restarted_static_member_takes_its_place_without_a_reba
     restarted.finish_load(h.now);
     EXPECT_EQ(restarted.heartbeat("g", {b2.id, b2.instance}, 1, h.now), ec::none);
     EXPECT_EQ(restarted.heartbeat("g", {b.id, b.instance}, 1, h.now), ec::fenced_instance_id);
+}
+
+// KIP-345: the leader restarting is no different. Before JoinGroup v9 it is told the old
+// leader id (so it does not assign to a stable group); from v9 it is told it leads, with
+// skip_assignment. Either way the group stays stable and the others keep their partitions.
+void restart_static_leader(bool supports_skip_assignment) {
+    harness h;
+    client a, b;
+    a.instance = "host-a";
+    b.instance = "host-b";
+    h.join_new(a);
+    h.join_new(b);
+    h.advance(3000);
+    ASSERT_EQ(a.joined->leader, a.id);
+    h.sync(a, {{a.id, bytes{1}}, {b.id, bytes{2}}});
+    h.sync(b);
+    client a2;
+    a2.instance = "host-a";
+    auto req = h.request(a2);
+    req.supports_skip_assignment = supports_skip_assignment;
+    std::optional<join_response> got;
+    h.c.join(req, h.now, [&](join_response r) { got = std::move(r); });
+    h.drain();
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->error_code, ec::none);
+    EXPECT_EQ(got->generation, 1);
+    EXPECT_NE(got->member_id, a.id);
+    a2.id = got->member_id;
+    a2.generation = got->generation;
+    EXPECT_EQ(got->skip_assignment, supports_skip_assignment);
+    if (supports_skip_assignment) {
+        EXPECT_EQ(got->leader, a2.id);
+        EXPECT_EQ(got->members.size(), 2U);
+    } else {
+        EXPECT_EQ(got->leader, a.id);
+        EXPECT_TRUE(got->members.empty());
+    }
+    EXPECT_EQ(h.c.describe("g").state, group_state::stable);
+    EXPECT_EQ(h.heartbeat(b), ec::none);  // no rebalance for the others
+    h.sync(a2);
+    ASSERT_TRUE(a2.synced);
+    EXPECT_EQ(a2.synced->assignment, bytes{1});
+    h.sync(b);
+    EXPECT_EQ(b.synced->assignment, bytes{2});
+    EXPECT_EQ(h.heartbeat(a), ec::fenced_instance_id);
+    EXPECT_EQ(h.heartbeat(a2), ec::none);
+    // It still leads: the next rebalance asks it for the assignment.
+    client c;
+    h.join_new(c);
+    h.join(a2);
+    h.join(b);
+    ASSERT_TRUE(a2.joined);
+    EXPECT_EQ(a2.joined->leader, a2.id);
+    EXPECT_EQ(a2.joined->generation, 2);
+}
+
+TEST(group_coordinator, a_restarted_static_leader_keeps_the_group_stable) {
+    restart_static_leader(false);
+}
+
+TEST(group_coordinator, a_restarted_static_leader_on_join_group_v9_is_told_to_skip_assigning) {
+    restart_static_leader(true);
+}
+
+TEST(group_coordinator, a_static_member_restarting_with_other_protocols_causes_a_rebalance) {
+    harness h;
+    client a, b;
+    a.instance = "host-a";
+    b.instance = "host-b";
+    h.join_new(a);
+    h.join_new(b);
+    h.advance(3000);
+    h.sync(a, {{a.id, bytes{1}}, {b.id, bytes{2}}});
+    h.sync(b);
+    client b2;
+    b2.instance = "host-b";
+    auto req = h.request(b2);
+    req.protocols = {{"range", bytes{7, 7}}};  // a changed subscription
+    std::optional<join_response> got;
+    h.c.join(req, h.now, [&](join_response r) { got = std::move(r); });
+    EXPECT_FALSE(got);  // waits for the rebalance
+    EXPECT_EQ(h.heartbeat(a), ec::rebalance_in_progress);
 }
 
 TEST(group_coordinator, a_retried_sync_answers_the_abandoned_one) {
@@ -430,6 +529,45 @@ TEST(group_coordinator, only_empty_groups_can_be_deleted) {
     EXPECT_EQ(h.c.delete_group("g", h.now), ec::none);
     EXPECT_TRUE(h.c.fetch_offsets("g", std::nullopt).empty());
     EXPECT_TRUE(h.c.list().empty());
+}
+
+TEST(group_coordinator, a_session_expires_exactly_at_its_deadline) {
+    harness h;
+    client a;
+    h.join_new(a);
+    h.advance(3000);
+    h.sync(a, {{a.id, bytes{1}}});
+    h.c.commit_offsets(commit(a, 7), h.now);
+    // The timer index names the session's end; a call one millisecond before it still sees
+    // the member, a call at it does not (Kafka expires at the deadline, so a tool deleting
+    // the group session.timeout.ms after the last commit succeeds).
+    EXPECT_EQ(h.c.next_deadline(), h.now + session_ms);
+    int64_t deadline = h.now + session_ms;
+    EXPECT_EQ(h.c.delete_group("g", deadline - 1), ec::non_empty_group);
+    EXPECT_EQ(h.c.delete_group("g", deadline), ec::none);
+}
+
+TEST(group_coordinator, the_timer_index_follows_heartbeats_and_rebalances) {
+    stable_group h;
+    h.SetUp();
+    // Each heartbeat moves that member's deadline; the index names the earliest one.
+    h.advance(1000);
+    EXPECT_EQ(h.heartbeat(h.a), ec::none);
+    h.advance(1000);
+    EXPECT_EQ(h.heartbeat(h.b), ec::none);
+    EXPECT_EQ(h.heartbeat(h.e), ec::none);
+    EXPECT_EQ(h.c.next_deadline(), h.now - 1000 + session_ms);  // a's
+    // A rebalance: members waiting to rejoin are timed by the rebalance, not their sessions.
+    client d;
+    h.join_new(d);
+    h.rejoin_all({&h.a, &h.b, &h.e});
+    ASSERT_TRUE(h.a.joined);  // all rejoined: the generation completed at once
+    EXPECT_EQ(h.a.joined->generation, 2);
+    EXPECT_EQ(h.c.next_deadline(), h.now + session_ms);
+    // No member left: no deadline at all once the group is empty.
+    h.c.leave("g", {{h.a.id, {}}, {h.b.id, {}}, {h.e.id, {}}, {d.id, {}}}, h.now);
+    h.advance(1);
+    EXPECT_FALSE(h.c.next_deadline());
 }
 
 TEST(group_coordinator, simple_commits_create_a_group_that_only_stores_offsets) {
