@@ -363,3 +363,41 @@ void set_partition_leader_epoch(std::span<uint8_t> batch, int32_t epoch) {
 }
 
 }  // namespace trib::model
+
+namespace trib::model {
+
+record owned_record(const batch_header& h, const record_view& r) {
+    record out;
+    out.timestamp = h.base_timestamp + r.timestamp_delta;
+    out.offset_delta = r.offset_delta;
+    if (r.key) out.key.emplace(r.key->begin(), r.key->end());
+    if (r.value) out.value.emplace(r.value->begin(), r.value->end());
+    for (const auto& hdr : r.headers) {
+        std::optional<std::vector<uint8_t>> value;
+        if (hdr.value) value.emplace(hdr.value->begin(), hdr.value->end());
+        out.headers.emplace_back(std::string(hdr.key.begin(), hdr.key.end()), std::move(value));
+    }
+    return out;
+}
+
+result<std::vector<uint8_t>> recompress_batch(std::span<const uint8_t> batch, compression codec,
+                                              size_t max_decompressed) {
+    auto h = TRIB_TRY(verify_batch(batch));
+    std::vector<record> records;
+    TRIB_TRY(for_each_record(batch, max_decompressed,
+                             [&](const record_view& r) { records.push_back(owned_record(h, r)); }));
+    batch_options o;
+    o.base_offset = h.base_offset;
+    o.codec = codec;
+    o.producer_id = h.producer_id;
+    o.producer_epoch = h.producer_epoch;
+    o.base_sequence = h.base_sequence;
+    o.partition_leader_epoch = h.partition_leader_epoch;
+    o.transactional = h.is_transactional();
+    o.control = h.is_control();
+    o.last_offset_delta = h.last_offset_delta;
+    if (h.log_append_time()) o.log_append_time_ms = h.max_timestamp;
+    return build_batch(o, records);
+}
+
+}  // namespace trib::model

@@ -109,6 +109,9 @@ struct record {
     int32_t offset_delta = -1;  // -1: its index in the batch (compaction keeps the original)
 };
 
+// `r` of the batch with header `h`, copied out, with its absolute timestamp.
+record owned_record(const batch_header& h, const record_view& r);
+
 struct batch_options {
     int64_t base_offset = 0;
     compression codec = compression::none;
@@ -131,6 +134,12 @@ struct batch_options {
 // Encodes `records` as one v2 batch with a correct CRC.
 result<std::vector<uint8_t>> build_batch(const batch_options& options,
                                          std::span<const record> records);
+
+// The same records in one batch compressed with `codec` (what a topic's compression.type
+// does to a batch in another codec): offsets deltas, timestamps, producer id, epoch and
+// sequence kept.
+result<std::vector<uint8_t>> recompress_batch(std::span<const uint8_t> batch, compression codec,
+                                              size_t max_decompressed);
 
 // Header fields outside the CRC, rewritten in place when a leader appends a batch.
 void set_base_offset(std::span<uint8_t> batch, int64_t base_offset);

@@ -110,20 +110,6 @@ status map_keys(const segment& seg, const log_config& config, key_map& map, size
     return inner;
 }
 
-model::record owned_record(const model::batch_header& h, const model::record_view& r) {
-    model::record out;
-    out.timestamp = h.base_timestamp + r.timestamp_delta;
-    out.offset_delta = r.offset_delta;
-    if (r.key) out.key.emplace(r.key->begin(), r.key->end());
-    if (r.value) out.value.emplace(r.value->begin(), r.value->end());
-    for (const auto& hdr : r.headers) {
-        std::optional<std::vector<uint8_t>> value;
-        if (hdr.value) value.emplace(hdr.value->begin(), hdr.value->end());
-        out.headers.emplace_back(key_string(hdr.key), std::move(value));
-    }
-    return out;
-}
-
 struct batch_filter {
     const key_map& newest;
     int64_t tombstone_horizon_ms;  // tombstones in batches older than this go
@@ -150,7 +136,7 @@ result<std::vector<uint8_t>> filter_batch(std::span<const uint8_t> batch, const 
             if (it != f.newest.end() && it->second > h->base_offset + r.offset_delta) return;
             if (!r.value && h->max_timestamp < f.tombstone_horizon_ms) return;
         }
-        kept.push_back(owned_record(*h, r));
+        kept.push_back(model::owned_record(*h, r));
     }));
     removed += total - kept.size();
     if (kept.size() == total) return whole;

@@ -7,13 +7,16 @@ shown with the client that found it and with raw frames (issue: client compatibi
   in ListGroups v3+ and OffsetFetch v6+ (every partition), and lost the connection.
 - A static member that led its group restarts without a rebalance (KIP-345).
 - A member's session ends at its deadline, not at the next coarse tick.
+- Transactional producers fail at once with a clear message (transactions are not built).
 """
+import json
 import os
+import pathlib
 import struct
 import subprocess
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from broker import wait_until
 from clients import create_topic
@@ -209,3 +212,30 @@ def test_a_restarted_static_leader_does_not_rebalance_the_group(start_broker):
         leader.close()
         if other:
             other.close()
+
+
+def test_transactional_producers_fail_at_once_with_a_clear_message(start_broker):
+    # Transactions are not built: librdkafka retries COORDINATOR_NOT_AVAILABLE until its
+    # timeout, so the broker answers with an error each client treats as fatal at once.
+    b = start_broker()
+    create_topic(b.bootstrap, "tx", 1)
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "tx-1"})
+    started = time.monotonic()
+    try:
+        p.init_transactions(60)
+        raise AssertionError("init_transactions succeeded")
+    except KafkaException as e:
+        err = e.args[0]
+        took = time.monotonic() - started
+        assert err.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, err
+        assert "does not support transactions" in err.str(), err.str()
+        assert err.fatal()
+    assert took < 10, f"init_transactions took {took:.1f} s to fail"
+    # KafkaJS fails its transaction as fast.
+    js = subprocess.run(["node", "roundtrip.js", "transaction",
+                         json.dumps({"bootstrap": b.bootstrap, "topic": "tx", "timeoutMs": 60000})],
+                        cwd=pathlib.Path(__file__).parent / "js", capture_output=True, text=True,
+                        timeout=90, env={**os.environ, "KAFKAJS_NO_PARTITIONER_WARNING": "1"})
+    result = json.loads(js.stdout.strip().splitlines()[-1])
+    assert result["ok"], (result, js.stderr[-2000:])
+    assert result["failedAfterMs"] < 10_000, result

@@ -31,6 +31,9 @@ namespace p = protocol;
 namespace g = groups;
 
 constexpr int8_t group_key_type = 0;
+constexpr const char* transactions_unsupported =
+    "Tributary does not support transactions yet: use an idempotent producer "
+    "(enable.idempotence) without transactional.id";
 constexpr auto durable_timeout = std::chrono::seconds(30);
 
 // A coordinator answer that arrives on some thread, later, exactly once.
@@ -93,10 +96,14 @@ std::string host_of(const request_context& ctx) {
 asio::awaitable<p::find_coordinator_response> handle_find_coordinator(
     request_context& ctx, p::find_coordinator_request& req) {
     p::find_coordinator_response resp;
-    auto fill = [&](int16_t& error, int32_t& node, std::string& host, int32_t& port,
-                    int8_t key_type) {
+    auto fill = [&](int16_t& error, std::optional<std::string>& message, int32_t& node,
+                    std::string& host, int32_t& port, int8_t key_type) {
         if (key_type != group_key_type) {
-            error = error_code::coordinator_not_available;  // no transactions yet
+            // No transactions yet. COORDINATOR_NOT_AVAILABLE would be retried until the
+            // client's timeout (10-120 s); this code makes librdkafka, KafkaJS and the Java
+            // client fail at once, with the message where they show one.
+            error = error_code::transactional_id_authorization_failed;
+            message = transactions_unsupported;
             node = -1;
             port = -1;
             return;
@@ -106,13 +113,13 @@ asio::awaitable<p::find_coordinator_response> handle_find_coordinator(
         port = ctx.b.config.advertised_port;
     };
     if (ctx.version() < 4) {
-        fill(resp.error_code, resp.node_id, resp.host, resp.port, req.key_type);
+        fill(resp.error_code, resp.error_message, resp.node_id, resp.host, resp.port, req.key_type);
         co_return resp;
     }
     for (const auto& key : req.coordinator_keys) {
         auto& c = resp.coordinators.emplace_back();
         c.key = key;
-        fill(c.error_code, c.node_id, c.host, c.port, req.key_type);
+        fill(c.error_code, c.error_message, c.node_id, c.host, c.port, req.key_type);
     }
     co_return resp;
 }

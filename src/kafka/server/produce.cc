@@ -1,10 +1,14 @@
-// Produce: validate each partition's batches, append them, and answer by acks: 0 not at all,
-// 1 once appended, -1 (all) once fsynced (one replica: the majority is this node).
+// Produce: validate each partition's batches (up-converting magic 0/1 message sets and
+// recompressing to the topic's compression.type, as Kafka does), append them, and answer by
+// acks: 0 not at all, 1 once appended, -1 (all) once fsynced (one replica: the majority is
+// this node).
 #include "kafka/protocol/produce.h"
 
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+
+#include <fmt/format.h>
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -13,6 +17,7 @@
 #include "kafka/protocol/error_codes.h"
 #include "kafka/protocol/init_producer_id.h"
 #include "kafka/server/handlers.h"
+#include "model/legacy_messages.h"
 #include "model/record_batch.h"
 #include "storage/errc.h"
 
@@ -21,6 +26,9 @@ namespace trib::kafka {
 namespace {
 
 namespace p = protocol;
+
+// Without replication every partition has one replica, this node's, always in sync.
+constexpr int32_t replicas_in_sync = 1;
 
 // A batch's place in the request's records field.
 struct batch_span {
@@ -39,7 +47,7 @@ int16_t validate(std::span<const uint8_t> records, const cluster::topic_settings
         auto h = model::parse_batch_header(rest);
         if (!h) {
             if (rest.size() > 16 && rest[16] != 2) {
-                message = "only record batches of magic 2 are accepted";
+                message = "a record batch of magic 2 cannot be followed by another magic";
                 return error_code::unsupported_for_message_format;
             }
             message = "malformed record batch";
@@ -87,6 +95,98 @@ int16_t validate(std::span<const uint8_t> records, const cluster::topic_settings
     if (batches.empty()) {
         message = "no record batch";
         return error_code::corrupt_message;
+    }
+    return error_code::none;
+}
+
+// A partition's batches as the broker stores them: those of the request, or rewritten
+// ones it owns (magic 0/1 message sets up-converted, batches recompressed to the topic's
+// compression.type), as Kafka 3.x's LogValidator does.
+struct prepared_records {
+    std::vector<std::span<uint8_t>> batches;
+    std::vector<std::vector<uint8_t>> owned;
+    std::vector<p::produce_response::batch_index_and_error_message> record_errors;
+};
+
+size_t max_decompressed(const cluster::topic_settings& s) {
+    return size_t{s.log.max_batch_bytes} * 64;
+}
+
+// Checks a CreateTime batch's record timestamps against the topic's bounds around `now`
+// (message.timestamp.before/after.max.ms); each record out of range is one record error.
+int16_t check_timestamps(std::span<const uint8_t> batch, const cluster::topic_settings& s,
+                         int64_t now, prepared_records& out) {
+    if (s.log_append_time ||
+        (s.timestamp_before_max_ms == INT64_MAX && s.timestamp_after_max_ms == INT64_MAX)) {
+        return error_code::none;
+    }
+    auto h = model::parse_batch_header(batch);
+    TRIB_ASSERT(h.has_value());  // validated
+    int32_t index = 0;
+    auto st = model::for_each_record(batch, max_decompressed(s), [&](const model::record_view& r) {
+        __int128 ts = static_cast<__int128>(h->base_timestamp) + r.timestamp_delta;
+        __int128 behind = static_cast<__int128>(now) - ts;
+        if (ts != -1 &&
+            (behind > s.timestamp_before_max_ms || -behind > s.timestamp_after_max_ms)) {
+            out.record_errors.push_back(
+                {index,
+                 fmt::format(
+                     "Timestamp {} of message with offset {} is out of range. The timestamp "
+                     "should be within [{}, {}]",
+                     static_cast<int64_t>(ts), index,
+                     now - std::min(now, s.timestamp_before_max_ms),
+                     s.timestamp_after_max_ms > INT64_MAX - now ? INT64_MAX
+                                                                : now + s.timestamp_after_max_ms),
+                 {}});
+        }
+        ++index;
+    });
+    if (!st) return error_code::corrupt_message;
+    return out.record_errors.empty() ? error_code::none : error_code::invalid_timestamp;
+}
+
+// Up-converts, validates, recompresses and checks timestamps: what the partition appends.
+int16_t prepare(std::span<uint8_t> records, const cluster::topic_settings& s, int64_t now,
+                prepared_records& out, std::string& message) {
+    if (model::is_legacy_message_set(records)) {
+        auto set = model::read_legacy_messages(records, max_decompressed(s));
+        if (!set) {
+            message = "malformed message set: " + set.error().message();
+            return set.error() == model::errc::bad_crc ? error_code::corrupt_message
+                                                       : error_code::invalid_record;
+        }
+        model::batch_options o;
+        o.codec = s.compression.value_or(set->codec);
+        auto built = model::build_batch(o, set->records);
+        if (!built) {
+            message = "cannot convert the message set: " + built.error().message();
+            return error_code::invalid_record;
+        }
+        records = out.owned.emplace_back(std::move(*built));
+    }
+    std::vector<batch_span> spans;
+    if (auto code = validate(records, s, spans, message); code != error_code::none) return code;
+    for (const auto& span : spans) {
+        auto batch = records.subspan(span.offset, span.size);
+        auto h = model::parse_batch_header(batch);
+        TRIB_ASSERT(h.has_value());  // validated
+        if (s.compression && h->codec() != *s.compression) {
+            auto rebuilt = model::recompress_batch(batch, *s.compression, max_decompressed(s));
+            if (!rebuilt) {
+                message = "cannot recompress the batch: " + rebuilt.error().message();
+                return error_code::corrupt_message;
+            }
+            if (rebuilt->size() > s.log.max_batch_bytes) {
+                message = "record batch larger than max.message.bytes once recompressed";
+                return error_code::message_too_large;
+            }
+            batch = out.owned.emplace_back(std::move(*rebuilt));
+        }
+        if (auto code = check_timestamps(batch, s, now, out); code != error_code::none) {
+            message = "One or more records have been rejected due to invalid timestamp";
+            return code;
+        }
+        out.batches.push_back(batch);
     }
     return error_code::none;
 }
@@ -201,20 +301,32 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                 continue;
             }
             auto settings = part->settings();
-            std::vector<batch_span> batches;
+            if (req.acks == -1 && settings.min_insync_replicas > replicas_in_sync) {
+                // Nothing is appended (Kafka's NotEnoughReplicasException).
+                out.error_code = error_code::not_enough_replicas;
+                if (ctx.version() >= 8) {
+                    out.error_message =
+                        fmt::format("min.insync.replicas is {} but {} replica is in sync",
+                                    settings.min_insync_replicas, replicas_in_sync);
+                }
+                continue;
+            }
+            prepared_records prepared;
             std::string message;
             std::span<uint8_t> records;
             if (data.records) records = *data.records;
-            out.error_code = validate(records, settings, batches, message);
+            int64_t now = wall_clock_ms();
+            out.error_code = prepare(records, settings, now, prepared, message);
             if (out.error_code != error_code::none) {
-                if (ctx.version() >= 8) out.error_message = message;
+                if (ctx.version() >= 8) {
+                    out.error_message = message;
+                    out.record_errors = std::move(prepared.record_errors);
+                }
                 continue;
             }
-            int64_t now = wall_clock_ms();
             int64_t last = -1;
-            for (size_t i = 0; i < batches.size(); ++i) {
-                auto batch = records.subspan(batches[i].offset, batches[i].size);
-                auto placed = append_batch(*part, batch, settings, now);
+            for (size_t i = 0; i < prepared.batches.size(); ++i) {
+                auto placed = append_batch(*part, prepared.batches[i], settings, now);
                 if (placed.error != error_code::none) {
                     out.error_code = placed.error;
                     out.base_offset = -1;  // an error answer names no offset
@@ -252,9 +364,9 @@ asio::awaitable<p::init_producer_id_response> handle_init_producer_id(
     request_context& ctx, p::init_producer_id_request& req) {
     p::init_producer_id_response resp;
     if (req.transactional_id) {
-        // Transactions need a transaction coordinator; FindCoordinator already says there is
-        // none, so a client only gets here by skipping it.
-        resp.error_code = error_code::coordinator_not_available;
+        // Transactions need a transaction coordinator; FindCoordinator already refuses one,
+        // so a client only gets here by skipping it: it fails as fast.
+        resp.error_code = error_code::transactional_id_authorization_failed;
         co_return resp;
     }
     // An idempotent producer always gets a fresh id at epoch 0, also when it names its old

@@ -13,6 +13,10 @@
 //     Reads N records with a KafkaJS consumer, which always uses a consumer group (KafkaJS has
 //     no assign()), and prints {ok, records}.
 //
+//   node roundtrip.js transaction '{"bootstrap": ..., "topic": ...}'
+//     Starts a transactional producer and a transaction; prints {ok, failedAfterMs, error}
+//     with ok true iff it failed (transactions are not supported) and how fast it did.
+//
 // Records are printed as {p, o, k, v, h, ts}: keys, values and header values are base64 (null
 // stays null), h is [[name, value], ...] in wire order, offsets and timestamps are strings.
 // The result is one JSON line on stdout; KafkaJS logs go to stderr. Exit code 0 iff ok.
@@ -167,6 +171,23 @@ async function consume(opts) {
   return { records }
 }
 
+async function transaction(opts) {
+  const kafka = client(opts)
+  const producer = kafka.producer({ transactionalId: 'tx-1', idempotent: true, maxInFlightRequests: 1 })
+  const started = Date.now()
+  await producer.connect()
+  try {
+    const tx = await producer.transaction()
+    await tx.send({ topic: opts.topic, messages: [{ value: 'x' }] })
+    await tx.commit()
+  } catch (e) {
+    return { failedAfterMs: Date.now() - started, error: `${e.name}: ${e.message}` }
+  } finally {
+    await producer.disconnect()
+  }
+  throw new Error('a transaction was committed')
+}
+
 function finish(result, code) {
   process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(code))
 }
@@ -174,7 +195,7 @@ function finish(result, code) {
 async function main() {
   const [mode, json] = process.argv.slice(2)
   const opts = JSON.parse(json || '{}')
-  const run = { produce, consume }[mode]
+  const run = { produce, consume, transaction }[mode]
   if (!run) throw new Error(`usage: node roundtrip.js produce|consume '<json options>'`)
   const timeoutMs = opts.timeoutMs || 120000
   setTimeout(() => finish({ ok: false, error: `${mode} timed out after ${timeoutMs} ms` }, 1),
