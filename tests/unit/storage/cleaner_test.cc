@@ -81,5 +81,55 @@ TEST(cleaner, compacts_only_what_is_flushed_and_dirty) {
     EXPECT_GT(l->dirty_ratio(), 0.5);
 }
 
+TEST(cleaner, min_compaction_lag_keeps_recent_records_uncompacted) {
+    temp_dir dir;
+    auto cfg = small(true);
+    cfg.min_compaction_lag_ms = 10'000;
+    auto l = std::shared_ptr<log>(log::open(dir.path(), cfg).value());
+    append_duplicates(*l, 40, 1000);
+    ASSERT_TRUE(l->flush().has_value());
+    int64_t now = 5000;  // records 4 s old: younger than the lag
+    cleaner c(1h, [&now] { return now; });
+    c.add(l);
+    uint64_t size = l->size_bytes();
+    EXPECT_EQ(l->compaction_lag_limit(now), 0);
+    run_pass(c);
+    EXPECT_EQ(l->size_bytes(), size);
+    now = 11'001;  // older than the lag now
+    EXPECT_EQ(l->compaction_lag_limit(now), INT64_MAX);
+    run_pass(c);
+    EXPECT_LT(l->size_bytes(), size);
+}
+
+TEST(cleaner, max_compaction_lag_compacts_below_the_dirty_ratio) {
+    temp_dir dir;
+    auto cfg = small(true);
+    cfg.min_cleanable_dirty_ratio = 1.0;  // never dirty enough by the ratio alone
+    auto l = std::shared_ptr<log>(log::open(dir.path(), cfg).value());
+    append_duplicates(*l, 40, 1000);
+    ASSERT_TRUE(l->flush().has_value());
+    cleaner c(1h, [] { return int64_t{2000}; });
+    c.add(l);
+    run_pass(c);  // the first pass cleans everything (all dirty: ratio 1.0)
+    uint64_t size = l->size_bytes();
+    append_duplicates(*l, 40, 3000);
+    ASSERT_TRUE(l->flush().has_value());
+    ASSERT_LT(l->dirty_ratio(), 1.0);
+    EXPECT_FALSE(l->compaction_overdue(2500, INT64_MAX));  // no lag set
+    log_config overdue = cfg;
+    // The oldest uncompacted record is from 1000 (the segment that was active at the first
+    // pass): with a 2.5 s lag it is overdue from 3500.
+    overdue.max_compaction_lag_ms = 2500;
+    l->set_config(overdue);
+    EXPECT_FALSE(l->compaction_overdue(3499, INT64_MAX));
+    EXPECT_TRUE(l->compaction_overdue(3500, INT64_MAX));
+    uint64_t grown = l->size_bytes();
+    cleaner late(1h, [] { return int64_t{3500}; });
+    late.add(l);
+    run_pass(late);
+    EXPECT_LT(l->size_bytes(), grown);
+    EXPECT_GT(grown, size);
+}
+
 }  // namespace
 }  // namespace trib::storage
