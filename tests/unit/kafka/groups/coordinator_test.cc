@@ -253,16 +253,25 @@ TEST(group_coordinator, a_leader_that_never_syncs_is_replaced) {
     EXPECT_EQ(b.joined->generation, 2);
 }
 
-TEST(group_coordinator, a_restarted_static_member_takes_its_place_without_a_rebalance) {
-    harness h;
+// Two static members (a leads) in a stable group: a has partition data 1, b has 2.
+struct static_pair : harness {
     client a, b;
-    a.instance = "host-a";
-    b.instance = "host-b";
-    h.join_new(a);
-    h.join_new(b);
-    h.advance(3000);
-    h.sync(a, {{a.id, bytes{1}}, {b.id, bytes{2}}});
-    h.sync(b);
+    void SetUp() {
+        a.instance = "host-a";
+        b.instance = "host-b";
+        join_new(a);
+        join_new(b);
+        advance(3000);
+        sync(a, {{a.id, bytes{1}}, {b.id, bytes{2}}});
+        sync(b);
+    }
+};
+
+TEST(group_coordinator, a_restarted_static_member_takes_its_place_without_a_rebalance) {
+    static_pair h;
+    h.SetUp();
+    client& a = h.a;
+    client& b = h.b;
     client b2;  // b restarts: same instance id, no member id
     b2.instance = "host-b";
     h.join(b2);
@@ -288,16 +297,11 @@ TEST(group_coordinator, a_restarted_static_member_takes_its_place_without_a_reba
 // leader id (so it does not assign to a stable group); from v9 it is told it leads, with
 // skip_assignment. Either way the group stays stable and the others keep their partitions.
 void restart_static_leader(bool supports_skip_assignment) {
-    harness h;
-    client a, b;
-    a.instance = "host-a";
-    b.instance = "host-b";
-    h.join_new(a);
-    h.join_new(b);
-    h.advance(3000);
+    static_pair h;
+    h.SetUp();
+    client& a = h.a;
+    client& b = h.b;
     ASSERT_EQ(a.joined->leader, a.id);
-    h.sync(a, {{a.id, bytes{1}}, {b.id, bytes{2}}});
-    h.sync(b);
     client a2;
     a2.instance = "host-a";
     auto req = h.request(a2);
@@ -347,15 +351,8 @@ TEST(group_coordinator, a_restarted_static_leader_on_join_group_v9_is_told_to_sk
 }
 
 TEST(group_coordinator, a_static_member_restarting_with_other_protocols_causes_a_rebalance) {
-    harness h;
-    client a, b;
-    a.instance = "host-a";
-    b.instance = "host-b";
-    h.join_new(a);
-    h.join_new(b);
-    h.advance(3000);
-    h.sync(a, {{a.id, bytes{1}}, {b.id, bytes{2}}});
-    h.sync(b);
+    static_pair h;
+    h.SetUp();
     client b2;
     b2.instance = "host-b";
     auto req = h.request(b2);
@@ -363,7 +360,7 @@ TEST(group_coordinator, a_static_member_restarting_with_other_protocols_causes_a
     std::optional<join_response> got;
     h.c.join(req, h.now, [&](join_response r) { got = std::move(r); });
     EXPECT_FALSE(got);  // waits for the rebalance
-    EXPECT_EQ(h.heartbeat(a), ec::rebalance_in_progress);
+    EXPECT_EQ(h.heartbeat(h.a), ec::rebalance_in_progress);
 }
 
 TEST(group_coordinator, a_retried_sync_answers_the_abandoned_one) {
