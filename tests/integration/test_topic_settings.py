@@ -288,6 +288,13 @@ def test_a_raw_magic_0_produce_is_stored_as_a_v2_batch(broker):
     assert (partition, error, offset) == (0, 0, 0)
     got = read_partitions(broker.bootstrap, "raw-legacy", {0: 2})[0]
     assert [(row[1], row[2]) for row in got] == [(b"a", b"first"), (b"b", b"second")]
+    # From Produce v3 on, Kafka takes only v2 batches: INVALID_RECORD.
+    v3 = struct.pack(">h", -1) + body
+    r = Reader(call(broker.address, PRODUCE, 3, v3))
+    r.take(">i")
+    r.string()
+    r.take(">i")
+    assert r.take(">ih")[1] == 87
     # A damaged message is refused whole (CORRUPT_MESSAGE), nothing stored.
     damaged = bytearray(message_set)
     damaged[-1] ^= 1

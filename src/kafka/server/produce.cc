@@ -146,9 +146,16 @@ int16_t check_timestamps(std::span<const uint8_t> batch, const cluster::topic_se
 }
 
 // Up-converts, validates, recompresses and checks timestamps: what the partition appends.
-int16_t prepare(std::span<uint8_t> records, const cluster::topic_settings& s, int64_t now,
-                prepared_records& out, std::string& message) {
+int16_t prepare(std::span<uint8_t> records, int16_t version, const cluster::topic_settings& s,
+                int64_t now, prepared_records& out, std::string& message) {
     if (model::is_legacy_message_set(records)) {
+        if (version >= 3) {  // as Kafka's ProduceRequest.validateRecords
+            message = fmt::format(
+                "Produce requests with version {} are only allowed to contain "
+                "record batches with magic version 2",
+                version);
+            return error_code::invalid_record;
+        }
         auto set = model::read_legacy_messages(records, max_decompressed(s));
         if (!set) {
             message = "malformed message set: " + set.error().message();
@@ -316,7 +323,7 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
             std::span<uint8_t> records;
             if (data.records) records = *data.records;
             int64_t now = wall_clock_ms();
-            out.error_code = prepare(records, settings, now, prepared, message);
+            out.error_code = prepare(records, ctx.version(), settings, now, prepared, message);
             if (out.error_code != error_code::none) {
                 if (ctx.version() >= 8) {
                     out.error_message = message;
