@@ -158,7 +158,9 @@ class coordinator {
     bool tick_group(std::map<std::string, group>::iterator it, int64_t now, bool sweep);
     // The time of `g`'s next deadline by the rules tick_group acts on.
     static int64_t due_time(const group& g);
+    void set_timer(group& g, int64_t due);  // moves its entry in the timer index
     void reschedule(group& g);
+    void erase_group(std::map<std::string, group>::iterator it);  // and its timer
     void reschedule(const std::string& group_id);
 
     coordinator_config _cfg;

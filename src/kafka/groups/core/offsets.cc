@@ -162,8 +162,7 @@ int16_t coordinator::delete_group(const std::string& group_id, int64_t now) {
         _records.push_back({g->id, encode_key(offset_key{g->id, tp}), std::nullopt});
     }
     _records.push_back({g->id, encode_key(group_key{g->id}), std::nullopt});
-    if (g->timer_at != no_timer) _timers.erase({g->timer_at, g->id});
-    _groups.erase(group_id);
+    erase_group(_groups.find(group_id));
     return ec::none;
 }
 

@@ -60,8 +60,7 @@ bool coordinator::tick_group(std::map<std::string, group>::iterator it, int64_t 
     bool expired_group = g.generation > 0 && now - g.state_since >= _cfg.offsets_retention_ms;
     if (!unused || (g.generation != 0 && !expired_group)) return true;
     if (g.generation > 0) _records.push_back({g.id, encode_key(group_key{g.id}), std::nullopt});
-    if (g.timer_at != no_timer) _timers.erase({g.timer_at, g.id});
-    _groups.erase(it);
+    erase_group(it);
     return false;
 }
 
@@ -81,12 +80,20 @@ int64_t coordinator::due_time(const group& g) {
     return due;
 }
 
-void coordinator::reschedule(group& g) {
-    int64_t due = due_time(g);
+void coordinator::set_timer(group& g, int64_t due) {
     if (due == g.timer_at) return;
     if (g.timer_at != no_timer) _timers.erase({g.timer_at, g.id});
     g.timer_at = due;
     if (due != no_timer) _timers.emplace(due, g.id);
+}
+
+void coordinator::reschedule(group& g) {
+    set_timer(g, due_time(g));
+}
+
+void coordinator::erase_group(std::map<std::string, group>::iterator it) {
+    set_timer(it->second, no_timer);
+    _groups.erase(it);
 }
 
 void coordinator::reschedule(const std::string& group_id) {
@@ -109,11 +116,7 @@ void coordinator::fire_due(int64_t now) {
         reschedule(it->second);
         // Everything due at `now` has been acted on: a due time not after it would spin.
         // (The timer tests check it never happens.)
-        if (it->second.timer_at <= now) {
-            _timers.erase({it->second.timer_at, id});
-            it->second.timer_at = now + 1;
-            _timers.emplace(now + 1, id);
-        }
+        if (it->second.timer_at <= now) set_timer(it->second, now + 1);
     }
 }
 
