@@ -161,6 +161,7 @@ void raft_node::become_leader() {
             p.recent_active = true;
         }
     }
+    track_learners();
     // An entry of our own term: committing it commits everything before (Raft §5.4.2), and a
     // membership change waits for it (the one-server-at-a-time safety rule).
     auto start = append_as_leader(make_leader_start_batch(_opt.id, -1), entry_kind::leader_start);
@@ -371,6 +372,30 @@ void raft_node::check_quorum_active() {
     }
     if (active < _config.quorum()) {
         become_follower(_term, no_node);
+    }
+}
+
+void raft_node::set_learners(std::set<node_id> learners) {
+    learners.erase(_opt.id);
+    std::swap(_learners, learners);
+    if (_role != raft::role::leader) {
+        return;
+    }
+    for (node_id gone : learners) {
+        if (!_learners.contains(gone) && !_config.contains(gone)) {
+            _progress.erase(gone);
+        }
+    }
+    track_learners();
+}
+
+void raft_node::track_learners() {
+    for (node_id id : _learners) {
+        if (!_progress.contains(id)) {
+            progress& p = _progress[id];
+            p.next = _log.last_offset() + 1;
+            p.recent_active = true;
+        }
     }
 }
 

@@ -46,6 +46,13 @@ class raft_node {
     result<offset_t> add_voter(node_id id, int64_t now_ms);
     result<offset_t> remove_voter(node_id id, int64_t now_ms);
     status transfer_leadership(node_id to);
+    // Nodes that receive the log without voting (the controller's brokers): a leader
+    // replicates to them like to any follower, but they count for neither commit nor quorum,
+    // and a learner never campaigns (it is not in the configuration). Not durable: the
+    // application sets them on every node, and a new leader uses what it was given. Voters
+    // named here stay voters.
+    void set_learners(std::set<node_id> learners);
+    const std::set<node_id>& learners() const { return _learners; }
     // Starts an election now (tests; a node's first election in a fresh group).
     void campaign();
     // The application made a snapshot durable through `snap.last_offset` (<= applied) and
@@ -122,6 +129,7 @@ class raft_node {
     void learn_configs(const std::vector<entry>& entries);
     void on_config_changed();
     void check_quorum_active();
+    void track_learners();
     offset_t boundary_before(offset_t offset) const;
 
     raft_options _opt;
@@ -147,6 +155,7 @@ class raft_node {
     std::set<node_id> _votes_against;
 
     std::map<node_id, progress> _progress;
+    std::set<node_id> _learners;
     offset_t _term_start_offset = -1;  // the leader_start entry of this leader's term
     std::vector<std::pair<offset_t, size_t>> _uncommitted;  // leader: (last offset, bytes)
     size_t _uncommitted_bytes = 0;

@@ -353,7 +353,7 @@ void raft_node::set_commit(offset_t commit) {
         return;
     }
     for (auto it = _progress.begin(); it != _progress.end();) {
-        if (_config.contains(it->first)) {
+        if (_config.contains(it->first) || _learners.contains(it->first)) {
             ++it;
             continue;
         }

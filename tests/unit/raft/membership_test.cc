@@ -272,3 +272,102 @@ TEST(membership, removed_follower_does_not_disrupt_the_group) {
 
 }  // namespace
 }  // namespace trib::raft
+
+namespace trib::raft {
+namespace {
+
+// ---- learners (the controller's brokers) ----
+
+// Voters 1-3 and a learner 4 that knows the voters from its bootstrap configuration.
+test::cluster with_learner() {
+    test::cluster c({1, 2, 3});
+    c.add(4, configuration{{1, 2, 3}});
+    for (node_id id : c.ids()) {
+        c.node(id).set_learners({4});
+    }
+    return c;
+}
+
+TEST(learners, receive_the_log_and_the_commit_offset) {
+    auto c = with_learner();
+    ASSERT_TRUE(c.elect(1));
+    offset_t x = c.propose(1, "x");
+    c.settle();
+    c.tick_all(2);  // a heartbeat carries the commit offset
+    EXPECT_EQ(c.node(4).commit_offset(), x);
+    EXPECT_EQ(c.disk(4).last_offset(), x);
+    EXPECT_EQ(c.node(4).leader(), 1);
+    c.expect_committed_prefixes_agree();
+}
+
+TEST(learners, do_not_count_toward_commit) {
+    auto c = with_learner();
+    ASSERT_TRUE(c.elect(1));
+    c.isolate(2);
+    c.isolate(3);
+    offset_t x = c.propose(1, "x");
+    c.settle();
+    EXPECT_LT(c.node(1).commit_offset(), x);  // the leader and the learner are no majority
+    EXPECT_EQ(c.disk(4).last_offset(), x);
+}
+
+TEST(learners, never_campaign) {
+    auto c = with_learner();
+    ASSERT_TRUE(c.elect(1));
+    c.isolate(1);
+    c.isolate(2);
+    c.isolate(3);
+    for (int i = 0; i < 100; ++i) {
+        c.node(4).tick();
+        c.process(4);
+    }
+    EXPECT_EQ(c.node(4).role(), role::follower);
+    EXPECT_EQ(c.node(4).term(), c.node(1).term());
+}
+
+TEST(learners, a_new_leader_replicates_to_them) {
+    auto c = with_learner();
+    ASSERT_TRUE(c.elect(1));
+    c.isolate(1);
+    c.tick_all(40);  // 2 or 3 takes over
+    node_id leader = c.leader();
+    ASSERT_TRUE(leader == 2 || leader == 3);
+    offset_t y = c.propose(leader, "y");
+    c.settle();
+    c.tick_all(2);
+    EXPECT_EQ(c.node(4).commit_offset(), y);
+    EXPECT_EQ(c.node(4).leader(), leader);
+}
+
+TEST(learners, removed_learners_are_no_longer_sent_to) {
+    auto c = with_learner();
+    ASSERT_TRUE(c.elect(1));
+    c.node(1).set_learners({});
+    offset_t x = c.propose(1, "x");
+    c.settle();
+    c.tick_all(2);
+    EXPECT_LT(c.disk(4).last_offset(), x);
+    EXPECT_TRUE(c.node(1).learners().empty());
+}
+
+TEST(learners, catch_up_from_a_snapshot) {
+    auto c = with_learner();
+    ASSERT_TRUE(c.elect(1));
+    c.isolate(4);
+    offset_t x = c.propose(1, "x");
+    c.settle();
+    c.tick_all(2);
+    ASSERT_EQ(c.node(1).commit_offset(), x);
+    // The leader compacts everything: the learner, behind it, must be sent the snapshot.
+    raft::snapshot snap{.last_offset = x, .last_term = c.node(1).term(), .config = {{1, 2, 3}}};
+    c.disk(1).compact(snap);
+    c.disk(1).sync();
+    c.node(1).compacted(snap);
+    c.heal(4);
+    c.tick_all(5);
+    EXPECT_EQ(c.disk(4).snapshot().last_offset, x);
+    EXPECT_EQ(c.node(4).commit_offset(), x);
+}
+
+}  // namespace
+}  // namespace trib::raft
