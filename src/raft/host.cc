@@ -7,12 +7,29 @@
 
 namespace trib::raft {
 
+namespace {
+
+// A frame's first byte says whose it is.
+enum class channel : uint8_t { raft = 0, rpc = 1 };
+
+rpc::identity identity_of(const host_config& c) {
+    rpc::identity id{.self = c.id, .cluster_id = c.cluster_id};
+    if (c.advertised) {
+        id.advertised = *c.advertised;
+    } else if (auto it = c.peers.find(c.id); it != c.peers.end()) {
+        id.advertised = it->second;
+    }
+    return id;
+}
+
+}  // namespace
+
 host::host(asio::io_context& loop, host_config config)
     : _loop(loop),
       _config(std::move(config)),
       _flusher(_config.flush_threads),
       _transport(
-          loop, _config.id, _config.peers,
+          loop, identity_of(_config), _config.peers,
           [this](node_id from, std::span<const uint8_t> frame) { return on_frame(from, frame); }),
       _ticker(loop) {}
 
@@ -21,12 +38,15 @@ host::~host() {
 }
 
 result<void, error> host::start() {
-    auto self = _config.peers.find(_config.id);
-    if (self == _config.peers.end()) {
-        return unexpected(error{make_error_code(errc::unknown_node),
-                                fmt::format("node {} has no address among its peers", _config.id)});
+    std::optional<rpc::peer_address> listen = _config.listen;
+    if (auto self = _config.peers.find(_config.id); !listen && self != _config.peers.end()) {
+        listen = self->second;
     }
-    auto listening = _transport.listen(self->second.host, self->second.port);
+    if (!listen) {
+        return unexpected(error{make_error_code(errc::unknown_node),
+                                fmt::format("node {} has no address to listen on", _config.id)});
+    }
+    auto listening = _transport.listen(listen->host, listen->port);
     if (!listening) {
         return listening;
     }
@@ -86,7 +106,25 @@ void host::schedule_tick() {
     });
 }
 
-bool host::on_frame(node_id from, std::span<const uint8_t> frame) {
+void host::send_rpc(node_id to, std::span<const uint8_t> payload) {
+    std::vector<uint8_t> frame;
+    frame.reserve(payload.size() + 1);
+    frame.push_back(static_cast<uint8_t>(channel::rpc));
+    frame.insert(frame.end(), payload.begin(), payload.end());
+    _transport.send(to, frame);
+}
+
+bool host::on_frame(node_id from, std::span<const uint8_t> whole) {
+    if (whole.empty()) {
+        return false;
+    }
+    auto frame = whole.subspan(1);
+    if (whole[0] == static_cast<uint8_t>(channel::rpc)) {
+        return !_rpc_handler || _rpc_handler(from, frame);
+    }
+    if (whole[0] != static_cast<uint8_t>(channel::raft)) {
+        return false;
+    }
     auto messages = decode_frame(frame, from, _config.id);
     if (!messages) {
         return false;
@@ -110,6 +148,9 @@ bool host::on_frame(node_id from, std::span<const uint8_t> frame) {
 
 void host::queue(node_id to, group_id g, const message& m) {
     std::vector<uint8_t>& buffer = _outgoing[to];
+    if (buffer.empty()) {
+        buffer.push_back(static_cast<uint8_t>(channel::raft));
+    }
     encode_message(g, m, buffer);
     if (buffer.size() >= frame_target_bytes) {
         // Split at message boundaries: a catch-up burst of many groups stays far below the
@@ -133,7 +174,7 @@ void host::flush_outgoing() {
         return;
     }
     for (auto& [to, buffer] : _outgoing) {
-        if (!buffer.empty()) {
+        if (buffer.size() > 1) {
             _transport.send(to, buffer);
             buffer.clear();
         }

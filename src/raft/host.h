@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -19,6 +21,11 @@ namespace trib::raft {
 struct host_config {
     node_id id = no_node;
     std::map<node_id, rpc::peer_address> peers;  // every voter's address, ours included
+    // Where we listen and what peers are told; by default our own entry in `peers` (a node
+    // that is no voter must set them).
+    std::optional<rpc::peer_address> listen;
+    std::optional<rpc::peer_address> advertised;
+    std::string cluster_id;  // empty until known
     std::filesystem::path dir;                   // one subdirectory per group
     int tick_ms = 100;
     raft_options options;  // id and seed are set per group
@@ -40,6 +47,13 @@ class host {
     // Listens on our own address from `peers` (port 0 there picks one) and starts ticking.
     result<void, error> start();
     uint16_t port() const { return _transport.port(); }
+    // Frames other than Raft's (the controller's requests and answers) go to this handler;
+    // it returns false for a malformed one (the connection is closed).
+    using rpc_handler = std::function<bool(node_id from, std::span<const uint8_t> payload)>;
+    void set_rpc_handler(rpc_handler handler) { _rpc_handler = std::move(handler); }
+    // Sends a payload to `to`'s rpc handler (best effort, like every frame).
+    void send_rpc(node_id to, std::span<const uint8_t> payload);
+    rpc::transport& transport() { return _transport; }
     // Opens (or creates) a group; `bootstrap` are its voters if it is new.
     result<group*, error> add_group(group_id id, configuration bootstrap,
                                     group::commit_fn on_commit = {});
@@ -60,6 +74,7 @@ class host {
     asio::steady_timer _ticker;
     std::map<group_id, std::unique_ptr<group>> _groups;
     std::map<node_id, std::vector<uint8_t>> _outgoing;
+    rpc_handler _rpc_handler;
     bool _flush_posted = false;
     bool _stopped = false;
     std::shared_ptr<bool> _alive = std::make_shared<bool>(true);  // for queued handlers

@@ -1,5 +1,7 @@
 #include "rpc/transport.h"
 
+#include <optional>
+
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
@@ -15,14 +17,19 @@
 #include <sys/socket.h>
 
 #include "base/big_endian.h"
+#include "base/byte_io.h"
 #include "base/logging.h"
 
 namespace trib::rpc {
 namespace {
 
 constexpr uint32_t hello_magic = 0x54524942;  // "TRIB"
-constexpr size_t hello_bytes = 12;
+constexpr uint16_t hello_version = 2;
+constexpr size_t hello_prefix_bytes = 8;  // magic, version, length of the rest
+constexpr size_t max_hello_body = 1024;
 constexpr auto reconnect_backoff = std::chrono::milliseconds(100);
+// A peer that refused our hello will refuse the next one too: ask again only this often.
+constexpr auto refused_backoff = std::chrono::milliseconds(1000);
 // A peer that vanished (powered off, cut off by a partition) answers nothing: connects and
 // hellos get this long, and unacknowledged writes this long before the connection is
 // dropped and reopened — rather than TCP's own minutes of retries after the partition heals.
@@ -54,18 +61,69 @@ void tune(tcp::socket& socket) {
                  sizeof unacked_write_timeout_ms);
 }
 
+struct hello {
+    node_id from = -1;
+    node_id to = -1;
+    peer_address advertised;
+    std::string cluster_id;
+};
+
+std::vector<uint8_t> encode_hello(const hello& h) {
+    std::vector<uint8_t> body;
+    byte_writer b(body);
+    b.i32(h.from);
+    b.i32(h.to);
+    b.str(h.advertised.host);
+    b.u16(h.advertised.port);
+    b.str(h.cluster_id);
+    std::vector<uint8_t> out;
+    byte_writer w(out);
+    w.u32(hello_magic);
+    w.u16(hello_version);
+    w.u16(static_cast<uint16_t>(body.size()));
+    w.raw(body);
+    return out;
+}
+
+std::optional<hello> decode_hello_body(std::span<const uint8_t> body) {
+    byte_reader r(body);
+    hello h;
+    h.from = r.i32();
+    h.to = r.i32();
+    h.advertised.host = r.str();
+    h.advertised.port = r.u16();
+    h.cluster_id = r.str();
+    if (!r.ok() || !r.done()) {
+        return std::nullopt;
+    }
+    return h;
+}
+
+// The receiver's answer: u8 accepted (1) or refused (0), then the reason (str).
+std::vector<uint8_t> encode_answer(bool accepted, const std::string& reason) {
+    std::vector<uint8_t> out;
+    byte_writer w(out);
+    w.u8(accepted ? 1 : 0);
+    w.str(reason);
+    return out;
+}
+
 }  // namespace
 
 struct transport::impl : std::enable_shared_from_this<impl> {
     struct peer {
         peer_address address;
+        bool configured = false;  // given up front: its address is not taken from hellos
         std::shared_ptr<tcp::socket> socket;
         std::vector<uint8_t> queued;
         bool writing = false;
+        std::string last_refusal;  // logged once until it changes
     };
 
     asio::io_context& loop;
     node_id self;
+    peer_address advertised;
+    std::string cluster_id;
     std::map<node_id, peer> peers;
     frame_handler on_frame;
     size_t max_frame_bytes;
@@ -75,9 +133,11 @@ struct transport::impl : std::enable_shared_from_this<impl> {
     transport_stats stats;
     bool stopped = false;
 
-    impl(asio::io_context& l, node_id s, frame_handler h, size_t max_frame, size_t max_queued)
+    impl(asio::io_context& l, identity id, frame_handler h, size_t max_frame, size_t max_queued)
         : loop(l),
-          self(s),
+          self(id.self),
+          advertised(std::move(id.advertised)),
+          cluster_id(std::move(id.cluster_id)),
           on_frame(std::move(h)),
           max_frame_bytes(max_frame),
           max_queued_bytes(max_queued) {}
@@ -107,12 +167,14 @@ struct transport::impl : std::enable_shared_from_this<impl> {
         while (!p.queued.empty() && !self->stopped) {
             std::error_code ec;
             if (!p.socket) {
-                ec = co_await self->connect(p, to);
+                bool refused = false;
+                ec = co_await self->connect(p, to, refused);
                 if (ec) {
                     // Unreachable: what was queued is lost (Raft resends); try again later.
                     self->stats.frames_dropped += 1;
                     p.queued.clear();
-                    asio::steady_timer wait(self->loop, reconnect_backoff);
+                    asio::steady_timer wait(self->loop,
+                                            refused ? refused_backoff : reconnect_backoff);
                     co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
                     break;
                 }
@@ -123,16 +185,18 @@ struct transport::impl : std::enable_shared_from_this<impl> {
                                        asio::redirect_error(use_awaitable, ec));
             ++self->stats.writes;
             if (ec) {
-                std::error_code ignored;
-                p.socket->close(ignored);
-                p.socket.reset();
+                if (p.socket) {  // learn_peer may have closed it for a new address
+                    std::error_code ignored;
+                    p.socket->close(ignored);
+                    p.socket.reset();
+                }
                 ++self->stats.frames_dropped;
             }
         }
         p.writing = false;
     }
 
-    asio::awaitable<std::error_code> connect(peer& p, node_id to) {
+    asio::awaitable<std::error_code> connect(peer& p, node_id to, bool& refused) {
         std::error_code ec;
         tcp::resolver resolver(loop);
         auto endpoints =
@@ -149,16 +213,67 @@ struct transport::impl : std::enable_shared_from_this<impl> {
             co_return ec;
         }
         tune(*socket);
-        uint8_t hello[hello_bytes];
-        big_endian::store(hello, hello_magic, 4);
-        big_endian::store(hello + 4, static_cast<uint32_t>(self), 4);
-        big_endian::store(hello + 8, static_cast<uint32_t>(to), 4);
-        co_await asio::async_write(*socket, asio::buffer(hello),
+        auto out = encode_hello({self, to, advertised, cluster_id});
+        deadline = close_at_deadline(loop, socket, hello_timeout);
+        co_await asio::async_write(*socket, asio::buffer(out),
                                    asio::redirect_error(use_awaitable, ec));
+        uint8_t head[3];  // accepted, reason length
         if (!ec) {
-            p.socket = std::move(socket);
+            co_await asio::async_read(*socket, asio::buffer(head),
+                                      asio::redirect_error(use_awaitable, ec));
         }
+        std::string reason(ec ? 0 : big_endian::load(head + 1, 2), '\0');
+        if (!ec && !reason.empty()) {
+            co_await asio::async_read(*socket, asio::buffer(reason),
+                                      asio::redirect_error(use_awaitable, ec));
+        }
+        deadline.reset();
+        if (ec) {
+            co_return ec;
+        }
+        if (head[0] != 1) {
+            refused = true;
+            if (reason != p.last_refusal) {
+                log::get("rpc")->error("node {}: node {} at {}:{} refused us: {}", self, to,
+                                       p.address.host, p.address.port, reason);
+                p.last_refusal = reason;
+            }
+            co_return make_error_code(std::errc::connection_refused);
+        }
+        p.last_refusal.clear();
+        p.socket = std::move(socket);
         co_return ec;
+    }
+
+    // Why a hello is refused; empty when it is accepted.
+    std::string check_hello(const hello& h) const {
+        if (h.to != self) {
+            return fmt::format(
+                "this is node {}, not node {}: the nodes disagree on the controller voters or "
+                "the rpc addresses",
+                self, h.to);
+        }
+        if (h.from == self) {
+            return fmt::format("node id {} is this node's own", self);
+        }
+        if (!h.cluster_id.empty() && !cluster_id.empty() && h.cluster_id != cluster_id) {
+            return fmt::format("node {} belongs to cluster {}, this node to cluster {}", h.from,
+                               h.cluster_id, cluster_id);
+        }
+        return {};
+    }
+
+    void learn_peer(node_id id, const peer_address& address) {
+        peer& p = peers[id];
+        if (p.configured || (p.address.host == address.host && p.address.port == address.port)) {
+            return;
+        }
+        p.address = address;
+        if (p.socket) {
+            std::error_code ignored;
+            p.socket->close(ignored);  // the next write reconnects to the new address
+            p.socket.reset();
+        }
     }
 
     static asio::awaitable<void> accept_loop(std::shared_ptr<impl> self) {
@@ -185,24 +300,49 @@ struct transport::impl : std::enable_shared_from_this<impl> {
     static asio::awaitable<void> read_loop(std::shared_ptr<impl> self,
                                            std::shared_ptr<tcp::socket> socket) {
         std::error_code ec;
-        uint8_t hello[hello_bytes];
+        uint8_t prefix[hello_prefix_bytes];
         auto deadline = close_at_deadline(self->loop, socket, hello_timeout);
-        co_await asio::async_read(*socket, asio::buffer(hello),
+        co_await asio::async_read(*socket, asio::buffer(prefix),
                                   asio::redirect_error(use_awaitable, ec));
+        std::optional<hello> h;
+        std::string refusal;
+        if (!ec) {
+            size_t length = big_endian::load(prefix + 6, 2);
+            if (big_endian::load(prefix, 4) != hello_magic) {
+                refusal = "not a Tributary node (bad magic)";
+            } else if (big_endian::load(prefix + 4, 2) != hello_version) {
+                refusal = fmt::format("rpc version {} is not {}", big_endian::load(prefix + 4, 2),
+                                      hello_version);
+            } else if (length > max_hello_body) {
+                refusal = "hello too long";
+            } else {
+                std::vector<uint8_t> body(length);
+                co_await asio::async_read(*socket, asio::buffer(body),
+                                          asio::redirect_error(use_awaitable, ec));
+                if (!ec) {
+                    h = decode_hello_body(body);
+                    refusal = h ? self->check_hello(*h) : std::string("malformed hello");
+                }
+            }
+        }
+        if (!ec) {
+            auto answer = encode_answer(refusal.empty(), refusal);
+            co_await asio::async_write(*socket, asio::buffer(answer),
+                                       asio::redirect_error(use_awaitable, ec));
+        }
         deadline.reset();
         if (ec) {
             co_return;
         }
-        auto from = static_cast<node_id>(big_endian::load(hello + 4, 4));
-        auto to = static_cast<node_id>(big_endian::load(hello + 8, 4));
-        if (big_endian::load(hello, 4) != hello_magic || to != self->self ||
-            !self->peers.contains(from)) {
-            log::get("rpc")->warn("node {}: refused a connection (bad hello from {})", self->self,
-                                  from);
+        if (!refusal.empty()) {
+            log::get("rpc")->warn("node {}: refused a connection from node {}: {}", self->self,
+                                  h ? h->from : -1, refusal);
             ++self->stats.connections_refused;
             socket->close(ec);
             co_return;
         }
+        node_id from = h->from;
+        self->learn_peer(from, h->advertised);
         std::vector<uint8_t> frame;
         while (!self->stopped) {
             uint8_t length[4];
@@ -235,16 +375,31 @@ struct transport::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-transport::transport(asio::io_context& loop, node_id self,
+transport::transport(asio::io_context& loop, identity self,
                      const std::map<node_id, peer_address>& peers, frame_handler on_frame,
                      size_t max_frame_bytes, size_t max_queued_bytes)
-    : _impl(std::make_shared<impl>(loop, self, std::move(on_frame), max_frame_bytes,
+    : _impl(std::make_shared<impl>(loop, std::move(self), std::move(on_frame), max_frame_bytes,
                                    max_queued_bytes)) {
     for (auto& [id, address] : peers) {
-        if (id != self) {
+        if (id != _impl->self) {
             _impl->peers[id].address = address;
+            _impl->peers[id].configured = true;
         }
     }
+}
+
+void transport::add_peer(node_id id, const peer_address& address) {
+    if (id != _impl->self) {
+        _impl->learn_peer(id, address);
+    }
+}
+
+bool transport::knows(node_id id) const {
+    return _impl->peers.contains(id);
+}
+
+void transport::set_cluster_id(const std::string& id) {
+    _impl->cluster_id = id;
 }
 
 transport::~transport() {

@@ -5,9 +5,13 @@
 // one syscall. Delivery is best effort: a frame that cannot be sent is dropped, as Raft
 // expects of a network, and counted.
 //
-// Wire: a connection opens with a hello (u32 magic, i32 sender id, i32 receiver id); then
-// frames, each a u32 length and that many bytes. A frame over max_frame_bytes, a wrong
-// magic or an unknown sender closes the connection.
+// Wire (docs/formats/raft-rpc.md): a connection opens with a versioned hello naming the
+// sender, the receiver it means, the sender's advertised address and its cluster id; the
+// receiver answers with a status byte and a reason. It refuses a hello meant for another
+// node id (the nodes disagree on the voters or addresses) and one from another cluster
+// (both ids known and different); a sender it did not know becomes a peer at the address it
+// advertised (a broker that registers). Then frames, each a u32 length and that many bytes;
+// a frame over max_frame_bytes closes the connection.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +36,13 @@ struct peer_address {
     uint16_t port = 0;
 };
 
+// Who we are on the wire.
+struct identity {
+    node_id self = -1;
+    peer_address advertised;  // where peers reach us
+    std::string cluster_id;   // empty until known
+};
+
 struct transport_stats {
     uint64_t frames_sent = 0;
     uint64_t writes = 0;  // syscalls' worth: frames sent together count once
@@ -45,7 +56,9 @@ class transport {
     // Returns false to close the connection the frame came on (it held garbage).
     using frame_handler = std::function<bool(node_id from, std::span<const uint8_t> frame)>;
 
-    transport(asio::io_context& loop, node_id self, const std::map<node_id, peer_address>& peers,
+    // `peers` are known up front (the controller voters) and keep their addresses; others are
+    // added by add_peer or by their hello.
+    transport(asio::io_context& loop, identity self, const std::map<node_id, peer_address>& peers,
               frame_handler on_frame, size_t max_frame_bytes = 64 << 20,
               size_t max_queued_bytes = 64 << 20);
     ~transport();
@@ -58,6 +71,11 @@ class transport {
     // Queues `frame` for `to` (on the loop's thread). Dropped if the peer is unknown or its
     // queue already holds max_queued_bytes.
     void send(node_id to, std::span<const uint8_t> frame);
+    // Adds a peer, or moves one that was not given up front to a new address.
+    void add_peer(node_id id, const peer_address& address);
+    bool knows(node_id id) const;
+    // Once the cluster id is known, hellos carry it and peers of another cluster are refused.
+    void set_cluster_id(const std::string& id);
     // Closes every connection and the listener; queued frames are dropped.
     void stop();
     const transport_stats& stats() const;

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "base/big_endian.h"
+#include "base/byte_io.h"
 #include "model/record_batch.h"
 #include "storage/fault_io.h"
 #include "storage/file.h"
@@ -215,30 +216,68 @@ void send_raw(asio::io_context& loop, uint16_t port, const std::vector<uint8_t>&
     loop.run_for(std::chrono::milliseconds(50));
 }
 
-std::vector<uint8_t> hello(uint32_t magic, node_id from, node_id to) {
-    std::vector<uint8_t> out(12);
-    big_endian::store(out.data(), magic, 4);
-    big_endian::store(out.data() + 4, static_cast<uint32_t>(from), 4);
-    big_endian::store(out.data() + 8, static_cast<uint32_t>(to), 4);
+// A hello as docs/formats/raft-rpc.md lays it out.
+std::vector<uint8_t> hello(uint32_t magic, node_id from, node_id to, uint16_t version = 2,
+                           const std::string& cluster = "") {
+    std::vector<uint8_t> body;
+    byte_writer b(body);
+    b.i32(from);
+    b.i32(to);
+    b.str("127.0.0.1");
+    b.u16(1);
+    b.str(cluster);
+    std::vector<uint8_t> out;
+    out.reserve(8 + body.size());  // (g++ 12 sees a false array-bounds error without it)
+    byte_writer w(out);
+    w.u32(magic);
+    w.u16(version);
+    w.u16(static_cast<uint16_t>(body.size()));
+    w.raw(body);
     return out;
 }
 
 TEST_F(three_hosts, strangers_garbage_and_oversized_frames_are_refused_and_the_group_goes_on) {
     propose_and_commit(5, "a");
+    hosts[0]->transport().set_cluster_id("cluster-a");
     uint16_t port = peers[1].port;
     auto refused = [&] { return hosts[0]->transport_stats().connections_refused; };
     uint64_t before = refused();
-    send_raw(loop, port, hello(0xdeadbeef, 2, 1));  // wrong magic
-    send_raw(loop, port, hello(0x54524942, 9, 1));  // a node we do not know
-    send_raw(loop, port, hello(0x54524942, 2, 3));  // meant for another node
+    send_raw(loop, port, hello(0xdeadbeef, 2, 1));                  // wrong magic
+    send_raw(loop, port, hello(0x54524942, 2, 1, 1));               // the old version
+    send_raw(loop, port, hello(0x54524942, 2, 3));                  // meant for another node
+    send_raw(loop, port, hello(0x54524942, 2, 1, 2, "cluster-b"));  // another cluster
     auto oversized = hello(0x54524942, 2, 1);
     oversized.insert(oversized.end(), {0xff, 0xff, 0xff, 0xff});
     send_raw(loop, port, oversized);
     auto garbage = hello(0x54524942, 2, 1);
-    garbage.insert(garbage.end(), {0, 0, 0, 5, 1, 2, 3, 4, 5});
+    garbage.insert(garbage.end(), {0, 0, 0, 6, 0, 1, 2, 3, 4, 5});
     send_raw(loop, port, garbage);
-    EXPECT_EQ(refused(), before + 5);
+    auto unknown_channel = hello(0x54524942, 2, 1);
+    unknown_channel.insert(unknown_channel.end(), {0, 0, 0, 1, 9});
+    send_raw(loop, port, unknown_channel);
+    EXPECT_EQ(refused(), before + 7);
     propose_and_commit(5, "b");  // the group never noticed
+}
+
+TEST_F(three_hosts, a_hello_from_an_unknown_node_makes_it_a_peer) {
+    EXPECT_FALSE(hosts[0]->transport().knows(9));
+    send_raw(loop, peers[1].port, hello(0x54524942, 9, 1, 2, ""));
+    EXPECT_TRUE(hosts[0]->transport().knows(9));
+}
+
+TEST_F(three_hosts, rpc_payloads_reach_the_handler_of_the_named_node) {
+    std::vector<uint8_t> got;
+    node_id sender = no_node;
+    hosts[2]->set_rpc_handler([&](node_id from, std::span<const uint8_t> payload) {
+        sender = from;
+        got.assign(payload.begin(), payload.end());
+        return true;
+    });
+    std::vector<uint8_t> payload = {1, 2, 3, 4};
+    hosts[0]->send_rpc(3, payload);
+    ASSERT_TRUE(run_until([&] { return !got.empty(); }));
+    EXPECT_EQ(got, payload);
+    EXPECT_EQ(sender, 1);
 }
 
 }  // namespace
