@@ -64,6 +64,18 @@ result<offset_t> group::propose(std::vector<uint8_t> batch) {
     return _node.propose(std::move(batch), wall_clock_ms());
 }
 
+status group::compact(offset_t through, batch_bytes data) {
+    if (_failed || through > _node.applied_offset()) {
+        return unexpected(make_error_code(errc::offset_out_of_range));
+    }
+    auto snap = _store->compact(through, std::move(data));
+    if (!snap) {
+        return unexpected(snap.error());
+    }
+    _node.compacted(*snap);
+    return {};
+}
+
 void group::fail(const std::string& what, std::error_code ec) {
     // Fsyncgate: after a failed write or sync the page cache cannot be trusted; this group
     // stops answering (to its peers it is a crashed node) until the node restarts.

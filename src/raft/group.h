@@ -42,6 +42,9 @@ class group {
     void tick();
     void step(const message& m);
     result<offset_t> propose(std::vector<uint8_t> batch);
+    // Snapshots the applied state through `through` with `data` and drops that log prefix;
+    // followers behind it get the snapshot.
+    status compact(offset_t through, batch_bytes data);
     // Hands the state machine's pending work to the disk and the network, if none is in
     // flight; call after ticks, steps and proposals.
     void pump();

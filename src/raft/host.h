@@ -25,8 +25,8 @@ struct host_config {
     // that is no voter must set them).
     std::optional<rpc::peer_address> listen;
     std::optional<rpc::peer_address> advertised;
-    std::string cluster_id;  // empty until known
-    std::filesystem::path dir;                   // one subdirectory per group
+    std::string cluster_id;     // empty until known
+    std::filesystem::path dir;  // one subdirectory per group
     int tick_ms = 100;
     raft_options options;  // id and seed are set per group
     storage::log_config log_config;

@@ -209,6 +209,45 @@ result<std::vector<entry>> log_store::entries(offset_t from, offset_t last,
     return out;
 }
 
+status log_store::write_snapshot(const raft::snapshot& sn) {
+    std::vector<uint8_t> data;
+    writer w(data);
+    w.u32(snapshot_magic);
+    w.u16(1);
+    w.i64(sn.last_offset);
+    w.i64(sn.last_term);
+    w.u32(static_cast<uint32_t>(sn.config.voters.size()));
+    for (node_id v : sn.config.voters) {
+        w.i32(v);
+    }
+    w.bytes(sn.data);
+    TRIB_TRY(write_sealed(_dir / "raft_snapshot", std::move(data)));
+    _snap = sn;
+    return {};
+}
+
+result<raft::snapshot> log_store::compact(offset_t through, batch_bytes data) {
+    auto at = TRIB_TRY(position_of(through));
+    if (at.last_offset != through || through <= _snap.last_offset) {
+        return unexpected(make_error_code(errc::offset_out_of_range));
+    }
+    raft::snapshot sn{.last_offset = through,
+                      .last_term = at.term,
+                      .config = _snap.config,
+                      .data = std::move(data)};
+    for (const auto& [offset, config] : _configs) {
+        if (offset <= through) {
+            sn.config = config;
+        }
+    }
+    // Durable first: a crash before the cut leaves a log that starts before its snapshot,
+    // which open repairs (index_log).
+    TRIB_TRY(write_snapshot(sn));
+    TRIB_TRY(_log->advance_start_offset(through + 1));
+    std::erase_if(_configs, [&](const auto& c) { return c.first <= through; });
+    return sn;
+}
+
 status log_store::write(const ready& rd, int64_t now_ms) {
     if (rd.hard_state) {
         std::vector<uint8_t> data;
@@ -221,21 +260,8 @@ status log_store::write(const ready& rd, int64_t now_ms) {
         _hard = *rd.hard_state;
     }
     if (rd.snapshot) {
-        const raft::snapshot& sn = *rd.snapshot;
-        std::vector<uint8_t> data;
-        writer w(data);
-        w.u32(snapshot_magic);
-        w.u16(1);
-        w.i64(sn.last_offset);
-        w.i64(sn.last_term);
-        w.u32(static_cast<uint32_t>(sn.config.voters.size()));
-        for (node_id v : sn.config.voters) {
-            w.i32(v);
-        }
-        w.bytes(sn.data);
         // The snapshot replaces the whole log: durable first, then the old entries go.
-        TRIB_TRY(write_sealed(_dir / "raft_snapshot", std::move(data)));
-        _snap = sn;
+        TRIB_TRY(write_snapshot(*rd.snapshot));
         TRIB_TRY(_log->truncate(_log->start_offset()));
         _terms.clear();
         _configs.clear();

@@ -34,11 +34,16 @@ class log_store final : public stable_log {
     // written and become durable with the next flush of data() (the group commit).
     status write(const ready& rd, int64_t now_ms);
     const std::shared_ptr<storage::log>& data() const { return _log; }
+    // The application's snapshot through `through` (an entry's last offset, applied): written
+    // durably with `data`, then the log before it is dropped. Returns it for the state
+    // machine's `compacted`.
+    result<raft::snapshot> compact(offset_t through, batch_bytes data);
 
   private:
     log_store(std::filesystem::path dir, std::shared_ptr<storage::log> log)
         : _dir(std::move(dir)), _log(std::move(log)) {}
     status index_log();
+    status write_snapshot(const raft::snapshot& sn);
     void note_entry(const entry& e);
 
     std::filesystem::path _dir;

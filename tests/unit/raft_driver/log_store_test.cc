@@ -144,3 +144,37 @@ TEST(log_store, a_corrupt_state_file_is_refused_with_a_message) {
 
 }  // namespace
 }  // namespace trib::raft
+
+namespace trib::raft {
+namespace {
+
+TEST(log_store, compacting_keeps_the_data_and_the_config_in_force_and_survives_a_reopen) {
+    temp_dir d;
+    auto image = std::make_shared<const std::vector<uint8_t>>(std::vector<uint8_t>{9, 8, 7});
+    {
+        auto s = open(d);
+        ready rd;
+        rd.entries = {data_entry(0, 1, 4), config_entry(4, 2, {{1, 2}}), data_entry(5, 2, 2),
+                      data_entry(7, 2)};
+        ASSERT_TRUE(s->write(rd, 0).has_value());
+        ASSERT_TRUE(s->data()->flush().has_value());
+        EXPECT_FALSE(s->compact(2, image).has_value());  // inside a batch
+        auto snap = s->compact(6, image);
+        ASSERT_TRUE(snap.has_value());
+        EXPECT_EQ(snap->last_term, 2);
+        EXPECT_EQ(snap->config, (configuration{{1, 2}}));
+        EXPECT_FALSE(s->compact(6, image).has_value());  // not past the snapshot
+    }
+    auto s = open(d);
+    EXPECT_EQ(s->snapshot().last_offset, 6);
+    ASSERT_TRUE(s->snapshot().data);
+    EXPECT_EQ(*s->snapshot().data, *image);
+    EXPECT_EQ(s->snapshot().config, (configuration{{1, 2}}));
+    EXPECT_TRUE(s->configs().empty());
+    EXPECT_EQ(s->data()->start_offset(), 7);
+    EXPECT_EQ(s->last_offset(), 7);
+    EXPECT_EQ(s->entries(7, 7, 1 << 20).value().size(), 1u);
+}
+
+}  // namespace
+}  // namespace trib::raft
