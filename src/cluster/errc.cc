@@ -24,6 +24,20 @@ class cluster_category_impl final : public std::error_category {
                 return "invalid topic configuration";
             case errc::storage_failure:
                 return "storage failure";
+            case errc::none:
+                return "success";
+            case errc::not_controller:
+                return "no controller leader";
+            case errc::timed_out:
+                return "the controller did not answer in time";
+            case errc::invalid_replica_assignment:
+                return "invalid replica assignment";
+            case errc::unknown_broker:
+                return "unknown broker";
+            case errc::duplicate_broker:
+                return "node id in use by another live process";
+            case errc::invalid_request:
+                return "invalid controller request";
         }
         return "unknown cluster error";
     }

@@ -6,6 +6,7 @@
 namespace trib::cluster {
 
 enum class errc {
+    none = 0,  // (a controller answer's success)
     unknown_topic = 1,
     topic_exists,
     invalid_topic_name,
@@ -13,6 +14,12 @@ enum class errc {
     invalid_replication_factor,
     invalid_config,
     storage_failure,
+    not_controller,  // no controller leader reachable, or it lost leadership meanwhile
+    timed_out,       // no answer within the request's time (the change may still apply)
+    invalid_replica_assignment,
+    unknown_broker,    // a heartbeat from a broker the controller does not know: register
+    duplicate_broker,  // another live process holds this node id
+    invalid_request,
 };
 const std::error_category& cluster_category();
 inline std::error_code make_error_code(errc e) {

@@ -40,6 +40,8 @@ host_port get_address(byte_reader& r) {
     return a;
 }
 
+}  // namespace
+
 void put_broker(byte_writer& w, const broker& b) {
     w.i32(b.id);
     put_address(w, b.kafka);
@@ -49,6 +51,7 @@ void put_broker(byte_writer& w, const broker& b) {
         w.str(*b.rack);
     }
     w.u64(b.incarnation);
+    w.u64(b.dir_id);
 }
 broker get_broker(byte_reader& r) {
     broker b;
@@ -62,8 +65,11 @@ broker get_broker(byte_reader& r) {
         b.rack = r.str();
     }
     b.incarnation = r.u64();
+    b.dir_id = r.u64();
     return b;
 }
+
+namespace {
 
 void put_id(byte_writer& w, const topic_id& id) {
     w.raw(id);
@@ -87,6 +93,8 @@ uint32_t get_count(byte_reader& r, size_t min_bytes) {
     }
     return n;
 }
+
+}  // namespace
 
 void put_configs(byte_writer& w, const std::map<std::string, std::string>& configs) {
     w.u32(static_cast<uint32_t>(configs.size()));
@@ -132,6 +140,8 @@ std::vector<replica_list> get_replicas(byte_reader& r) {
     }
     return partitions;
 }
+
+namespace {
 
 void put_topic(byte_writer& w, const topic& t) {
     put_id(w, t.id);
@@ -364,7 +374,7 @@ result<image, std::string> decode_image(std::span<const uint8_t> bytes) {
     img.applied_offset = r.i64();
     img.cluster_id = r.str();
     img.next_producer_id = r.i64();
-    uint32_t brokers = get_count(r, 20);
+    uint32_t brokers = get_count(r, 28);
     for (uint32_t i = 0; i < brokers && r.ok(); ++i) {
         broker b = get_broker(r);
         uint8_t fenced = r.u8();

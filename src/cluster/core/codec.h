@@ -9,10 +9,20 @@
 #include <string>
 #include <vector>
 
+#include "base/byte_io.h"
 #include "base/result.h"
 #include "cluster/core/metadata.h"
 
 namespace trib::cluster::core {
+
+// Field codecs, shared with the controller's requests (cluster/controller_rpc). Readers
+// mark the reader failed on bad input; counts are believed only as far as the input holds.
+void put_broker(byte_writer& w, const broker& b);
+broker get_broker(byte_reader& r);
+void put_replicas(byte_writer& w, const std::vector<replica_list>& partitions);
+std::vector<replica_list> get_replicas(byte_reader& r);
+void put_configs(byte_writer& w, const std::map<std::string, std::string>& configs);
+std::map<std::string, std::string> get_configs(byte_reader& r);
 
 std::vector<uint8_t> encode_command(const command& cmd);
 result<command, std::string> decode_command(std::span<const uint8_t> bytes);

@@ -32,7 +32,8 @@ struct broker {
     host_port kafka;  // advertised to clients
     host_port rpc;    // node to node
     std::optional<std::string> rack;
-    uint64_t incarnation = 0;  // random per process start: tells a restart from a duplicate
+    uint64_t incarnation = 0;  // random per process start
+    uint64_t dir_id = 0;       // random per data directory: a restart keeps it, a duplicate not
     bool fenced = false;       // missed its session: not in Metadata, its replicas offline
     friend bool operator==(const broker&, const broker&) = default;
 };

@@ -36,6 +36,7 @@ constexpr int16_t invalid_partitions = 37;
 constexpr int16_t invalid_replication_factor = 38;
 constexpr int16_t invalid_replica_assignment = 39;
 constexpr int16_t invalid_config = 40;
+constexpr int16_t not_controller = 41;
 constexpr int16_t invalid_request = 42;
 constexpr int16_t unsupported_for_message_format = 43;
 constexpr int16_t out_of_order_sequence_number = 45;

@@ -212,6 +212,19 @@ int16_t error_code_of(const error& e) {
             return error_code::invalid_config;
         case cluster::errc::storage_failure:
             return error_code::kafka_storage_error;
+        case cluster::errc::none:
+            return error_code::none;
+        case cluster::errc::not_controller:
+            return error_code::not_controller;
+        case cluster::errc::timed_out:
+            return error_code::request_timed_out;
+        case cluster::errc::invalid_replica_assignment:
+            return error_code::invalid_replica_assignment;
+        case cluster::errc::invalid_request:
+            return error_code::invalid_request;
+        case cluster::errc::unknown_broker:
+        case cluster::errc::duplicate_broker:
+            break;
     }
     return error_code::unknown_server_error;
 }
