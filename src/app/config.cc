@@ -105,6 +105,84 @@ result<void, std::string> parse_advertised(config& cfg, std::string_view value) 
     return {};
 }
 
+result<void, std::string> parse_rpc_listen(config& cfg, std::string_view value) {
+    auto hp = parse_host_port(value, true);
+    if (!hp) return unexpected(hp.error());
+    cfg.rpc_listen = std::move(*hp);
+    return {};
+}
+
+result<void, std::string> parse_rpc_advertised(config& cfg, std::string_view value) {
+    if (value.empty()) {
+        cfg.rpc_advertised.reset();
+        return {};
+    }
+    auto hp = parse_host_port(value);
+    if (!hp) return unexpected(hp.error());
+    if (is_wildcard(hp->host) || hp->port == 0) {
+        return unexpected(std::string("must be an address and port other nodes can reach"));
+    }
+    cfg.rpc_advertised = std::move(*hp);
+    return {};
+}
+
+// "1@host:port,2@host:port": ids unique, addresses with fixed ports.
+result<void, std::string> parse_voters(config& cfg, std::string_view value) {
+    std::vector<std::pair<int32_t, host_port>> voters;
+    size_t start = 0;
+    while (start < value.size()) {
+        size_t comma = value.find(',', start);
+        if (comma == std::string_view::npos) comma = value.size();
+        auto item = value.substr(start, comma - start);
+        while (!item.empty() && item.front() == ' ')
+            item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ')
+            item.remove_suffix(1);
+        size_t at = item.find('@');
+        int32_t id = -1;
+        if (at != std::string_view::npos) {
+            auto [end, ec] = std::from_chars(item.data(), item.data() + at, id);
+            if (ec != std::errc() || end != item.data() + at) id = -1;
+        }
+        if (id < 0) {
+            return unexpected(fmt::format("'{}' is not id@host:port", item));
+        }
+        auto hp = parse_host_port(item.substr(at + 1));
+        if (!hp) return unexpected(fmt::format("voter {}: {}", id, hp.error()));
+        if (hp->port == 0 || is_wildcard(hp->host)) {
+            return unexpected(
+                fmt::format("voter {} needs an address and port others can reach", id));
+        }
+        for (const auto& [other, address] : voters) {
+            if (other == id) return unexpected(fmt::format("voter {} is named twice", id));
+        }
+        voters.emplace_back(id, std::move(*hp));
+        start = comma + 1;
+    }
+    std::sort(voters.begin(), voters.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    cfg.controller_voters = std::move(voters);
+    return {};
+}
+
+std::string show_voters(const config& cfg) {
+    std::string out;
+    for (const auto& [id, address] : cfg.controller_voters) {
+        if (!out.empty()) out += ",";
+        out += fmt::format("{}@{}", id, address.to_string());
+    }
+    return out;
+}
+
+result<void, std::string> parse_rack(config& cfg, std::string_view value) {
+    if (value.empty()) {
+        cfg.rack.reset();
+    } else {
+        cfg.rack = std::string(value);
+    }
+    return {};
+}
+
 result<void, std::string> parse_log_level(config& cfg, std::string_view value) {
     auto level = log::parse_level(value);
     if (!level) {
@@ -187,6 +265,27 @@ constexpr setting setting_table[] = {
     {"kafka.advertised", "advertised",
      "Address given to clients, host:port (default: the listener address)", true, parse_advertised,
      [](const config& c) { return c.advertised().to_string(); }},
+    {"rpc.listen", "rpc-listen",
+     "Node-to-node listener, host:port; port 0 picks a free one (a one-node cluster only)", false,
+     parse_rpc_listen, [](const config& c) { return c.rpc_listen.to_string(); }},
+    {"rpc.advertised", "rpc-advertised",
+     "Node-to-node address other nodes are given (default: the rpc listener address)", true,
+     parse_rpc_advertised,
+     [](const config& c) { return c.rpc_advertised ? c.rpc_advertised->to_string() : ""; }},
+    {"controller.voters", "controller-voters",
+     "The controller's voters as id@host:port,... (their rpc addresses), the same on every "
+     "node; empty: this node alone",
+     true, parse_voters, show_voters},
+    {"broker.rack", "rack", "Rack of this broker, for rack-aware replica placement", true,
+     parse_rack, [](const config& c) { return c.rack.value_or(""); }},
+    {"broker.session_timeout_ms", "broker-session-timeout-ms",
+     "A broker that sends the controller no heartbeat for this long is fenced", false,
+     parse_int<int64_t, &config::broker_session_timeout_ms, 500, 600'000>,
+     show_int<int64_t, &config::broker_session_timeout_ms>},
+    {"broker.heartbeat_interval_ms", "broker-heartbeat-interval-ms",
+     "How often a broker heartbeats to the controller", false,
+     parse_int<int64_t, &config::broker_heartbeat_interval_ms, 50, 60'000>,
+     show_int<int64_t, &config::broker_heartbeat_interval_ms>},
     {"log.level", "log-level", "trace, debug, info, warn, error, critical or off", false,
      parse_log_level, [](const config& c) { return show_level(c.log_level); }},
     {"log.format", "log-format", "text or json (one JSON object per line)", false, parse_log_format,
@@ -203,6 +302,10 @@ constexpr setting setting_table[] = {
      "Partitions of an auto-created topic, and of CreateTopics asking for the default", false,
      parse_int<int32_t, &config::default_partitions, 1, 100000>,
      show_int<int32_t, &config::default_partitions>},
+    {"kafka.default_replication_factor", "default-replication-factor",
+     "Replicas of a topic whose creation asks for the default (default.replication.factor)", false,
+     parse_int<int32_t, &config::default_replication_factor, 1, 15>,
+     show_int<int32_t, &config::default_replication_factor>},
     {"kafka.max_request_bytes", "max-request-bytes",
      "Largest request accepted; a larger one closes the connection", false,
      parse_int<int64_t, &config::max_request_bytes, 1024, int64_t{1} << 30>,
@@ -298,7 +401,7 @@ std::string host_port::to_string() const {
     return fmt::format("{}:{}", host, port);
 }
 
-result<host_port, std::string> parse_host_port(std::string_view text) {
+result<host_port, std::string> parse_host_port(std::string_view text, bool allow_any_port) {
     std::string host;
     std::string_view port_text;
     if (!text.empty() && text.front() == '[') {
@@ -327,8 +430,9 @@ result<host_port, std::string> parse_host_port(std::string_view text) {
     unsigned port = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
-        port < 1 || port > 65535) {
-        return unexpected(std::string("port must be an integer between 1 and 65535"));
+        port < (allow_any_port ? 0u : 1u) || port > 65535) {
+        return unexpected(
+            fmt::format("port must be an integer between {} and 65535", allow_any_port ? 0 : 1));
     }
     return host_port{std::move(host), static_cast<uint16_t>(port)};
 }
@@ -415,6 +519,37 @@ result<void, error> validate(const config& cfg) {
             fmt::format("kafka.listen is the wildcard address {}: set kafka.advertised to the "
                         "address clients should connect to",
                         cfg.kafka_listen.to_string())));
+    }
+    if (is_wildcard(cfg.rpc_listen.host) && !cfg.rpc_advertised) {
+        return unexpected(make_error(
+            config_errc::inconsistent_settings,
+            fmt::format("rpc.listen is the wildcard address {}: set rpc.advertised to the "
+                        "address other nodes should connect to",
+                        cfg.rpc_listen.to_string())));
+    }
+    if (cfg.broker_heartbeat_interval_ms >= cfg.broker_session_timeout_ms) {
+        return unexpected(make_error(
+            config_errc::inconsistent_settings,
+            fmt::format("broker.heartbeat_interval_ms ({}) must be below "
+                        "broker.session_timeout_ms ({})",
+                        cfg.broker_heartbeat_interval_ms, cfg.broker_session_timeout_ms)));
+    }
+    if (!cfg.controller_voters.empty()) {
+        if (cfg.rpc_address().port == 0) {
+            return unexpected(make_error(
+                config_errc::inconsistent_settings,
+                "controller.voters is set: rpc.listen (or rpc.advertised) needs a fixed port "
+                "that the other nodes can reach"));
+        }
+        for (const auto& [id, address] : cfg.controller_voters) {
+            if (id == cfg.node_id && address != cfg.rpc_address()) {
+                return unexpected(make_error(
+                    config_errc::inconsistent_settings,
+                    fmt::format("controller.voters names node {} at {}, but its rpc address is "
+                                "{}: the voters must name each node's rpc.advertised address",
+                                id, address.to_string(), cfg.rpc_address().to_string())));
+            }
+        }
     }
     return {};
 }

@@ -41,8 +41,9 @@ struct host_port {
     friend bool operator==(const host_port&, const host_port&) = default;
 };
 
-// Parses "host:port" or "[ipv6]:port"; the host is an IP literal or a DNS name.
-result<host_port, std::string> parse_host_port(std::string_view text);
+// Parses "host:port" or "[ipv6]:port"; the host is an IP literal or a DNS name. Port 0 (any
+// free port) only with `allow_any_port`.
+result<host_port, std::string> parse_host_port(std::string_view text, bool allow_any_port = false);
 
 struct config {
     int32_t node_id = 0;
@@ -54,8 +55,19 @@ struct config {
     log::format log_format = log::format::text;
     int32_t shards = 0;  // event loops (threads); 0: one per core
 
+    // Node to node: the controller and (later) replication. Port 0 picks a free port, which
+    // only a one-node cluster can use.
+    host_port rpc_listen{"127.0.0.1", 0};
+    std::optional<host_port> rpc_advertised;
+    // The controller's voters, written the same way on every node; empty: this node alone.
+    std::vector<std::pair<int32_t, host_port>> controller_voters;
+    std::optional<std::string> rack;
+    int64_t broker_session_timeout_ms = 9000;     // broker.session.timeout.ms
+    int64_t broker_heartbeat_interval_ms = 1000;  // broker.heartbeat.interval.ms
+
     bool auto_create_topics = false;
     int32_t default_partitions = 1;
+    int32_t default_replication_factor = 1;
     int64_t max_request_bytes = int64_t{100} * 1024 * 1024;   // socket.request.max.bytes
     int64_t max_request_memory = int64_t{256} * 1024 * 1024;  // queued.max.request.bytes
     int32_t fetch_session_slots = 1000;
@@ -81,6 +93,7 @@ struct config {
     int64_t cleaner_interval_ms = int64_t{30} * 1000;      // how often retention/compaction run
 
     host_port advertised() const { return kafka_advertised.value_or(kafka_listen); }
+    host_port rpc_address() const { return rpc_advertised.value_or(rpc_listen); }
 };
 
 // One configurable setting: its dotted YAML name ("kafka.listen"), its flag ("listen") and how

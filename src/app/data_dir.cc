@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fstream>
+#include <random>
 #include <string>
 
 #include <fcntl.h>
@@ -103,6 +105,29 @@ result<data_dir_lock, error> open_data_dir(const std::filesystem::path& dir, int
     }
     TRIB_TRY(check_node_id(dir, node_id));
     return lock;
+}
+
+result<uint64_t, error> data_dir_id(const std::filesystem::path& dir) {
+    auto path = dir / "dir_id";
+    std::ifstream in(path);
+    std::string text;
+    if (in >> text) {
+        uint64_t id = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id, 16);
+        if (ec == std::errc() && end == text.data() + text.size() && id != 0) return id;
+        return unexpected(error{make_error_code(config_errc::data_dir_unusable),
+                                fmt::format("data directory {} has a damaged dir_id file; "
+                                            "remove it to give the directory a new id",
+                                            dir.string())});
+    }
+    std::random_device rd;
+    uint64_t id = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;
+    auto out = fmt::format("{:016x}\n", id);
+    auto written = storage::write_file_durably(
+        path, std::span(reinterpret_cast<const uint8_t*>(out.data()), out.size()));
+    if (!written)
+        return unexpected(unusable(dir, "cannot write dir_id file", written.error().value()));
+    return id;
 }
 
 }  // namespace trib::app

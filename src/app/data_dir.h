@@ -28,4 +28,8 @@ class data_dir_lock {
 // Creates and locks the directory, and checks (or on first use writes) its node id file.
 result<data_dir_lock, error> open_data_dir(const std::filesystem::path& dir, int32_t node_id);
 
+// The directory's random id (the file `dir_id`, written once): the controller tells a
+// restarted broker (same directory) from a second process claiming its node id.
+result<uint64_t, error> data_dir_id(const std::filesystem::path& dir);
+
 }  // namespace trib::app

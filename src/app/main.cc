@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
     for (const auto& [name, value] : settings_text) {
         log->info("setting {}={}", name, value);
     }
-    node.run_until_signal();
+    if (auto r = node.run_until_signal(); !r) {
+        return fail(exit_runtime_failure, r.error().message);
+    }
     return 0;
 }

@@ -1,6 +1,7 @@
 #include "app/node.h"
 
 #include <csignal>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -8,10 +9,12 @@
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/logging.h"
+#include "cluster/controller.h"
 #include "cluster/partition_manager.h"
 #include "cluster/producer_ids.h"
 #include "kafka/groups/group_manager.h"
@@ -57,6 +60,100 @@ node::~node() {
     if (_server) _server->stop();
     // Waiting group requests hold timers of the loops: release them while the loops exist.
     if (_groups) _groups->abandon_waiters();
+    _serving = false;
+    if (_controller) _controller->stop();
+}
+
+namespace {
+
+// Waits for a controller answer (at start, before the Kafka side serves anything).
+cluster::controller_response ask_and_wait(cluster::controller& c, cluster::controller_request r,
+                                          std::chrono::milliseconds timeout) {
+    std::promise<cluster::controller_response> answer;
+    auto got = answer.get_future();
+    c.submit(std::move(r), timeout,
+             [&answer](cluster::controller_response a) { answer.set_value(std::move(a)); });
+    return got.get();
+}
+
+bool shutdown_requested() {
+    sigset_t pending;
+    sigpending(&pending);
+    return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1;
+}
+
+}  // namespace
+
+result<void, error> node::wait_for_controller() {
+    auto log = log::get("app");
+    auto since = std::chrono::steady_clock::now();
+    while (!_controller->wait_caught_up(std::chrono::milliseconds(200)) ||
+           !_controller->wait_registered(std::chrono::milliseconds(200))) {
+        if (shutdown_requested()) {
+            return unexpected(error{std::make_error_code(std::errc::interrupted),
+                                    "stopped while waiting for the controller"});
+        }
+        if (std::chrono::steady_clock::now() - since > std::chrono::seconds(10)) {
+            log->warn(
+                "waiting for a controller quorum to learn what this node served before "
+                "and to register this broker (controller.voters: is a majority of them "
+                "up?)");
+            since = std::chrono::steady_clock::now();
+        }
+    }
+    return {};
+}
+
+result<void, error> node::upgrade_single_node_metadata() {
+    auto legacy = TRIB_TRY(cluster::partition_manager::read_legacy(_cfg.data_dir));
+    if (!legacy) return {};
+    auto log = log::get("app");
+    int64_t next_producer_id =
+        TRIB_TRY(cluster::producer_id_allocator::read_legacy_next(_cfg.data_dir));
+    // Each step is safe to repeat: an upgrade cut short by a crash runs again at the next
+    // start, and metadata.json is retired only once everything is in the controller log.
+    auto fail = [](const std::string& what, const cluster::controller_response& r) {
+        return unexpected(error{make_error_code(r.code),
+                                fmt::format("upgrading metadata.json: {}: {}", what, r.message)});
+    };
+    auto ask = [&](cluster::controller_request r) {
+        for (;;) {
+            auto a = ask_and_wait(*_controller, r, std::chrono::seconds(10));
+            if (a.code != cluster::errc::not_controller && a.code != cluster::errc::timed_out) {
+                return a;
+            }
+            if (shutdown_requested()) return a;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+    };
+    for (const auto& t : legacy->topics) {
+        cluster::controller_request r{.kind = cluster::request_kind::create_topic,
+                                      .topic = t.name,
+                                      .configs = t.configs,
+                                      .keep_topic_id = t.id};
+        // The data is here: every partition stays on this node.
+        r.assignment.assign(static_cast<size_t>(t.partitions), {_cfg.node_id});
+        auto a = ask(r);
+        if (a.code != cluster::errc::none && a.code != cluster::errc::topic_exists) {
+            return fail("topic " + t.name, a);
+        }
+    }
+    if (next_producer_id > 0) {
+        auto img = _controller->image();
+        if (img->next_producer_id < next_producer_id) {
+            cluster::controller_request r{
+                .kind = cluster::request_kind::allocate_producer_ids,
+                .count = static_cast<int32_t>(next_producer_id - img->next_producer_id)};
+            r.broker.id = _cfg.node_id;
+            if (auto a = ask(r); a.code != cluster::errc::none) return fail("producer ids", a);
+        }
+    }
+    TRIB_TRY(cluster::partition_manager::retire_legacy(_cfg.data_dir));
+    log->info(
+        "upgraded the single-node metadata.json into the controller log: {} topics, "
+        "cluster id {}",
+        legacy->topics.size(), legacy->cluster_id);
+    return {};
 }
 
 result<void, error> node::start() {
@@ -78,6 +175,47 @@ result<void, error> node::start() {
         _cfg.data_dir, defaults, std::chrono::milliseconds(_cfg.cleaner_interval_ms),
         static_cast<size_t>(_cfg.flush_threads)));
 
+    auto legacy = TRIB_TRY(cluster::partition_manager::read_legacy(_cfg.data_dir));
+    cluster::controller_config cc;
+    cc.self = _cfg.node_id;
+    auto rpc = _cfg.rpc_address();
+    for (const auto& [id, address] : _cfg.controller_voters) {
+        cc.voters[id] = {address.host, address.port};
+    }
+    if (cc.voters.empty()) cc.voters[_cfg.node_id] = {rpc.host, rpc.port};  // alone
+    cc.rpc_listen = {_cfg.rpc_listen.host, _cfg.rpc_listen.port};
+    cc.rpc_advertised = {rpc.host, rpc.port};
+    cc.kafka_advertised = {_cfg.advertised().host, _cfg.advertised().port};
+    cc.rack = _cfg.rack;
+    cc.dir_id = TRIB_TRY(data_dir_id(_cfg.data_dir));
+    cc.dir = _cfg.data_dir / "controller";
+    cc.heartbeat_interval_ms = _cfg.broker_heartbeat_interval_ms;
+    cc.session_timeout_ms = _cfg.broker_session_timeout_ms;
+    cc.default_partitions = _cfg.default_partitions;
+    cc.default_replication_factor = static_cast<int16_t>(_cfg.default_replication_factor);
+    cc.initial_cluster_id = legacy ? legacy->cluster_id : "";
+    cc.log_config.segment_bytes = 64 << 20;
+    cc.on_fatal = [this](const std::string& why) {
+        {
+            std::lock_guard lock(_fatal_mutex);
+            _fatal = why;
+        }
+        ::kill(::getpid(), SIGTERM);  // run_until_signal stops, and reports why
+    };
+    _controller = TRIB_TRY(cluster::controller::open(std::move(cc)));
+    _controller->on_apply([this](const cluster::controller::image_ptr& img) {
+        if (!_serving) return;
+        (void)_partitions->reconcile(img, _cfg.node_id);  // errors are logged; retried next time
+        if (_groups) (void)_groups->refresh(wall_clock_ms());
+    });
+    TRIB_TRY(_controller->start());
+    TRIB_TRY(wait_for_controller());
+    TRIB_TRY(upgrade_single_node_metadata());
+    _serving = true;
+    if (auto r = _partitions->reconcile(_controller->image(), _cfg.node_id); !r) {
+        return unexpected(r.error());
+    }
+
     kafka::groups::group_manager_config gc;
     gc.coordinator.min_session_timeout_ms = _cfg.group_min_session_timeout_ms;
     gc.coordinator.max_session_timeout_ms = _cfg.group_max_session_timeout_ms;
@@ -93,6 +231,7 @@ result<void, error> node::start() {
     bc.advertised_port = _cfg.advertised().port;
     bc.auto_create_topics = _cfg.auto_create_topics;
     bc.default_partitions = _cfg.default_partitions;
+    bc.default_replication_factor = static_cast<int16_t>(_cfg.default_replication_factor);
     bc.max_request_bytes = _cfg.max_request_bytes;
     bc.max_request_memory = _cfg.max_request_memory;
     bc.fetch_session_slots = static_cast<size_t>(_cfg.fetch_session_slots);
@@ -110,15 +249,16 @@ result<void, error> node::start() {
     bc.offsets_retention_ms = _cfg.offsets_retention_ms;
     bc.offsets_partitions = _cfg.offsets_partitions;
     _broker = std::make_unique<kafka::broker>(bc, *_partitions, *_groups);
-    _producer_ids = TRIB_TRY(cluster::producer_id_allocator::open(_cfg.data_dir));
+    _producer_ids = std::make_unique<cluster::producer_id_allocator>();
     _broker->producer_ids = _producer_ids.get();
+    _broker->controller = _controller.get();
     _shards = std::make_unique<net::shard_pool>(shard_count(_cfg.shards));
     _server = TRIB_TRY(kafka::server::bind(*_broker, *_shards, _cfg.kafka_listen.host,
                                            _cfg.kafka_listen.port, _cfg.max_connections));
     return {};
 }
 
-void node::run_until_signal() {
+result<void, error> node::run_until_signal() {
     auto log = log::get("app");
     asio::io_context io(1);
     asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -140,8 +280,15 @@ void node::run_until_signal() {
     _shards->stop();
     _server->stop();
     _groups->abandon_waiters();
+    _serving = false;
+    _controller->stop();  // the leader fences this broker at once
     _partitions.reset();  // flushes every log
     log->info("node stopped");
+    std::lock_guard lock(_fatal_mutex);
+    if (!_fatal.empty()) {
+        return unexpected(error{make_error_code(cluster::errc::duplicate_broker), _fatal});
+    }
+    return {};
 }
 
 }  // namespace trib::app

@@ -2,12 +2,16 @@
 // (event loops) and the Kafka listener, and runs until SIGINT or SIGTERM asks it to stop.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "app/config.h"
 #include "app/data_dir.h"
 
 namespace trib::cluster {
+class controller;
 class partition_manager;
 class producer_id_allocator;
 }  // namespace trib::cluster
@@ -34,24 +38,34 @@ class node {
     explicit node(config cfg);
     ~node();
 
-    // Takes the data directory, opens every partition (recovering its log) and binds the
-    // Kafka listener; fails with a message for the operator.
+    // Takes the data directory, starts the controller and waits until it has applied what
+    // this node knew before (a SIGINT or SIGTERM meanwhile gives up), upgrades a single-node
+    // metadata.json into the controller log once, opens this node's partitions (recovering
+    // their logs) and binds the Kafka listener; fails with a message for the operator.
     result<void, error> start();
 
     // Serves until a shutdown signal arrives (including one deferred during start), then
-    // stops cleanly: no new connections, the loops stop, every log is flushed.
-    void run_until_signal();
+    // stops cleanly: no new connections, the loops stop, every log is flushed. Fails when the
+    // node had to stop for another reason (its node id is held by another live process).
+    result<void, error> run_until_signal();
 
   private:
+    result<void, error> wait_for_controller();
+    result<void, error> upgrade_single_node_metadata();
+
     config _cfg;
     data_dir_lock _data_dir;
     // Declared in the order they are built; destroyed in reverse.
     std::unique_ptr<cluster::partition_manager> _partitions;
+    std::unique_ptr<cluster::controller> _controller;
     std::unique_ptr<kafka::groups::group_manager> _groups;
     std::unique_ptr<cluster::producer_id_allocator> _producer_ids;
     std::unique_ptr<kafka::broker> _broker;
     std::unique_ptr<net::shard_pool> _shards;
     std::unique_ptr<kafka::server> _server;
+    std::atomic<bool> _serving{false};  // partitions follow the controller's image
+    std::mutex _fatal_mutex;
+    std::string _fatal;  // why the node stops by itself
 };
 
 }  // namespace trib::app

@@ -71,6 +71,7 @@ result<void, error> controller::open_store() {
     }
     _group = TRIB_TRY(_host->add_group(controller_group, voters,
                                        [this](raft::offset_t commit) { on_commit(commit); }));
+    _group->use_space_reserve();
     // The image starts from the snapshot; the entries after it are applied as they are known
     // committed (a restarted node learns the commit offset from the leader).
     const raft::snapshot snap = _group->store().snapshot();
@@ -123,6 +124,18 @@ result<void, error> controller::start() {
 bool controller::wait_caught_up(std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (_applied.load() < _caught_up_at) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+bool controller::wait_registered(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!image()->live(_config.self) ||
+           image()->brokers.at(_config.self).incarnation != _incarnation) {
         if (std::chrono::steady_clock::now() >= deadline) {
             return false;
         }
@@ -220,6 +233,7 @@ void controller::on_commit(int64_t commit) {
     if (!changed) {
         return;
     }
+    _leader = _group->node().leader();
     _host->transport().set_cluster_id(_image.cluster_id);
     std::set<raft::node_id> learners;
     for (const auto& [id, b] : _image.brokers) {
@@ -367,7 +381,9 @@ void controller::try_forward(uint64_t id, forwarded& f) {
 
 void controller::deliver_when_applied(controller_response response, reply_fn reply) {
     int64_t offset = response.offset;
-    if (offset <= _image.applied_offset) {
+    // Against what is published (listeners have run), not the image being applied: the
+    // leader's answers come from inside apply_entries.
+    if (offset <= _applied.load()) {
         reply(std::move(response));
         return;
     }

@@ -79,6 +79,9 @@ class controller {
     // Waits until the image holds what the controller log held when it was opened (or
     // `limit` passes): what this node served before its restart is known again.
     bool wait_caught_up(std::chrono::milliseconds limit);
+    // Waits until this broker is registered and live in the applied image (what Metadata
+    // lists), or `limit` passes.
+    bool wait_registered(std::chrono::milliseconds limit);
     // Tells the leader this broker is going (it is fenced at once), then stops the thread;
     // `none` stops as a crash would look to the others (tests).
     enum class farewell { tell_leader, none };

@@ -29,6 +29,8 @@ struct encoder {
         core::put_configs(w, r.configs);
         w.u8(r.validate_only ? 1 : 0);
         w.i32(r.count);
+        w.u8(r.keep_topic_id ? 1 : 0);
+        if (r.keep_topic_id) w.raw(*r.keep_topic_id);
     }
     void operator()(const controller_response& r) const {
         w.u8(tag_response);
@@ -84,6 +86,12 @@ result<controller_request, std::string> read_request(byte_reader& r) {
     q.configs = core::get_configs(r);
     q.validate_only = get_flag(r);
     q.count = r.i32();
+    if (get_flag(r)) {
+        core::topic_id id{};
+        auto b = r.raw(id.size());
+        if (r.ok()) std::copy(b.begin(), b.end(), id.begin());
+        q.keep_topic_id = id;
+    }
     return q;
 }
 

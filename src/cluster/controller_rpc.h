@@ -39,6 +39,8 @@ struct controller_request {
     std::map<std::string, std::string> configs;  // validated by the asking node
     bool validate_only = false;
     int32_t count = 0;  // allocate_producer_ids
+    // create_topic: keep this id (a topic moved from the single-node metadata.json)
+    std::optional<core::topic_id> keep_topic_id;
 };
 
 struct controller_response {

@@ -23,9 +23,10 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr const char* metadata_file = "metadata.json";
+constexpr const char* retired_metadata_file = "metadata.json.migrated";
+constexpr const char* topic_id_file = "topic_id";
 constexpr const char* topics_dir = "topics";
 constexpr const char* deleted_prefix = ".deleted-";
-constexpr int32_t max_partitions = 100000;
 
 error make_error(errc code, std::string message) {
     return error{make_error_code(code), std::move(message)};
@@ -64,26 +65,23 @@ std::optional<topic_id> parse_hex_id(const std::string& text) {
     return id;
 }
 
-// Cluster ids are 22-character URL-safe base64 of 16 bytes, like Kafka's.
-std::string cluster_id_of(const std::array<uint8_t, 16>& id) {
-    static const char* alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (uint8_t b : id) {
-        acc = (acc << 8) | b;
-        bits += 8;
-        while (bits >= 6) {
-            out += alphabet[(acc >> (bits - 6)) & 0x3f];
-            bits -= 6;
-        }
-    }
-    if (bits > 0) out += alphabet[(acc << (6 - bits)) & 0x3f];
-    return out;
+std::optional<topic_id> read_topic_id(const fs::path& dir) {
+    std::ifstream in(dir / topic_id_file);
+    std::string text;
+    if (!(in >> text)) return std::nullopt;
+    return parse_hex_id(text);
 }
 
 }  // namespace
+
+result<void, error> validate_partition_count(int32_t partitions) {
+    if (partitions <= 0 || partitions > partition_manager::max_partitions) {
+        return unexpected(make_error(errc::invalid_partitions,
+                                     fmt::format("Number of partitions must be 1 to {}, not {}.",
+                                                 partition_manager::max_partitions, partitions)));
+    }
+    return {};
+}
 
 partition_manager::partition_manager(fs::path data_dir, topic_defaults defaults,
                                      std::chrono::milliseconds cleaner_interval,
@@ -100,94 +98,160 @@ result<std::unique_ptr<partition_manager>, error> partition_manager::open(
     size_t flush_threads) {
     std::unique_ptr<partition_manager> pm(
         new partition_manager(data_dir, defaults, cleaner_interval, flush_threads));
-    TRIB_TRY(pm->load());
+    std::error_code ec;
+    fs::create_directories(data_dir / topics_dir, ec);
+    if (ec) return unexpected(storage_error("cannot create the topics directory", ec));
     return pm;
+}
+
+result<std::optional<legacy_metadata>, error> partition_manager::read_legacy(
+    const fs::path& data_dir) {
+    auto path = data_dir / metadata_file;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return std::optional<legacy_metadata>{};
+    legacy_metadata out;
+    try {
+        std::ifstream in(path);
+        json doc = json::parse(in);
+        out.cluster_id = doc.at("cluster_id").get<std::string>();
+        for (const auto& t : doc.at("topics")) {
+            topic_info info;
+            info.name = t.at("name").get<std::string>();
+            auto id = parse_hex_id(t.at("id").get<std::string>());
+            if (!id) throw std::runtime_error("bad topic id");
+            info.id = *id;
+            info.partitions = t.at("partitions").get<int32_t>();
+            info.configs = t.at("configs").get<config_overrides>();
+            if (info.partitions <= 0 || info.partitions > max_partitions) {
+                throw std::runtime_error("bad partition count for " + info.name);
+            }
+            out.topics.push_back(std::move(info));
+        }
+    } catch (const std::exception& e) {
+        return unexpected(make_error(errc::storage_failure,
+                                     fmt::format("{} is unreadable: {}", path.string(), e.what())));
+    }
+    return std::optional(std::move(out));
+}
+
+result<void, error> partition_manager::retire_legacy(const fs::path& data_dir) {
+    std::error_code ec;
+    fs::rename(data_dir / metadata_file, data_dir / retired_metadata_file, ec);
+    if (ec) return unexpected(storage_error("cannot rename metadata.json", ec));
+    if (auto st = storage::sync_directory(data_dir); !st) {
+        return unexpected(storage_error("cannot sync " + data_dir.string(), st.error()));
+    }
+    return {};
 }
 
 fs::path partition_manager::partition_dir(const std::string& name, int32_t index) const {
     return _data_dir / topics_dir / fmt::format("{}-{}", name, index);
 }
 
-result<void, error> partition_manager::load() {
+result<void, error> partition_manager::remove_dir(const fs::path& dir) {
+    // Renamed first, so a topic re-created with the same name never sees the old files.
     std::error_code ec;
-    fs::create_directories(_data_dir / topics_dir, ec);
-    if (ec) return unexpected(storage_error("cannot create the topics directory", ec));
-    auto path = _data_dir / metadata_file;
-    if (fs::exists(path, ec)) {
-        json doc;
-        try {
-            std::ifstream in(path);
-            doc = json::parse(in);
-            _cluster_id = doc.at("cluster_id").get<std::string>();
-            for (const auto& t : doc.at("topics")) {
-                topic_info info;
-                info.name = t.at("name").get<std::string>();
-                auto id = parse_hex_id(t.at("id").get<std::string>());
-                if (!id) throw std::runtime_error("bad topic id");
-                info.id = *id;
-                info.partitions = t.at("partitions").get<int32_t>();
-                info.configs = t.at("configs").get<config_overrides>();
-                _topics[info.name] = std::move(info);
+    auto to = _data_dir / topics_dir /
+              fmt::format("{}{}-{}", deleted_prefix, dir.filename().string(), hex(random_uuid()));
+    fs::rename(dir, to, ec);
+    if (ec) return unexpected(storage_error("cannot remove " + dir.string(), ec));
+    fs::remove_all(to, ec);  // a leftover is removed at the next start
+    return {};
+}
+
+result<void, error> partition_manager::reconcile(const image_ptr& img, core::node_id self) {
+    std::unique_lock lock(_mutex);
+    if (_image && img->applied_offset < _image->applied_offset) return {};
+    auto log = ::trib::log::get("cluster");
+    bool first = !_image;
+    image_ptr previous = _image;
+    _image = img;
+    std::optional<error> failure;
+    auto note = [&](error e) {
+        log->error("{}", e.message);
+        if (!failure) failure = std::move(e);
+    };
+
+    // What this node serves: the partitions it is the first replica of.
+    std::map<std::pair<std::string, int32_t>, const core::topic*> wanted;
+    for (const auto& [name, t] : img->topics) {
+        for (size_t i = 0; i < t.partitions.size(); ++i) {
+            if (!t.partitions[i].empty() && t.partitions[i].front() == self) {
+                wanted[{name, static_cast<int32_t>(i)}] = &t;
             }
-        } catch (const std::exception& e) {
-            return unexpected(
-                make_error(errc::storage_failure,
-                           fmt::format("{} is unreadable: {}", path.string(), e.what())));
-        }
-    } else {
-        _cluster_id = cluster_id_of(random_uuid());
-        TRIB_TRY(save_locked());
-    }
-    // Partition directories of topics that no longer exist (an interrupted delete or create)
-    // go; every known partition is opened, which recovers its log.
-    std::set<std::string> expected;
-    for (const auto& [name, t] : _topics) {
-        for (int32_t i = 0; i < t.partitions; ++i) {
-            expected.insert(fmt::format("{}-{}", name, i));
         }
     }
-    for (const auto& entry : fs::directory_iterator(_data_dir / topics_dir, ec)) {
-        auto name = entry.path().filename().string();
-        if (expected.contains(name)) continue;
-        ::trib::log::get("cluster")->warn("removing {}: no topic owns it", entry.path().string());
-        fs::remove_all(entry.path(), ec);
-        if (ec) return unexpected(storage_error("cannot remove " + entry.path().string(), ec));
+    // Partitions no longer ours, or whose topic was deleted and re-created: closed, removed.
+    for (auto it = _partitions.begin(); it != _partitions.end();) {
+        auto w = wanted.find(it->first);
+        if (w != wanted.end() && _partition_topic[it->first] == w->second->id) {
+            ++it;
+            continue;
+        }
+        auto [name, index] = it->first;
+        ++it;
+        close_partition_locked(name, index);
+        log->info("removing partition {}-{}: its topic is gone or it moved", name, index);
+        if (auto r = remove_dir(partition_dir(name, index)); !r) note(r.error());
     }
-    if (ec) return unexpected(storage_error("cannot list the topics directory", ec));
-    for (const auto& [name, t] : _topics) {
-        for (int32_t i = 0; i < t.partitions; ++i) {
-            auto p = open_partition(t, i);
-            if (!p) return unexpected(p.error());
-            _partitions[{name, i}] = std::move(*p);
+    if (first) {
+        // At start: directories of topics deleted while we were down, and leftovers.
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(_data_dir / topics_dir, ec)) {
+            auto dir_name = entry.path().filename().string();
+            bool ours = false;
+            for (const auto& [key, t] : wanted) {
+                if (fmt::format("{}-{}", key.first, key.second) != dir_name) continue;
+                auto on_disk = read_topic_id(entry.path());
+                ours = !on_disk || *on_disk == t->id;  // no id: a directory from before ids
+            }
+            if (ours) continue;
+            log->warn("removing {}: no topic of this node owns it", entry.path().string());
+            std::error_code rm;
+            fs::remove_all(entry.path(), rm);
+            if (rm) note(storage_error("cannot remove " + entry.path().string(), rm));
         }
     }
-    return {};
+    // New partitions of ours are opened (created if need be); settings follow the image.
+    for (const auto& [key, t] : wanted) {
+        if (auto open = _partitions.find(key); open != _partitions.end()) {
+            const core::topic* before = previous ? previous->find_topic(t->id) : nullptr;
+            if (before == nullptr || before->configs != t->configs) {
+                open->second->update_settings(effective_settings(_defaults, t->configs));
+            }
+            continue;
+        }
+        auto p = open_partition(*t, key.second);
+        if (!p) {
+            note(p.error());
+            continue;
+        }
+        _partitions[key] = std::move(*p);
+        _partition_topic[key] = t->id;
+    }
+    return failure ? result<void, error>(unexpected(*failure)) : result<void, error>();
 }
 
-result<void, error> partition_manager::save_locked() const {
-    json doc;
-    doc["cluster_id"] = _cluster_id;
-    doc["topics"] = json::array();
-    for (const auto& [name, t] : _topics) {
-        doc["topics"].push_back({{"name", name},
-                                 {"id", hex(t.id)},
-                                 {"partitions", t.partitions},
-                                 {"configs", t.configs}});
-    }
-    auto text = doc.dump(2);
-    auto st = storage::write_file_durably(
-        _data_dir / metadata_file,
-        std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-    if (!st) return unexpected(storage_error("cannot write the topic metadata", st.error()));
-    return {};
-}
-
-result<std::shared_ptr<partition>, error> partition_manager::open_partition(const topic_info& t,
+result<std::shared_ptr<partition>, error> partition_manager::open_partition(const core::topic& t,
                                                                             int32_t index) {
     auto settings = effective_settings(_defaults, t.configs);
     auto dir = partition_dir(t.name, index);
+    std::error_code ec;
+    bool existed = fs::exists(dir, ec);
     auto opened = storage::log::open(dir, settings.log);
     if (!opened) return unexpected(storage_error("cannot open " + dir.string(), opened.error()));
+    if (!read_topic_id(dir)) {
+        auto text = hex(t.id);
+        auto st = storage::write_file_durably(
+            dir / topic_id_file,
+            std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+        if (!st)
+            return unexpected(
+                storage_error("cannot write the topic id in " + dir.string(), st.error()));
+    }
+    if (!existed) {
+        ::trib::log::get("cluster")->info("created partition {}-{}", t.name, index);
+    }
     std::shared_ptr<storage::log> log(std::move(*opened));
     auto p = std::make_shared<partition>(t.name, index, log, settings);
     // Idempotent producers' sequences come back from the batch headers.
@@ -215,153 +279,46 @@ void partition_manager::close_partition_locked(const std::string& name, int32_t 
     _flusher.remove(&it->second->log());
     _cleaner.remove(&it->second->log());
     _partitions.erase(it);
+    _partition_topic.erase({name, index});
 }
 
-result<topic_info, error> partition_manager::create_topic(const std::string& name,
-                                                          int32_t partitions,
-                                                          const config_overrides& configs,
-                                                          bool validate_only) {
-    TRIB_TRY(validate_topic_name(name));
-    if (partitions <= 0 || partitions > max_partitions) {
-        return unexpected(make_error(errc::invalid_partitions,
-                                     fmt::format("number of partitions must be 1 to {}, not {}",
-                                                 max_partitions, partitions)));
-    }
-    auto normalised = TRIB_TRY(validate_configs(configs));
-    std::unique_lock lock(_mutex);
-    if (_topics.contains(name)) {
-        return unexpected(
-            make_error(errc::topic_exists, fmt::format("topic '{}' already exists", name)));
-    }
-    topic_info t{name, random_uuid(), partitions, std::move(normalised)};
-    if (validate_only) return t;
-    _topics[name] = t;
-    if (auto saved = save_locked(); !saved) {
-        _topics.erase(name);
-        return unexpected(saved.error());
-    }
-    for (int32_t i = 0; i < partitions; ++i) {
-        auto p = open_partition(t, i);
-        if (!p) return unexpected(p.error());  // the next start retries opening it
-        _partitions[{name, i}] = std::move(*p);
-    }
-    ::trib::log::get("cluster")->info("created topic {} partitions={}", name, partitions);
-    return t;
+partition_manager::image_ptr partition_manager::image() const {
+    std::shared_lock lock(_mutex);
+    return _image ? _image : std::make_shared<const core::image>();
 }
 
-result<void, error> partition_manager::delete_topic(const std::string& name) {
-    std::vector<std::pair<fs::path, fs::path>> moves;
-    {
-        std::unique_lock lock(_mutex);
-        auto it = _topics.find(name);
-        if (it == _topics.end()) {
-            return unexpected(
-                make_error(errc::unknown_topic, fmt::format("topic '{}' does not exist", name)));
-        }
-        topic_info t = it->second;
-        _topics.erase(it);
-        if (auto saved = save_locked(); !saved) {
-            _topics[name] = t;
-            return unexpected(saved.error());
-        }
-        for (int32_t i = 0; i < t.partitions; ++i) {
-            close_partition_locked(name, i);
-            auto from = partition_dir(name, i);
-            auto to = _data_dir / topics_dir /
-                      fmt::format("{}{}-{}-{}", deleted_prefix, name, i, hex(random_uuid()));
-            moves.emplace_back(from, to);
-        }
-        // Renamed under the lock, so a topic re-created with the same name starts empty.
-        for (const auto& [from, to] : moves) {
-            std::error_code ec;
-            fs::rename(from, to, ec);
-            if (ec) return unexpected(storage_error("cannot remove " + from.string(), ec));
-        }
-    }
-    for (const auto& [from, to] : moves) {
-        std::error_code ec;
-        fs::remove_all(to, ec);  // a leftover is removed at the next start
-    }
-    ::trib::log::get("cluster")->info("deleted topic {}", name);
-    return {};
+std::string partition_manager::cluster_id() const {
+    return image()->cluster_id;
 }
 
-result<void, error> partition_manager::add_partitions(const std::string& name, int32_t total,
-                                                      bool validate_only) {
-    std::unique_lock lock(_mutex);
-    auto it = _topics.find(name);
-    if (it == _topics.end()) {
-        return unexpected(
-            make_error(errc::unknown_topic, fmt::format("topic '{}' does not exist", name)));
-    }
-    int32_t current = it->second.partitions;
-    if (total <= current || total > max_partitions) {
-        return unexpected(make_error(
-            errc::invalid_partitions,
-            fmt::format("topic '{}' has {} partitions; the new count must be more, up to {}", name,
-                        current, max_partitions)));
-    }
-    if (validate_only) return {};
-    it->second.partitions = total;
-    if (auto saved = save_locked(); !saved) {
-        it->second.partitions = current;
-        return unexpected(saved.error());
-    }
-    for (int32_t i = current; i < total; ++i) {
-        auto p = open_partition(it->second, i);
-        if (!p) return unexpected(p.error());
-        _partitions[{name, i}] = std::move(*p);
-    }
-    return {};
+namespace {
+
+topic_info info_of(const core::topic& t) {
+    return {t.name, t.id, static_cast<int32_t>(t.partitions.size()), t.configs, t.partitions};
 }
 
-result<void, error> partition_manager::set_configs(const std::string& name,
-                                                   const config_overrides& configs,
-                                                   bool validate_only) {
-    auto normalised = TRIB_TRY(validate_configs(configs));
-    std::unique_lock lock(_mutex);
-    auto it = _topics.find(name);
-    if (it == _topics.end()) {
-        return unexpected(
-            make_error(errc::unknown_topic, fmt::format("topic '{}' does not exist", name)));
-    }
-    if (validate_only) return {};
-    auto previous = it->second.configs;
-    it->second.configs = normalised;
-    if (auto saved = save_locked(); !saved) {
-        it->second.configs = previous;
-        return unexpected(saved.error());
-    }
-    auto settings = effective_settings(_defaults, normalised);
-    for (int32_t i = 0; i < it->second.partitions; ++i) {
-        if (auto p = _partitions.find({name, i}); p != _partitions.end()) {
-            p->second->update_settings(settings);
-        }
-    }
-    return {};
-}
+}  // namespace
 
 std::vector<topic_info> partition_manager::topics() const {
-    std::shared_lock lock(_mutex);
+    auto img = image();
     std::vector<topic_info> out;
-    for (const auto& [name, t] : _topics)
-        out.push_back(t);
+    for (const auto& [name, t] : img->topics)
+        out.push_back(info_of(t));
     return out;
 }
 
 std::optional<topic_info> partition_manager::topic(const std::string& name) const {
-    std::shared_lock lock(_mutex);
-    auto it = _topics.find(name);
-    if (it == _topics.end()) return std::nullopt;
-    return it->second;
+    auto img = image();
+    const core::topic* t = img->find_topic(name);
+    if (t == nullptr) return std::nullopt;
+    return info_of(*t);
 }
 
 std::optional<topic_info> partition_manager::topic_by_id(const topic_id& id) const {
-    std::shared_lock lock(_mutex);
-    for (const auto& [name, t] : _topics) {
-        if (t.id == id) return t;
-    }
-    return std::nullopt;
+    auto img = image();
+    const core::topic* t = img->find_topic(id);
+    if (t == nullptr) return std::nullopt;
+    return info_of(*t);
 }
 
 std::shared_ptr<partition> partition_manager::get(const std::string& name, int32_t index) const {

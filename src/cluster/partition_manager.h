@@ -1,9 +1,14 @@
-// The topics and partitions of this node. Topic metadata (names, ids, partition counts,
-// setting overrides, the cluster id) is kept in `<data>/metadata.json`, written durably on
-// every change; each partition's log lives in `<data>/topics/<topic>-<partition>/`. At start
-// the logs of every known topic are opened (recovering them) and leftovers of interrupted
-// creations and deletions are removed. Single node for now: the controller's Raft log will
-// take the metadata file's place.
+// The partitions this node holds, kept in line with the controller's metadata image. The
+// image says which topics exist and where each partition's replicas go; `reconcile` opens
+// (or creates) the log of every partition this node serves, closes and deletes the logs of
+// partitions it no longer holds — deleted topics, also those deleted while this node was
+// down (a directory whose topic id the image does not know) — and applies changed settings.
+// Each partition's log lives in `<data>/topics/<topic>-<partition>/` with its topic id in
+// the file `topic_id`. Until partitions are replicated, a partition is served by its first
+// replica alone; the other replicas named in the image hold nothing yet.
+//
+// The single-node layout before the controller kept the topics in `<data>/metadata.json`;
+// read_legacy reads it once, to move it into the controller log (app/node).
 #pragma once
 
 #include <array>
@@ -18,6 +23,7 @@
 
 #include "base/error.h"
 #include "base/result.h"
+#include "cluster/core/metadata.h"
 #include "cluster/partition.h"
 #include "cluster/topic_config.h"
 #include "storage/cleaner.h"
@@ -25,39 +31,51 @@
 
 namespace trib::cluster {
 
-using topic_id = std::array<uint8_t, 16>;
+using topic_id = core::topic_id;
 
 struct topic_info {
     std::string name;
     topic_id id{};
     int32_t partitions = 0;
     config_overrides configs;
+    std::vector<core::replica_list> replicas;  // per partition, the preferred leader first
+};
+
+// What the single-node version kept in metadata.json.
+struct legacy_metadata {
+    std::string cluster_id;
+    std::vector<topic_info> topics;  // replicas empty
 };
 
 class partition_manager {
   public:
+    static constexpr int32_t max_partitions = 100000;
+    using image_ptr = std::shared_ptr<const core::image>;
+
     static result<std::unique_ptr<partition_manager>, error> open(
         const std::filesystem::path& data_dir, topic_defaults defaults,
         std::chrono::milliseconds cleaner_interval, size_t flush_threads = 1);
     ~partition_manager();
 
-    const std::string& cluster_id() const { return _cluster_id; }
-    const topic_defaults& defaults() const { return _defaults; }
+    // nullopt when there is no metadata.json; an error when it is unreadable.
+    static result<std::optional<legacy_metadata>, error> read_legacy(
+        const std::filesystem::path& data_dir);
+    // Renames metadata.json once its content is in the controller log.
+    static result<void, error> retire_legacy(const std::filesystem::path& data_dir);
 
-    // Creates a topic (or with `validate_only`, only checks it could be): a valid, unused
-    // name, at least one partition, valid setting overrides.
-    result<topic_info, error> create_topic(const std::string& name, int32_t partitions,
-                                           const config_overrides& configs, bool validate_only);
-    result<void, error> delete_topic(const std::string& name);
-    // Grows a topic to `total` partitions (never shrinks).
-    result<void, error> add_partitions(const std::string& name, int32_t total, bool validate_only);
-    // Replaces the topic's overrides (AlterConfigs) after validating each.
-    result<void, error> set_configs(const std::string& name, const config_overrides& configs,
-                                    bool validate_only);
+    // Brings the local partitions in line with `img` (an older image than the last one is
+    // ignored). Thread-safe. Failures to open or remove a log are reported and retried at
+    // the next image.
+    result<void, error> reconcile(const image_ptr& img, core::node_id self);
+
+    image_ptr image() const;
+    std::string cluster_id() const;
+    const topic_defaults& defaults() const { return _defaults; }
 
     std::vector<topic_info> topics() const;
     std::optional<topic_info> topic(const std::string& name) const;
     std::optional<topic_info> topic_by_id(const topic_id& id) const;
+    // The partition if this node serves it, else null.
     std::shared_ptr<partition> get(const std::string& name, int32_t index) const;
 
     // Data was appended: schedule a flush by the partition's policy.
@@ -68,20 +86,22 @@ class partition_manager {
   private:
     partition_manager(std::filesystem::path data_dir, topic_defaults defaults,
                       std::chrono::milliseconds cleaner_interval, size_t flush_threads);
-    result<void, error> load();
-    result<void, error> save_locked() const;
-    result<std::shared_ptr<partition>, error> open_partition(const topic_info& t, int32_t index);
+    result<std::shared_ptr<partition>, error> open_partition(const core::topic& t, int32_t index);
     void close_partition_locked(const std::string& name, int32_t index);
+    result<void, error> remove_dir(const std::filesystem::path& dir);
     std::filesystem::path partition_dir(const std::string& name, int32_t index) const;
 
     std::filesystem::path _data_dir;
     topic_defaults _defaults;
-    std::string _cluster_id;
     mutable std::shared_mutex _mutex;
-    std::map<std::string, topic_info> _topics;
+    image_ptr _image;
     std::map<std::pair<std::string, int32_t>, std::shared_ptr<partition>> _partitions;
+    std::map<std::pair<std::string, int32_t>, topic_id> _partition_topic;  // whose log it is
     storage::flusher _flusher;
     storage::cleaner _cleaner;
 };
+
+// Kafka's rules for a new topic's partition count.
+result<void, error> validate_partition_count(int32_t partitions);
 
 }  // namespace trib::cluster

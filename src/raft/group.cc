@@ -3,9 +3,11 @@
 #include <chrono>
 
 #include <asio/post.hpp>
+#include <fmt/format.h>
 
 #include "base/logging.h"
 #include "storage/errc.h"
+#include "storage/file.h"
 
 namespace trib::raft {
 namespace {
@@ -100,6 +102,10 @@ void group::pump() {
         return;
     }
     _in_flight = _node.take_ready();
+    if (_uses_space_reserve && !_in_flight->entries.empty() && storage::disk_full()) {
+        // Metadata must still be written on a full disk, or space could never be freed.
+        storage::release_space_reserve(fmt::format("to append to Raft group {}", _id));
+    }
     for (const message& m : _in_flight->messages) {
         _send(_id, m);
     }

@@ -48,6 +48,9 @@ class group {
     // Hands the state machine's pending work to the disk and the network, if none is in
     // flight; call after ticks, steps and proposals.
     void pump();
+    // A metadata group (the controller) gives up the disk's space reserve when the disk is
+    // full, so deleting topics can still be written.
+    void use_space_reserve() { _uses_space_reserve = true; }
 
   private:
     void on_flushed();
@@ -63,6 +66,7 @@ class group {
     std::optional<ready> _in_flight;
     offset_t _durable_needed = -1;  // the in-flight ready's last entry
     bool _failed = false;
+    bool _uses_space_reserve = false;
     std::shared_ptr<bool> _alive = std::make_shared<bool>(true);  // for late flush callbacks
 };
 

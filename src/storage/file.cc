@@ -226,6 +226,17 @@ status set_space_reserve(const std::filesystem::path& path, uint64_t bytes) {
     return make_reserve_locked();
 }
 
+bool release_space_reserve(const std::string& why) {
+    std::lock_guard lock(reserve_mutex);
+    std::error_code ec;
+    if (reserve_bytes == 0 || !std::filesystem::exists(reserve_path, ec)) return false;
+    ::trib::log::get("storage")->warn("disk full: releasing the {}-byte space reserve {} {}",
+                                      reserve_bytes, reserve_path.string(), why);
+    std::filesystem::remove(reserve_path, ec);
+    (void)sync_directory(reserve_path.parent_path());
+    return true;
+}
+
 status write_file_durably(const std::filesystem::path& path, std::span<const uint8_t> data) {
     auto st = write_file_durably_once(path, data);
     std::lock_guard lock(reserve_mutex);

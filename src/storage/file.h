@@ -48,6 +48,10 @@ status write_file_durably(const std::filesystem::path& path, std::span<const uin
 // later metadata write once there is room. 0 bytes: no reserve.
 status set_space_reserve(const std::filesystem::path& path, uint64_t bytes);
 
+// Gives the reserve up now (the controller log appends while the disk is full, so that
+// deleting topics still works); false if there was none.
+bool release_space_reserve(const std::string& why);
+
 // Whether the last data write found the disk full (ENOSPC). A change of state is logged once:
 // an error when the disk fills, an info line when writes succeed again.
 bool disk_full();

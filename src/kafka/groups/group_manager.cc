@@ -36,15 +36,7 @@ result<std::unique_ptr<group_manager>, error> group_manager::open(cluster::parti
                                                                   std::string member_id_prefix,
                                                                   int64_t now_ms) {
     std::unique_ptr<group_manager> gm(new group_manager(pm, cfg, std::move(member_id_prefix)));
-    if (auto existing = pm.topic(log_topic)) {
-        gm->_cfg.log_partitions = existing->partitions;  // placement is fixed once created
-    } else {
-        auto created =
-            pm.create_topic(log_topic, cfg.log_partitions,
-                            {{"cleanup.policy", "compact"}, {"segment.bytes", "104857600"}}, false);
-        if (!created) return unexpected(created.error());
-    }
-    TRIB_TRY(gm->load(now_ms));
+    TRIB_TRY(gm->refresh(now_ms));
     return gm;
 }
 
@@ -55,52 +47,70 @@ int32_t group_manager::partition_for(const std::string& group_id) const {
     return positive % _cfg.log_partitions;
 }
 
-result<void, error> group_manager::load(int64_t now_ms) {
-    auto log = log::get("groups");
+result<void, error> group_manager::refresh(int64_t now_ms) {
+    std::lock_guard lock(_mutex);
+    // The topic decides the partition count once it exists (a group's partition follows it).
+    if (auto t = _partitions.topic(log_topic)) _cfg.log_partitions = t->partitions;
     size_t records = 0;
     size_t skipped = 0;
+    size_t loaded = 0;
     for (int32_t p = 0; p < _cfg.log_partitions; ++p) {
+        if (_loaded.contains(p)) continue;
         auto part = _partitions.get(log_topic, p);
-        if (!part) {
-            return unexpected(error{std::make_error_code(std::errc::no_such_file_or_directory),
-                                    fmt::format("group log partition {} is missing", p)});
-        }
-        int64_t offset = part->log().start_offset();
-        int64_t end = part->log().end_offset();
-        while (offset < end) {
-            auto got = part->log().read(offset, size_t{1} << 20);
-            if (!got) {
-                return unexpected(
-                    error{got.error(), fmt::format("cannot read {}-{} at {}: {}", log_topic, p,
-                                                   offset, got.error().message())});
-            }
-            std::span<const uint8_t> data = got->data;
-            while (!data.empty()) {
-                auto h = model::parse_batch_header(data);
-                if (!h) break;
-                auto batch = data.subspan(0, h->size_bytes());
-                auto st = model::for_each_record(
-                    batch, max_replay_batch, [&](const model::record_view& r) {
-                        if (!r.key) {
-                            ++skipped;
-                            return;
-                        }
-                        bytes key(r.key->begin(), r.key->end());
-                        std::optional<bytes> value;
-                        if (r.value) value.emplace(r.value->begin(), r.value->end());
-                        _coordinator.replay(key, value);
-                        ++records;
-                    });
-                if (!st) ++skipped;
-                data = data.subspan(h->size_bytes());
-            }
-            if (got->next_offset <= offset) break;
-            offset = got->next_offset;
-        }
+        if (!part) continue;  // served by another node, or not created yet
+        TRIB_TRY(replay(*part, records, skipped));
+        _loaded.insert(p);
+        ++loaded;
     }
+    if (loaded == 0) return {};
     _coordinator.finish_load(now_ms);
-    log->info("group log replayed: {} records from {} partitions ({} skipped)", records,
-              _cfg.log_partitions, skipped);
+    log::get("groups")->info("group log replayed: {} records from {} partitions ({} skipped)",
+                             records, loaded, skipped);
+    return {};
+}
+
+group_manager::ownership group_manager::owner_of(const std::string& group_id) const {
+    std::lock_guard lock(_mutex);
+    if (!_partitions.topic(log_topic)) return ownership::elsewhere;
+    int32_t p = partition_for(group_id);
+    if (_loaded.contains(p)) return ownership::here;
+    return _partitions.get(log_topic, p) ? ownership::loading : ownership::elsewhere;
+}
+
+result<void, error> group_manager::replay(cluster::partition& part, size_t& records,
+                                          size_t& skipped) {
+    int64_t offset = part.log().start_offset();
+    int64_t end = part.log().end_offset();
+    while (offset < end) {
+        auto got = part.log().read(offset, size_t{1} << 20);
+        if (!got) {
+            return unexpected(
+                error{got.error(), fmt::format("cannot read {}-{} at {}: {}", log_topic,
+                                               part.index(), offset, got.error().message())});
+        }
+        std::span<const uint8_t> data = got->data;
+        while (!data.empty()) {
+            auto h = model::parse_batch_header(data);
+            if (!h) break;
+            auto batch = data.subspan(0, h->size_bytes());
+            auto st =
+                model::for_each_record(batch, max_replay_batch, [&](const model::record_view& r) {
+                    if (!r.key) {
+                        ++skipped;
+                        return;
+                    }
+                    bytes key(r.key->begin(), r.key->end());
+                    std::optional<bytes> value;
+                    if (r.value) value.emplace(r.value->begin(), r.value->end());
+                    _coordinator.replay(key, value);
+                    ++records;
+                });
+            if (!st) ++skipped;
+            data = data.subspan(h->size_bytes());
+        }
+        if (got->next_offset <= offset) break;
+        offset = got->next_offset;
+    }
     return {};
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,10 +66,18 @@ class group_manager {
 
     int32_t partition_for(const std::string& group_id) const;
 
+    // Loads the groups of group-log partitions this node serves now and has not loaded yet
+    // (after the partitions changed: at start, once the topic is created).
+    result<void, error> refresh(int64_t now_ms);
+    // Whether this node coordinates `group_id`: its group-log partition is here and loaded,
+    // here and still loading, or elsewhere (NOT_COORDINATOR).
+    enum class ownership { here, loading, elsewhere };
+    ownership owner_of(const std::string& group_id) const;
+
   private:
     group_manager(cluster::partition_manager& pm, group_manager_config cfg,
                   std::string member_id_prefix);
-    result<void, error> load(int64_t now_ms);
+    result<void, error> replay(cluster::partition& part, size_t& records, size_t& skipped);
     void announce_deadline();
     int64_t next_tick_locked() const;
     int16_t write(std::vector<log_record> records, std::vector<durable_mark>& marks);
@@ -77,6 +86,7 @@ class group_manager {
     group_manager_config _cfg;
     mutable std::mutex _mutex;
     coordinator _coordinator;
+    std::set<int32_t> _loaded;  // group-log partitions replayed into the coordinator
     int64_t _next_sweep = 0;
     int64_t _armed_for = INT64_MAX;  // what the ticker is waiting for
     std::function<void()> _wake;

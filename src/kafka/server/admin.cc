@@ -10,6 +10,7 @@
 #include "kafka/protocol/error_codes.h"
 #include "kafka/protocol/incremental_alter_configs.h"
 #include "kafka/server/broker_configs.h"
+#include "kafka/server/controller_calls.h"
 #include "kafka/server/handlers.h"
 #include "storage/errc.h"
 
@@ -55,23 +56,26 @@ asio::awaitable<p::create_partitions_response> handle_create_partitions(
     for (const auto& t : req.topics) {
         auto& out = resp.results.emplace_back();
         out.name = t.name;
+        cluster::controller_request request{.kind = cluster::request_kind::create_partitions,
+                                            .topic = t.name,
+                                            .partitions = t.count,
+                                            .validate_only = req.validate_only};
         if (t.assignments) {
             for (const auto& a : *t.assignments) {
-                if (a.broker_ids != std::vector<int32_t>{ctx.b.config.node_id}) {
-                    out.error_code = error_code::invalid_replica_assignment;
-                    out.error_message = "every new partition must be on the single broker";
-                }
+                request.assignment.push_back(a.broker_ids);
             }
-            if (out.error_code != error_code::none) continue;
         }
         if (is_internal_topic(t.name)) {
             // A group's partition is derived from the count: it must never change.
             out.error_code = error_code::invalid_topic_exception;
             out.error_message = "the partitions of internal topics are fixed";
-        } else if (auto r = ctx.b.partitions.add_partitions(t.name, t.count, req.validate_only);
-                   !r) {
-            out.error_code = error_code_of(r.error());
-            out.error_message = r.error().message;
+            continue;
+        }
+        auto answer =
+            co_await ask_controller(ctx, std::move(request), controller_timeout(req.timeout_ms));
+        if (answer.code != cluster::errc::none) {
+            out.error_code = error_code_of(error_of(answer));
+            out.error_message = answer.message;
         }
     }
     co_return resp;
@@ -89,7 +93,7 @@ asio::awaitable<p::delete_records_response> handle_delete_records(request_contex
             out.low_watermark = -1;
             auto part = ctx.b.partitions.get(t.name, dp.partition_index);
             if (!part) {
-                out.error_code = error_code::unknown_topic_or_partition;
+                out.error_code = missing_partition_error(ctx.b, t.name, dp.partition_index);
                 continue;
             }
             int64_t hw = part->high_watermark();
@@ -119,13 +123,13 @@ asio::awaitable<p::describe_cluster_response> handle_describe_cluster(
         resp.error_message = "only broker endpoints are described";
         co_return resp;
     }
-    resp.cluster_id = ctx.b.partitions.cluster_id();
-    resp.controller_id = ctx.b.config.node_id;
-    resp.brokers.push_back({ctx.b.config.node_id,
-                            ctx.b.config.advertised_host,
-                            ctx.b.config.advertised_port,
-                            std::nullopt,
-                            {}});
+    auto img = ctx.b.partitions.image();
+    resp.cluster_id = img->cluster_id;
+    resp.controller_id = controller_id(ctx.b);
+    for (const auto* broker : live_brokers(*img)) {
+        resp.brokers.push_back(
+            {broker->id, broker->kafka.host, broker->kafka.port, broker->rack, {}});
+    }
     co_return resp;
 }
 
@@ -222,12 +226,25 @@ bool alterable_topic(const request_context& ctx, int8_t type, const std::string&
     return true;
 }
 
+// Validated here, replaced by the controller (the whole set of overrides at once).
 template <typename Out>
-void apply(request_context& ctx, const std::string& topic, const cluster::config_overrides& c,
-           bool validate_only, Out& out) {
-    if (auto r = ctx.b.partitions.set_configs(topic, c, validate_only); !r) {
-        out.error_code = error_code_of(r.error());
-        out.error_message = r.error().message;
+asio::awaitable<void> apply(request_context& ctx, const std::string& topic,
+                            const cluster::config_overrides& c, bool validate_only, Out& out) {
+    auto normalised = cluster::validate_configs(c);
+    if (!normalised) {
+        out.error_code = error_code_of(normalised.error());
+        out.error_message = normalised.error().message;
+        co_return;
+    }
+    // Built before the co_await: g++ 12 mishandles braced temporaries in co_await arguments.
+    cluster::controller_request request{.kind = cluster::request_kind::set_topic_configs,
+                                        .topic = topic,
+                                        .configs = std::move(*normalised),
+                                        .validate_only = validate_only};
+    auto answer = co_await ask_controller(ctx, std::move(request));
+    if (answer.code != cluster::errc::none) {
+        out.error_code = error_code_of(error_of(answer));
+        out.error_message = answer.message;
     }
 }
 
@@ -244,7 +261,7 @@ asio::awaitable<p::alter_configs_response> handle_alter_configs(request_context&
         for (const auto& c : r.configs) {
             if (c.value) configs[c.name] = *c.value;
         }
-        apply(ctx, r.resource_name, configs, req.validate_only, out);
+        co_await apply(ctx, r.resource_name, configs, req.validate_only, out);
     }
     co_return resp;
 }
@@ -296,7 +313,7 @@ asio::awaitable<p::incremental_alter_configs_response> handle_incremental_alter_
             }
         }
         if (out.error_code != error_code::none) continue;
-        apply(ctx, r.resource_name, configs, req.validate_only, out);
+        co_await apply(ctx, r.resource_name, configs, req.validate_only, out);
     }
     co_return resp;
 }

@@ -23,7 +23,8 @@
 
 namespace trib::cluster {
 class producer_id_allocator;
-}
+class controller;
+}  // namespace trib::cluster
 namespace trib::kafka::groups {
 class group_manager;
 }
@@ -36,6 +37,7 @@ struct broker_config {
     int32_t advertised_port = 9092;
     bool auto_create_topics = false;
     int32_t default_partitions = 1;
+    int16_t default_replication_factor = 1;
     int64_t max_request_bytes = int64_t{100} * 1024 * 1024;
     int64_t idle_timeout_ms = int64_t{10} * 60 * 1000;
     // Once a request's size prefix is in, its bytes must arrive within this (or the
@@ -74,6 +76,7 @@ struct broker {
     cluster::partition_manager& partitions;
     groups::group_manager* groups;
     cluster::producer_id_allocator* producer_ids = nullptr;
+    cluster::controller* controller = nullptr;
     net::memory_budget request_memory;
     fetch_session_cache fetch_sessions;
     bad_input_log bad_input;
@@ -122,11 +125,16 @@ asio::awaitable<handler_result> dispatch(request_context& ctx);
 // or repartition them.
 bool is_internal_topic(const std::string& name);
 
+// The error for a partition this node does not serve: NOT_LEADER_OR_FOLLOWER when the
+// topic and partition exist (another node serves it), else UNKNOWN_TOPIC_OR_PARTITION.
+int16_t missing_partition_error(const broker& b, const std::string& topic, int32_t index);
+
+// The brokers Metadata and DescribeCluster list: registered and not fenced.
+std::vector<const cluster::core::broker*> live_brokers(const cluster::core::image& img);
+// The controller leader's node id, or -1 (as Metadata's controller_id).
+int32_t controller_id(const broker& b);
+
 // Maps a cluster error to its Kafka error code.
 int16_t error_code_of(const error& e);
-
-// Auto-creates `topic` if the broker allows it; returns the error code for the client
-// (none when it now exists).
-int16_t ensure_topic(broker& b, const std::string& topic, bool client_allows);
 
 }  // namespace trib::kafka

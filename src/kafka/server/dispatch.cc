@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "base/logging.h"
+#include "cluster/controller.h"
 #include "cluster/errc.h"
 #include "kafka/groups/group_manager.h"
 #include "kafka/protocol/alter_configs.h"
@@ -229,23 +230,26 @@ int16_t error_code_of(const error& e) {
     return error_code::unknown_server_error;
 }
 
-bool is_internal_topic(const std::string& name) {
-    return name == groups::group_manager::log_topic;
+int16_t missing_partition_error(const broker& b, const std::string& topic, int32_t index) {
+    auto t = b.partitions.topic(topic);
+    if (!t || index < 0 || index >= t->partitions) return error_code::unknown_topic_or_partition;
+    return error_code::not_leader_or_follower;
 }
 
-int16_t ensure_topic(broker& b, const std::string& topic, bool client_allows) {
-    if (b.partitions.topic(topic)) return error_code::none;
-    if (auto valid = cluster::validate_topic_name(topic); !valid) {
-        return error_code::invalid_topic_exception;
+std::vector<const cluster::core::broker*> live_brokers(const cluster::core::image& img) {
+    std::vector<const cluster::core::broker*> out;
+    for (const auto& [id, b] : img.brokers) {
+        if (!b.fenced) out.push_back(&b);
     }
-    if (!b.config.auto_create_topics || !client_allows) {
-        return error_code::unknown_topic_or_partition;
-    }
-    auto created = b.partitions.create_topic(topic, b.config.default_partitions, {}, false);
-    if (!created && created.error().code != cluster::errc::topic_exists) {
-        return error_code_of(created.error());
-    }
-    return error_code::none;
+    return out;
+}
+
+int32_t controller_id(const broker& b) {
+    return b.controller != nullptr ? b.controller->leader_id() : -1;
+}
+
+bool is_internal_topic(const std::string& name) {
+    return name == groups::group_manager::log_topic;
 }
 
 }  // namespace trib::kafka

@@ -48,7 +48,7 @@ size_t read_all(request_context& ctx, const p::fetch_request& req,
         partition_read& out = reads[i];
         out.part = ctx.b.partitions.get(t.topic, t.partition);
         if (!out.part) {
-            out.error_code = error_code::unknown_topic_or_partition;
+            out.error_code = missing_partition_error(ctx.b, t.topic, t.partition);
             continue;
         }
         auto& log = out.part->log();
@@ -200,7 +200,7 @@ asio::awaitable<p::list_offsets_response> handle_list_offsets(request_context& c
             out.partition_index = lp.partition_index;
             auto part = ctx.b.partitions.get(topic.name, lp.partition_index);
             if (!part) {
-                out.error_code = error_code::unknown_topic_or_partition;
+                out.error_code = missing_partition_error(ctx.b, topic.name, lp.partition_index);
                 continue;
             }
             int64_t offset = -1;

@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "base/clock.h"
+#include "base/logging.h"
 #include "kafka/groups/group_manager.h"
 #include "kafka/protocol/delete_groups.h"
 #include "kafka/protocol/describe_groups.h"
@@ -21,7 +22,9 @@
 #include "kafka/protocol/offset_delete.h"
 #include "kafka/protocol/offset_fetch.h"
 #include "kafka/protocol/sync_group.h"
+#include "kafka/server/controller_calls.h"
 #include "kafka/server/handlers.h"
+#include "kafka/server/later.h"
 
 namespace trib::kafka {
 
@@ -35,28 +38,6 @@ constexpr const char* transactions_unsupported =
     "Tributary does not support transactions yet: use an idempotent producer "
     "(enable.idempotence) without transactional.id";
 constexpr auto durable_timeout = std::chrono::seconds(30);
-
-// A coordinator answer that arrives on some thread, later, exactly once.
-template <typename T>
-struct later {
-    explicit later(const asio::any_io_executor& ex)
-        : event(std::make_shared<net::async_event>(ex)) {}
-    std::shared_ptr<net::async_event> event;
-    std::optional<T> value;
-    std::atomic<bool> ready{false};
-
-    void set(T v) {
-        value = std::move(v);
-        ready.store(true, std::memory_order_release);
-        event->signal();
-    }
-    asio::awaitable<T> get() {
-        while (!ready.load(std::memory_order_acquire)) {
-            co_await event->wait_for(std::chrono::seconds(1));
-        }
-        co_return std::move(*value);
-    }
-};
 
 // Runs `fn` on the coordinator and waits until what it wrote is durable.
 template <typename Fn>
@@ -87,6 +68,38 @@ auto run_unwaited(request_context& ctx, Fn fn) {
     return ctx.b.groups->run(fn, marks, write_error);
 }
 
+// The group log is created when a group first needs it (as Kafka does), so its partitions
+// spread over the brokers that are up by then.
+asio::awaitable<void> ensure_group_log(request_context& ctx) {
+    if (ctx.b.partitions.topic(g::group_manager::log_topic)) co_return;
+    cluster::controller_request create{.kind = cluster::request_kind::create_topic};
+    create.topic = g::group_manager::log_topic;
+    create.partitions = ctx.b.config.offsets_partitions;
+    create.replication_factor = 1;
+    create.configs = {{"cleanup.policy", "compact"}, {"segment.bytes", "104857600"}};
+    auto answer = co_await ask_controller(ctx, std::move(create));
+    if (answer.code != cluster::errc::none && answer.code != cluster::errc::topic_exists) {
+        log::get("kafka")->warn("cannot create {}: {}", g::group_manager::log_topic,
+                                answer.message);
+    }
+}
+
+// NOT_COORDINATOR when another node coordinates the group (its group-log partition is
+// there), COORDINATOR_LOAD_IN_PROGRESS while this node still loads it, else none. A client
+// that skips FindCoordinator (raw tools) still finds the group log created.
+asio::awaitable<int16_t> coordinator_error(request_context& ctx, const std::string& group_id) {
+    co_await ensure_group_log(ctx);
+    switch (ctx.b.groups->owner_of(group_id)) {
+        case g::group_manager::ownership::here:
+            co_return error_code::none;
+        case g::group_manager::ownership::loading:
+            co_return error_code::coordinator_load_in_progress;
+        case g::group_manager::ownership::elsewhere:
+            co_return error_code::not_coordinator;
+    }
+    co_return error_code::not_coordinator;
+}
+
 std::string host_of(const request_context& ctx) {
     return "/" + ctx.client_host;
 }
@@ -97,7 +110,7 @@ asio::awaitable<p::find_coordinator_response> handle_find_coordinator(
     request_context& ctx, p::find_coordinator_request& req) {
     p::find_coordinator_response resp;
     auto fill = [&](int16_t& error, std::optional<std::string>& message, int32_t& node,
-                    std::string& host, int32_t& port, int8_t key_type) {
+                    std::string& host, int32_t& port, int8_t key_type, const std::string& key) {
         if (key_type != group_key_type) {
             // No transactions yet. COORDINATOR_NOT_AVAILABLE would be retried until the
             // client's timeout (10-120 s); this code makes librdkafka, KafkaJS and the Java
@@ -108,24 +121,51 @@ asio::awaitable<p::find_coordinator_response> handle_find_coordinator(
             port = -1;
             return;
         }
-        node = ctx.b.config.node_id;
-        host = ctx.b.config.advertised_host;
-        port = ctx.b.config.advertised_port;
+        // The coordinator is the node serving the group's group-log partition.
+        node = -1;
+        port = -1;
+        auto log = ctx.b.partitions.topic(g::group_manager::log_topic);
+        if (!log) {
+            error = error_code::coordinator_not_available;
+            return;
+        }
+        int32_t partition = ctx.b.groups->partition_for(key);
+        auto img = ctx.b.partitions.image();
+        const auto& replicas = log->replicas.at(static_cast<size_t>(partition));
+        auto leader = img->brokers.find(replicas.empty() ? -1 : replicas.front());
+        if (leader == img->brokers.end() || leader->second.fenced) {
+            error = error_code::coordinator_not_available;
+            return;
+        }
+        node = leader->first;
+        host = leader->second.kafka.host;
+        port = leader->second.kafka.port;
     };
+    if (req.key_type == group_key_type) {
+        co_await ensure_group_log(ctx);
+    }
     if (ctx.version() < 4) {
-        fill(resp.error_code, resp.error_message, resp.node_id, resp.host, resp.port, req.key_type);
+        fill(resp.error_code, resp.error_message, resp.node_id, resp.host, resp.port, req.key_type,
+             req.key);
         co_return resp;
     }
     for (const auto& key : req.coordinator_keys) {
         auto& c = resp.coordinators.emplace_back();
         c.key = key;
-        fill(c.error_code, c.error_message, c.node_id, c.host, c.port, req.key_type);
+        fill(c.error_code, c.error_message, c.node_id, c.host, c.port, req.key_type, key);
     }
     co_return resp;
 }
 
 asio::awaitable<p::join_group_response> handle_join_group(request_context& ctx,
                                                           p::join_group_request& req) {
+    if (int16_t code = co_await coordinator_error(ctx, req.group_id); code != error_code::none) {
+        p::join_group_response resp;
+        resp.error_code = code;
+        resp.member_id = req.member_id;
+        if (ctx.version() < 7) resp.protocol_name = "";
+        co_return resp;
+    }
     g::join_request jr;
     jr.group_id = req.group_id;
     jr.member_id = req.member_id;
@@ -164,6 +204,11 @@ asio::awaitable<p::join_group_response> handle_join_group(request_context& ctx,
 
 asio::awaitable<p::sync_group_response> handle_sync_group(request_context& ctx,
                                                           p::sync_group_request& req) {
+    if (int16_t code = co_await coordinator_error(ctx, req.group_id); code != error_code::none) {
+        p::sync_group_response resp;
+        resp.error_code = code;
+        co_return resp;
+    }
     g::sync_request sr;
     sr.group_id = req.group_id;
     sr.member_id = req.member_id;
@@ -191,6 +236,10 @@ asio::awaitable<p::sync_group_response> handle_sync_group(request_context& ctx,
 asio::awaitable<p::heartbeat_response> handle_heartbeat(request_context& ctx,
                                                         p::heartbeat_request& req) {
     p::heartbeat_response resp;
+    if (int16_t code = co_await coordinator_error(ctx, req.group_id); code != error_code::none) {
+        resp.error_code = code;
+        co_return resp;
+    }
     resp.error_code = run_unwaited(ctx, [&](g::coordinator& c) {
         return c.heartbeat(req.group_id, {req.member_id, req.group_instance_id}, req.generation_id,
                            wall_clock_ms());
@@ -200,6 +249,11 @@ asio::awaitable<p::heartbeat_response> handle_heartbeat(request_context& ctx,
 
 asio::awaitable<p::leave_group_response> handle_leave_group(request_context& ctx,
                                                             p::leave_group_request& req) {
+    if (int16_t code = co_await coordinator_error(ctx, req.group_id); code != error_code::none) {
+        p::leave_group_response resp;
+        resp.error_code = code;
+        co_return resp;
+    }
     std::vector<g::member_identity> leaving;
     if (ctx.version() < 3) {
         leaving.push_back({req.member_id, std::nullopt});
@@ -223,6 +277,16 @@ asio::awaitable<p::leave_group_response> handle_leave_group(request_context& ctx
 asio::awaitable<p::offset_commit_response> handle_offset_commit(request_context& ctx,
                                                                 p::offset_commit_request& req) {
     p::offset_commit_response resp;
+    if (int16_t code = co_await coordinator_error(ctx, req.group_id); code != error_code::none) {
+        for (const auto& topic : req.topics) {
+            auto& topic_out = resp.topics.emplace_back();
+            topic_out.name = topic.name;
+            for (const auto& part : topic.partitions) {
+                topic_out.partitions.push_back({part.partition_index, code, {}});
+            }
+        }
+        co_return resp;
+    }
     g::offset_commit_request cr;
     cr.group_id = req.group_id;
     cr.member_id = req.member_id;
@@ -233,7 +297,9 @@ asio::awaitable<p::offset_commit_response> handle_offset_commit(request_context&
     std::vector<std::pair<int16_t, size_t>> slots;
     for (const auto& topic : req.topics) {
         for (const auto& part : topic.partitions) {
-            if (!ctx.b.partitions.get(topic.name, part.partition_index)) {
+            // Offsets may be committed for any partition of the cluster, wherever it is served.
+            if (missing_partition_error(ctx.b, topic.name, part.partition_index) ==
+                error_code::unknown_topic_or_partition) {
                 slots.emplace_back(error_code::unknown_topic_or_partition, 0);
                 continue;
             }
@@ -300,6 +366,21 @@ asio::awaitable<p::offset_fetch_response> handle_offset_fetch(request_context& c
                             [&](g::coordinator& c) { return c.fetch_offsets(group, partitions); });
     };
     if (ctx.version() < 8) {
+        if (int16_t code = co_await coordinator_error(ctx, req.group_id);
+            code != error_code::none) {
+            resp.error_code = code;  // v2+; v0 and v1 see it per partition
+            for (const auto& t : req.topics.value_or(decltype(req.topics)::value_type{})) {
+                auto& topic_out = resp.topics.emplace_back();
+                topic_out.name = t.name;
+                for (int32_t partition : t.partition_indexes) {
+                    auto& po = topic_out.partitions.emplace_back();
+                    po.partition_index = partition;
+                    po.committed_offset = -1;
+                    po.error_code = code;
+                }
+            }
+            co_return resp;
+        }
         // v0 and v1 always name partitions; null (all) is v2+.
         fill_offsets(fetch(req.group_id, wanted(req.topics)), resp.topics);
         co_return resp;
@@ -307,6 +388,11 @@ asio::awaitable<p::offset_fetch_response> handle_offset_fetch(request_context& c
     for (const auto& group : req.groups) {
         auto& out = resp.groups.emplace_back();
         out.group_id = group.group_id;
+        if (int16_t code = co_await coordinator_error(ctx, group.group_id);
+            code != error_code::none) {
+            out.error_code = code;
+            continue;
+        }
         fill_offsets(fetch(group.group_id, wanted(group.topics)), out.topics);
     }
     co_return resp;
@@ -337,6 +423,12 @@ asio::awaitable<p::describe_groups_response> handle_describe_groups(
     request_context& ctx, p::describe_groups_request& req) {
     p::describe_groups_response resp;
     for (const auto& id : req.groups) {
+        if (int16_t code = co_await coordinator_error(ctx, id); code != error_code::none) {
+            auto& out = resp.groups.emplace_back();
+            out.error_code = code;
+            out.group_id = id;
+            continue;
+        }
         auto d = run_unwaited(ctx, [&](g::coordinator& c) { return c.describe(id); });
         auto& out = resp.groups.emplace_back();
         out.error_code = d.error_code;
@@ -361,6 +453,10 @@ asio::awaitable<p::delete_groups_response> handle_delete_groups(request_context&
                                                                 p::delete_groups_request& req) {
     p::delete_groups_response resp;
     for (const auto& id : req.groups_names) {
+        if (int16_t code = co_await coordinator_error(ctx, id); code != error_code::none) {
+            resp.results.push_back({id, code, {}});
+            continue;
+        }
         auto [code, write_error] = co_await run_durably(
             ctx, [&](g::coordinator& c) { return c.delete_group(id, wall_clock_ms()); });
         resp.results.push_back({id, code != error_code::none ? code : write_error, {}});
@@ -371,6 +467,10 @@ asio::awaitable<p::delete_groups_response> handle_delete_groups(request_context&
 asio::awaitable<p::offset_delete_response> handle_offset_delete(request_context& ctx,
                                                                 p::offset_delete_request& req) {
     p::offset_delete_response resp;
+    if (int16_t code = co_await coordinator_error(ctx, req.group_id); code != error_code::none) {
+        resp.error_code = code;
+        co_return resp;
+    }
     std::vector<g::topic_partition> partitions;
     for (const auto& t : req.topics) {
         for (const auto& part : t.partitions)
@@ -387,7 +487,8 @@ asio::awaitable<p::offset_delete_response> handle_offset_delete(request_context&
         auto& out = resp.topics.emplace_back();
         out.name = t.name;
         for (const auto& part : t.partitions) {
-            int16_t pc = ctx.b.partitions.get(t.name, part.partition_index)
+            int16_t pc = missing_partition_error(ctx.b, t.name, part.partition_index) !=
+                                 error_code::unknown_topic_or_partition
                              ? per_partition[i]
                              : error_code::unknown_topic_or_partition;
             out.partitions.push_back({part.partition_index, pc, {}});

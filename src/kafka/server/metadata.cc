@@ -1,7 +1,9 @@
-// Metadata: this node is every partition's leader and only replica.
+// Metadata: every live broker, every topic with its partitions, leaders, replicas and ISR from
+// the controller's image as this node has applied it (CLUSTER_PROTOCOL.md's rules).
 #include "kafka/protocol/metadata.h"
 
 #include "kafka/protocol/error_codes.h"
+#include "kafka/server/controller_calls.h"
 #include "kafka/server/handlers.h"
 
 namespace trib::kafka {
@@ -10,19 +12,33 @@ namespace {
 
 namespace p = protocol;
 
-p::metadata_response::metadata_response_topic describe_topic(const broker& b,
-                                                             const cluster::topic_info& t) {
+p::metadata_response::metadata_response_topic describe_topic(const cluster::core::image& img,
+                                                             const cluster::core::topic& t) {
     p::metadata_response::metadata_response_topic out;
     out.name = t.name;
     out.topic_id.value = t.id;
     out.is_internal = is_internal_topic(t.name);
-    for (int32_t i = 0; i < t.partitions; ++i) {
+    for (size_t i = 0; i < t.partitions.size(); ++i) {
+        const auto& replicas = t.partitions[i];
         p::metadata_response::metadata_response_partition part;
-        part.partition_index = i;
-        part.leader_id = b.config.node_id;
+        part.partition_index = static_cast<int32_t>(i);
+        part.replica_nodes = replicas;
+        for (int32_t r : replicas) {
+            if (!img.live(r)) part.offline_replicas.push_back(r);
+        }
+        // Until partitions are replicated, the first replica alone holds the data: it is the
+        // leader and the whole ISR. A fenced leader: none now (leader -1, the topic itself
+        // stays error-free, as librdkafka and KafkaJS need).
+        int32_t leader = replicas.empty() ? -1 : replicas.front();
+        if (leader >= 0 && img.live(leader)) {
+            part.leader_id = leader;
+            part.isr_nodes = {leader};
+        } else {
+            part.leader_id = -1;
+            part.error_code = error_code::leader_not_available;
+            if (leader >= 0) part.isr_nodes = {leader};
+        }
         part.leader_epoch = 0;
-        part.replica_nodes = {b.config.node_id};
-        part.isr_nodes = {b.config.node_id};
         out.partitions.push_back(std::move(part));
     }
     return out;
@@ -34,33 +50,46 @@ asio::awaitable<p::metadata_response> handle_metadata(request_context& ctx,
                                                       p::metadata_request& req) {
     auto& b = ctx.b;
     p::metadata_response resp;
-    resp.brokers.push_back(
-        {b.config.node_id, b.config.advertised_host, b.config.advertised_port, std::nullopt, {}});
-    resp.cluster_id = b.partitions.cluster_id();
-    resp.controller_id = b.config.node_id;
     // v0: an empty list means every topic; v1+: null means every topic, empty means none.
     bool all = !req.topics || (ctx.version() == 0 && req.topics->empty());
-    if (all) {
-        for (const auto& t : b.partitions.topics())
-            resp.topics.push_back(describe_topic(b, t));
-        co_return resp;
-    }
     // Auto-creation is on by default before v4, where the request has no say.
     bool client_allows = ctx.version() < 4 || req.allow_auto_topic_creation;
-    for (const auto& requested : *req.topics) {
-        std::optional<cluster::topic_info> t;
+    std::vector<int16_t> name_errors;
+    if (!all) {
+        for (const auto& requested : *req.topics) {
+            name_errors.push_back(requested.name
+                                      ? co_await ensure_topic(ctx, *requested.name, client_allows)
+                                      : error_code::unknown_topic_id);
+        }
+    }
+    // One image for the whole answer, taken after any creation, so brokers, leaders and
+    // topics agree with each other.
+    auto img = b.partitions.image();
+    for (const auto* broker : live_brokers(*img)) {
+        resp.brokers.push_back(
+            {broker->id, broker->kafka.host, broker->kafka.port, broker->rack, {}});
+    }
+    resp.cluster_id = img->cluster_id;
+    resp.controller_id = controller_id(b);
+    if (all) {
+        for (const auto& [name, t] : img->topics)
+            resp.topics.push_back(describe_topic(*img, t));
+        co_return resp;
+    }
+    for (size_t i = 0; i < req.topics->size(); ++i) {
+        const auto& requested = (*req.topics)[i];
+        const cluster::core::topic* t = nullptr;
         p::metadata_response::metadata_response_topic out;
+        out.error_code = name_errors[i];
         if (requested.name) {
             out.name = requested.name;
-            out.error_code = ensure_topic(b, *requested.name, client_allows);
-            if (out.error_code == error_code::none) t = b.partitions.topic(*requested.name);
+            if (out.error_code == error_code::none) t = img->find_topic(*requested.name);
         } else {
             out.topic_id = requested.topic_id;
-            t = b.partitions.topic_by_id(requested.topic_id.value);
-            out.error_code = error_code::unknown_topic_id;
+            t = img->find_topic(requested.topic_id.value);
         }
-        if (t) {
-            resp.topics.push_back(describe_topic(b, *t));
+        if (t != nullptr) {
+            resp.topics.push_back(describe_topic(*img, *t));
         } else {
             if (out.error_code == error_code::none) {
                 out.error_code = error_code::unknown_topic_or_partition;  // deleted meanwhile

@@ -16,6 +16,7 @@
 #include "cluster/producer_ids.h"
 #include "kafka/protocol/error_codes.h"
 #include "kafka/protocol/init_producer_id.h"
+#include "kafka/server/controller_calls.h"
 #include "kafka/server/handlers.h"
 #include "model/legacy_messages.h"
 #include "model/record_batch.h"
@@ -289,8 +290,9 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
     for (auto& topic : req.topic_data) {
         auto& topic_out = resp.responses.emplace_back();
         topic_out.name = topic.name;
-        int16_t topic_error = is_internal_topic(topic.name) ? error_code::invalid_topic_exception
-                                                            : ensure_topic(b, topic.name, true);
+        int16_t topic_error = is_internal_topic(topic.name)
+                                  ? error_code::invalid_topic_exception
+                                  : co_await ensure_topic(ctx, topic.name, true);
         for (auto& data : topic.partition_data) {
             auto& out = topic_out.partition_responses.emplace_back();
             out.index = data.index;
@@ -303,7 +305,7 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                                                         : nullptr;
             if (!part) {
                 out.error_code = topic_error == error_code::none
-                                     ? error_code::unknown_topic_or_partition
+                                     ? missing_partition_error(b, topic.name, data.index)
                                      : topic_error;
                 continue;
             }
@@ -378,11 +380,25 @@ asio::awaitable<p::init_producer_id_response> handle_init_producer_id(
     }
     // An idempotent producer always gets a fresh id at epoch 0, also when it names its old
     // one (KIP-360's bump applies to transactional ids).
-    auto id = ctx.b.producer_ids->next();
+    auto id = ctx.b.producer_ids->try_next();
     if (!id) {
-        log::get("kafka")->error("InitProducerId: {}", id.error().message);
-        resp.error_code = error_code::kafka_storage_error;
-        co_return resp;
+        // This node's block is used up: the controller hands out the next one.
+        cluster::controller_request ask{.kind = cluster::request_kind::allocate_producer_ids,
+                                        .count = cluster::producer_id_allocator::block_size};
+        ask.broker.id = ctx.b.config.node_id;
+        auto block = co_await ask_controller(ctx, std::move(ask));
+        if (block.code != cluster::errc::none) {
+            // Retriable for the client (it asks again), never a repeated id.
+            resp.error_code = error_code::coordinator_not_available;
+            co_return resp;
+        }
+        ctx.b.producer_ids->add_block(block.first_producer_id,
+                                      cluster::producer_id_allocator::block_size);
+        id = ctx.b.producer_ids->try_next();
+        if (!id) {
+            resp.error_code = error_code::coordinator_not_available;
+            co_return resp;
+        }
     }
     resp.producer_id = *id;
     resp.producer_epoch = 0;

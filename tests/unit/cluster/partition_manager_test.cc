@@ -9,6 +9,7 @@
 
 #include "cluster/errc.h"
 #include "model/record_batch.h"
+#include "unit/cluster/images.h"
 #include "unit/storage/test_log.h"
 
 namespace trib::cluster {
@@ -66,17 +67,18 @@ TEST(topic_config, overrides_are_validated_and_applied) {
 
 TEST(partition_manager, topics_survive_a_restart_with_their_data) {
     temp_dir dir;
-    std::string cluster_id;
+    test::images img;
+    img.create("orders", 3, {{"retention.ms", "1000"}});
     {
         auto pm = open_pm(dir.path());
-        cluster_id = pm->cluster_id();
-        EXPECT_EQ(cluster_id.size(), 22u);
-        ASSERT_TRUE(pm->create_topic("orders", 3, {{"retention.ms", "1000"}}, false).has_value());
+        ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
+        EXPECT_EQ(pm->cluster_id(), "test-cluster-id-000000");
         auto b = make_batch(2, 1000, "payload");
         ASSERT_TRUE(pm->get("orders", 2)->log().append(b, 1000).has_value());
     }
     auto pm = open_pm(dir.path());
-    EXPECT_EQ(pm->cluster_id(), cluster_id);
+    EXPECT_EQ(pm->get("orders", 2), nullptr);  // nothing is served before the first image
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
     auto t = pm->topic("orders");
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->partitions, 3);
@@ -86,77 +88,117 @@ TEST(partition_manager, topics_survive_a_restart_with_their_data) {
     EXPECT_EQ(pm->topic_by_id(t->id)->name, "orders");
 }
 
-TEST(partition_manager, bad_requests_are_refused_with_their_reason) {
+TEST(partition_manager, only_partitions_led_here_are_opened) {
     temp_dir dir;
+    test::images img;
+    img.create("here", 2, {}, 1);
+    img.create("there", 2, {}, 2);
     auto pm = open_pm(dir.path());
-    ASSERT_TRUE(pm->create_topic("t", 1, {}, false).has_value());
-    EXPECT_EQ(pm->create_topic("t", 1, {}, false).error().code, errc::topic_exists);
-    EXPECT_EQ(pm->create_topic("u", 0, {}, false).error().code, errc::invalid_partitions);
-    EXPECT_EQ(pm->create_topic("bad/name", 1, {}, false).error().code, errc::invalid_topic_name);
-    EXPECT_EQ(pm->create_topic("u", 1, {{"retention.ms", "x"}}, false).error().code,
-              errc::invalid_config);
-    EXPECT_EQ(pm->delete_topic("nope").error().code, errc::unknown_topic);
-    EXPECT_EQ(pm->add_partitions("t", 1, false).error().code, errc::invalid_partitions);
-    // validate_only checks without creating.
-    ASSERT_TRUE(pm->create_topic("v", 2, {}, true).has_value());
-    EXPECT_FALSE(pm->topic("v").has_value());
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
+    EXPECT_NE(pm->get("here", 1), nullptr);
+    EXPECT_EQ(pm->get("there", 0), nullptr);
+    EXPECT_TRUE(pm->topic("there").has_value());  // known, served elsewhere
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "topics" / "there-0"));
+}
+
+TEST(partition_manager, partition_counts_follow_kafkas_rule) {
+    EXPECT_TRUE(validate_partition_count(1).has_value());
+    EXPECT_EQ(validate_partition_count(0).error().code, errc::invalid_partitions);
+    EXPECT_EQ(validate_partition_count(partition_manager::max_partitions + 1).error().code,
+              errc::invalid_partitions);
 }
 
 TEST(partition_manager, a_deleted_topic_is_gone_and_a_new_one_starts_empty) {
     temp_dir dir;
+    test::images img;
+    img.create("t", 2);
     auto pm = open_pm(dir.path());
-    ASSERT_TRUE(pm->create_topic("t", 2, {}, false).has_value());
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
     auto b = make_batch(3, 1000, "old");
     ASSERT_TRUE(pm->get("t", 0)->log().append(b, 1000).has_value());
-    ASSERT_TRUE(pm->delete_topic("t").has_value());
+    img.remove("t");
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
     EXPECT_FALSE(pm->topic("t").has_value());
     EXPECT_EQ(pm->get("t", 0), nullptr);
-    ASSERT_TRUE(pm->create_topic("t", 1, {}, false).has_value());
+    img.create("t", 1);
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
     EXPECT_EQ(pm->get("t", 0)->log().end_offset(), 0);
     pm.reset();
     auto again = open_pm(dir.path());
+    ASSERT_TRUE(again->reconcile(img.now(), 1).has_value());
     EXPECT_EQ(again->topic("t")->partitions, 1);
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "topics" / "t-1"));
 }
 
-TEST(partition_manager, partitions_grow_and_leftovers_are_removed_at_start) {
+TEST(partition_manager, a_topic_deleted_and_recreated_while_down_starts_empty) {
     temp_dir dir;
+    test::images img;
+    img.create("t", 1);
     {
         auto pm = open_pm(dir.path());
-        ASSERT_TRUE(pm->create_topic("t", 1, {}, false).has_value());
-        ASSERT_TRUE(pm->add_partitions("t", 4, false).has_value());
-        EXPECT_NE(pm->get("t", 3), nullptr);
+        ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
+        auto b = make_batch(3, 1000, "old");
+        ASSERT_TRUE(pm->get("t", 0)->log().append(b, 1000).has_value());
     }
-    // A crash between deleting a topic from the metadata and removing its directories.
-    std::filesystem::create_directories(dir.path() / "topics" / "gone-0");
-    std::filesystem::create_directories(dir.path() / "topics" / ".deleted-x-0-abc");
+    img.remove("t");
+    img.create("t", 1);  // a new topic id under the old name
+    img.create("gone-too", 1);
     auto pm = open_pm(dir.path());
-    EXPECT_EQ(pm->topic("t")->partitions, 4);
-    EXPECT_FALSE(std::filesystem::exists(dir.path() / "topics" / "gone-0"));
-    EXPECT_FALSE(std::filesystem::exists(dir.path() / "topics" / ".deleted-x-0-abc"));
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
+    EXPECT_EQ(pm->get("t", 0)->log().end_offset(), 0);
+    // And a topic deleted while down leaves nothing behind.
+    pm.reset();
+    img.remove("gone-too");
+    auto again = open_pm(dir.path());
+    ASSERT_TRUE(again->reconcile(img.now(), 1).has_value());
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "topics" / "gone-too-0"));
 }
 
-TEST(partition_manager, altered_settings_reach_the_logs_and_persist) {
+TEST(partition_manager, an_older_image_is_ignored) {
     temp_dir dir;
-    {
-        auto pm = open_pm(dir.path());
-        ASSERT_TRUE(pm->create_topic("t", 2, {}, false).has_value());
-        ASSERT_TRUE(pm->set_configs("t", {{"cleanup.policy", "compact"}}, false).has_value());
-        EXPECT_TRUE(pm->get("t", 1)->log().config().cleanup_compact);
-        EXPECT_FALSE(pm->set_configs("t", {{"cleanup.policy", "never"}}, false).has_value());
-        EXPECT_TRUE(pm->get("t", 1)->log().config().cleanup_compact);
-    }
+    test::images img;
+    auto before = img.now();
+    img.create("t", 1);
     auto pm = open_pm(dir.path());
-    EXPECT_TRUE(pm->get("t", 0)->log().config().cleanup_compact);
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
+    ASSERT_TRUE(pm->reconcile(before, 1).has_value());
+    EXPECT_NE(pm->get("t", 0), nullptr);
 }
 
-TEST(partition_manager, an_unreadable_metadata_file_is_an_error_not_an_empty_node) {
+TEST(partition_manager, new_partitions_and_settings_follow_the_image) {
     temp_dir dir;
-    { auto pm = open_pm(dir.path()); }
-    std::ofstream(dir.path() / "metadata.json") << "{ not json";
-    auto pm = partition_manager::open(dir.path(), topic_defaults{}, 1h);
-    ASSERT_FALSE(pm.has_value());
-    EXPECT_NE(pm.error().message.find("metadata.json"), std::string::npos);
+    test::images img;
+    img.create("t", 1);
+    auto pm = open_pm(dir.path());
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
+    img.grow("t", 3);
+    img.set_configs("t", {{"cleanup.policy", "compact"}});
+    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
+    ASSERT_NE(pm->get("t", 3), nullptr);
+    EXPECT_TRUE(pm->get("t", 0)->settings().log.cleanup_compact);
+    EXPECT_TRUE(pm->get("t", 3)->settings().log.cleanup_compact);
+}
+
+TEST(partition_manager, the_single_node_metadata_file_is_read_for_the_upgrade) {
+    temp_dir dir;
+    EXPECT_FALSE(partition_manager::read_legacy(dir.path()).value().has_value());
+    std::ofstream(dir.path() / "metadata.json")
+        << R"({"cluster_id":"abc","topics":[{"name":"orders","id":")" << std::string(32, 'a')
+        << R"(","partitions":3,"configs":{"retention.ms":"5"}}]})";
+    auto legacy = partition_manager::read_legacy(dir.path()).value();
+    ASSERT_TRUE(legacy.has_value());
+    EXPECT_EQ(legacy->cluster_id, "abc");
+    ASSERT_EQ(legacy->topics.size(), 1u);
+    EXPECT_EQ(legacy->topics[0].partitions, 3);
+    EXPECT_EQ(legacy->topics[0].id[0], 0xaa);
+    EXPECT_EQ(legacy->topics[0].configs.at("retention.ms"), "5");
+    ASSERT_TRUE(partition_manager::retire_legacy(dir.path()).has_value());
+    EXPECT_FALSE(partition_manager::read_legacy(dir.path()).value().has_value());
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "metadata.json.migrated"));
+    std::ofstream(dir.path() / "metadata.json") << "{not json";
+    auto bad = partition_manager::read_legacy(dir.path());
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_NE(bad.error().message.find("unreadable"), std::string::npos);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "cluster/partition_manager.h"
 #include "cluster/producer_ids.h"
+#include "unit/cluster/images.h"
 #include "unit/storage/test_log.h"
 
 namespace trib::cluster {
@@ -107,9 +108,11 @@ std::vector<uint8_t> idempotent_batch(int64_t pid, int32_t seq, int records) {
 
 TEST(producer_state, comes_back_from_the_log_after_a_restart) {
     temp_dir dir;
+    test::images img;
+    img.create("t", 1);
     {
         auto pm = partition_manager::open(dir.path(), topic_defaults{}, 1h).value();
-        ASSERT_TRUE(pm->create_topic("t", 1, {}, false));
+        ASSERT_TRUE(pm->reconcile(img.now(), 1));
         auto part = pm->get("t", 0);
         for (int i = 0; i < 3; ++i) {
             auto b = idempotent_batch(42, i * 4, 4);
@@ -120,6 +123,7 @@ TEST(producer_state, comes_back_from_the_log_after_a_restart) {
         }
     }
     auto pm = partition_manager::open(dir.path(), topic_defaults{}, 1h).value();
+    ASSERT_TRUE(pm->reconcile(img.now(), 1));
     auto part = pm->get("t", 0);
     auto retry = model::parse_batch_header(idempotent_batch(42, 4, 4)).value();
     auto c = part->producers().check(retry);
@@ -130,23 +134,30 @@ TEST(producer_state, comes_back_from_the_log_after_a_restart) {
     EXPECT_EQ(part->producers().check(next).verdict, sequence_verdict::append);
 }
 
-TEST(producer_ids, never_repeat_across_restarts) {
+TEST(producer_ids, come_from_the_block_in_hand_until_it_runs_out) {
+    producer_id_allocator ids;
+    EXPECT_FALSE(ids.try_next().has_value());
+    ids.add_block(5000, 3);
+    EXPECT_EQ(ids.try_next(), 5000);
+    ids.add_block(9000, 3);  // a second refill while the first lasts is skipped
+    EXPECT_EQ(ids.try_next(), 5001);
+    EXPECT_EQ(ids.try_next(), 5002);
+    EXPECT_FALSE(ids.try_next().has_value());
+    ids.add_block(9000, 3);
+    EXPECT_EQ(ids.try_next(), 9000);
+}
+
+TEST(producer_ids, the_single_node_file_gives_the_first_free_id) {
     temp_dir dir;
-    std::vector<int64_t> seen;
-    for (int run = 0; run < 3; ++run) {
-        auto ids = producer_id_allocator::open(dir.path()).value();
-        for (int i = 0; i < 5; ++i)
-            seen.push_back(ids->next().value());
-    }
-    for (size_t i = 1; i < seen.size(); ++i)
-        EXPECT_GT(seen[i], seen[i - 1]);
-    EXPECT_EQ(seen[5], producer_id_allocator::block_size);  // a restart skips to the next block
+    EXPECT_EQ(producer_id_allocator::read_legacy_next(dir.path()).value(), 0);
+    std::ofstream(dir.path() / "producer_ids") << "3000\n";
+    EXPECT_EQ(producer_id_allocator::read_legacy_next(dir.path()).value(), 3000);
 }
 
 TEST(producer_ids, a_damaged_file_is_an_error_not_a_reuse) {
     temp_dir dir;
     std::ofstream(dir.path() / "producer_ids") << "12x\n";
-    auto ids = producer_id_allocator::open(dir.path());
+    auto ids = producer_id_allocator::read_legacy_next(dir.path());
     ASSERT_FALSE(ids.has_value());
     EXPECT_NE(ids.error().message.find("producer_ids"), std::string::npos);
 }
