@@ -90,6 +90,10 @@ result<void, error> node::wait_for_controller() {
     while (!_controller->wait_caught_up(std::chrono::milliseconds(200)) ||
            !_controller->wait_registered(std::chrono::milliseconds(200))) {
         if (shutdown_requested()) {
+            std::lock_guard lock(_fatal_mutex);
+            if (!_fatal.empty()) {
+                return unexpected(error{make_error_code(cluster::errc::duplicate_broker), _fatal});
+            }
             return unexpected(error{std::make_error_code(std::errc::interrupted),
                                     "stopped while waiting for the controller"});
         }
@@ -196,6 +200,7 @@ result<void, error> node::start() {
     cc.initial_cluster_id = legacy ? legacy->cluster_id : "";
     cc.log_config.segment_bytes = 64 << 20;
     cc.on_fatal = [this](const std::string& why) {
+        log::get("app")->error("stopping: {}", why);
         {
             std::lock_guard lock(_fatal_mutex);
             _fatal = why;

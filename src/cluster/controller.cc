@@ -7,6 +7,7 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -72,6 +73,17 @@ result<void, error> controller::open_store() {
     _group = TRIB_TRY(_host->add_group(controller_group, voters,
                                        [this](raft::offset_t commit) { on_commit(commit); }));
     _group->use_space_reserve();
+    // The log's own voters (its latest configuration) must be the configured ones: a node
+    // whose log belongs to another controller quorum would form a cluster of its own.
+    if (_group->node().config().voters != voters.voters) {
+        return unexpected(error{
+            make_error_code(errc::invalid_request),
+            fmt::format("the controller log in {} has the voters {}, but controller.voters names "
+                        "{}: this data directory belongs to another cluster (give the node a "
+                        "new data directory to join this one)",
+                        _config.dir.string(), fmt::join(_group->node().config().voters, ","),
+                        fmt::join(voters.voters, ","))});
+    }
     // The image starts from the snapshot; the entries after it are applied as they are known
     // committed (a restarted node learns the commit offset from the leader).
     const raft::snapshot snap = _group->store().snapshot();
@@ -311,6 +323,18 @@ void controller::tick() {
             reply({.code = sent ? errc::timed_out : errc::not_controller,
                    .message = sent ? "the controller leader did not answer in time"
                                    : "no controller leader is reachable"});
+            continue;
+        }
+        raft::node_id now_leading = _group->node().leader();
+        if (it->second.sent_to >= 0 && now_leading != raft::no_node &&
+            now_leading != it->second.sent_to) {
+            // The node it went to no longer leads: it may have taken it or not. Said at once
+            // (NOT_CONTROLLER: clients ask again) rather than at the deadline.
+            auto reply = std::move(it->second.reply);
+            it = _forwarded.erase(it);
+            reply({.code = errc::not_controller,
+                   .message = "the controller leader changed while it was asked",
+                   .leader = now_leading});
             continue;
         }
         if (it->second.sent_to < 0 && leading()) {

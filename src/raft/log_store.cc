@@ -97,6 +97,9 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
             return fail(make_error_code(storage::errc::corrupt_data), "raft_snapshot malformed");
         }
         s->_snap = std::move(sn);
+    } else if (auto st = s->write_snapshot(s->_snap); !st) {
+        // A new store: its first voters are kept, so a later start with other ones is seen.
+        return fail(st.error(), "cannot write raft_snapshot: " + st.error().message());
     }
     if (auto st = s->index_log(); !st) {
         return fail(st.error(), "cannot index the log: " + st.error().message());

@@ -16,7 +16,8 @@ namespace trib::raft {
 
 class log_store final : public stable_log {
   public:
-    // Opens or creates the store in `dir`; a new store's snapshot is at -1 with `bootstrap`.
+    // Opens or creates the store in `dir`; a new store's snapshot is at -1 with `bootstrap`,
+    // written at once (an existing store keeps its own voters, whatever `bootstrap` says).
     static result<std::unique_ptr<log_store>, error> open(const std::filesystem::path& dir,
                                                           configuration bootstrap,
                                                           storage::log_config config);

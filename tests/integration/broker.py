@@ -37,11 +37,13 @@ def wait_until(predicate, timeout, what, interval=0.05):
 
 
 class Broker:
-    """One tributary process (node 0) on 127.0.0.1:port with its own data directory."""
+    """One tributary process (node 0 unless told) on 127.0.0.1:port with its own data
+    directory."""
 
     def __init__(self, binary, data_dir, port=None, extra_args=(), log_level="info",
-                 auto_create_topics=False, name="broker"):
+                 auto_create_topics=False, name="broker", node_id=0):
         self.binary = str(binary)
+        self.node_id = node_id
         self.data_dir = pathlib.Path(data_dir)
         self.port = port or free_port()
         self.extra_args = [str(a) for a in extra_args]
@@ -68,7 +70,7 @@ class Broker:
         return self.proc is not None and self.proc.poll() is None
 
     def command(self):
-        return [self.binary, "--node-id", "0", "--data-dir", str(self.data_dir),
+        return [self.binary, "--node-id", str(self.node_id), "--data-dir", str(self.data_dir),
                 "--listen", self.bootstrap, "--log-level", self.log_level,
                 "--auto-create-topics", "true" if self.auto_create_topics else "false",
                 *self.extra_args]

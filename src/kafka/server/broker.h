@@ -131,7 +131,7 @@ int16_t missing_partition_error(const broker& b, const std::string& topic, int32
 
 // The brokers Metadata and DescribeCluster list: registered and not fenced.
 std::vector<const cluster::core::broker*> live_brokers(const cluster::core::image& img);
-// The controller leader's node id, or -1 (as Metadata's controller_id).
+// Metadata's and DescribeCluster's controller_id: this node, which forwards to the leader.
 int32_t controller_id(const broker& b);
 
 // Maps a cluster error to its Kafka error code.

@@ -245,7 +245,10 @@ std::vector<const cluster::core::broker*> live_brokers(const cluster::core::imag
 }
 
 int32_t controller_id(const broker& b) {
-    return b.controller != nullptr ? b.controller->leader_id() : -1;
+    // Clients send admin requests to the controller they are told of; any node forwards them
+    // to the controller leader, so the answering node is named (as KRaft brokers name a live
+    // broker): it is up, where a leader that just died would keep clients waiting on it.
+    return b.config.node_id;
 }
 
 bool is_internal_topic(const std::string& name) {
