@@ -117,20 +117,20 @@ result<void, error> controller::start() {
         _group->node().campaign();  // alone: no need to wait out an election timeout
         _group->pump();
     }
-    auto schedule = std::make_shared<std::function<void()>>();
-    *schedule = [this, schedule] {
-        _loop->ticker.expires_after(std::chrono::milliseconds(_config.tick_ms));
-        _loop->ticker.async_wait([this, schedule](std::error_code ec) {
-            if (ec || _stopping) {
-                return;
-            }
-            tick();
-            (*schedule)();
-        });
-    };
-    asio::post(_loop->loop, [schedule] { (*schedule)(); });
+    asio::post(_loop->loop, [this] { schedule_tick(); });
     _thread = std::thread([this] { _loop->loop.run(); });
     return {};
+}
+
+void controller::schedule_tick() {
+    _loop->ticker.expires_after(std::chrono::milliseconds(_config.tick_ms));
+    _loop->ticker.async_wait([this](std::error_code ec) {
+        if (ec || _stopping) {
+            return;
+        }
+        tick();
+        schedule_tick();
+    });
 }
 
 bool controller::wait_caught_up(std::chrono::milliseconds limit) {

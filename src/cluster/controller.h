@@ -113,6 +113,7 @@ class controller {
     result<void, error> open_store();
 
     // controller.cc: the loop, applying, forwarding.
+    void schedule_tick();
     void tick();
     void on_commit(int64_t commit);
     void apply_entries(int64_t commit);

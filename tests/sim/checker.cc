@@ -161,6 +161,18 @@ void checker::on_snapshot_applied(node_id id, const raft::snapshot& snap) {
     }
 }
 
+void checker::on_image(node_id id, raft::offset_t offset, uint32_t hash) {
+    auto [it, first] = _images.try_emplace(offset, hash, id);
+    if (first) {
+        ++_stats.images_compared;
+    } else if (it->second.first != hash) {
+        fail(
+            fmt::format("controller images differ after offset {}: node {} has {:08x}, node {} "
+                        "had {:08x}",
+                        offset, id, hash, it->second.second, it->second.first));
+    }
+}
+
 void checker::on_acked(const entry_id& e) {
     auto it = _committed.find(e.base_offset);
     if (it == _committed.end() || it->second != e) {

@@ -54,6 +54,9 @@ class checker {
     bool on_applied(raft::node_id id, const raft::entry& e);
     // `id` replaced its state with a snapshot it was sent.
     void on_snapshot_applied(raft::node_id id, const raft::snapshot& snap);
+    // The hash of a node's controller image after applying through `offset`: equal on every
+    // node at equal offsets.
+    void on_image(raft::node_id id, raft::offset_t offset, uint32_t hash);
     // `e` was reported committed to the client that proposed it.
     void on_acked(const entry_id& e);
     // A node came back from a crash with `recovered`; it had synced `synced`.
@@ -87,6 +90,7 @@ class checker {
     std::map<std::pair<raft::offset_t, raft::term_t>, chain_link> _chain;
     std::map<raft::offset_t, entry_id> _committed;  // by base offset: every entry applied
     std::vector<entry_id> _acked;
+    std::map<raft::offset_t, std::pair<uint32_t, raft::node_id>> _images;  // first seen
 };
 
 }  // namespace trib::sim

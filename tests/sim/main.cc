@@ -184,6 +184,7 @@ class runner {
             need(_total.snapshots_installed, "snapshot installs");
             need(_total.truncations, "truncations of divergent suffixes");
             need(_total.acked, "acknowledged entries");
+            need(_total.images_compared, "controller images compared across nodes");
         }
         if (_violations > 0) {
             return exit_violation;

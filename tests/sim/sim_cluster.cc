@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "cluster/core/codec.h"
+#include "model/crc32c.h"
 #include "model/record_batch.h"
 
 namespace trib::sim {
@@ -74,6 +76,7 @@ void sim_cluster::start(sim_node& n) {
     n.applied = snap.last_offset;
     n.applied_term = snap.last_term;
     n.applied_config = snap.config;
+    restore_image(n, snap);
     n.seen_role = raft::role::follower;
     n.seen_term = n.raft->term();
     n.seen_commit = n.raft->commit_offset();
@@ -198,6 +201,7 @@ void sim_cluster::finish_write(sim_node& n, int64_t now) {
         n.applied = rd.snapshot->last_offset;
         n.applied_term = rd.snapshot->last_term;
         n.applied_config = rd.snapshot->config;
+        restore_image(n, *rd.snapshot);
         _trace.record(event::snapshot_install, {n.id, n.applied, n.applied_term}, [&] {
             return fmt::format("n{} restored snapshot {}@{}", n.id, n.applied, n.applied_term);
         });
@@ -241,6 +245,7 @@ void sim_cluster::apply(sim_node& n, offset_t commit) {
                 ++_stats.member_changes_committed;
             }
         }
+        apply_commands(n, e);
         n.applied = e.last_offset;
         n.applied_term = e.term;
         _trace.record(event::apply, {n.id, e.base_offset, e.term},
@@ -262,6 +267,81 @@ void sim_cluster::apply(sim_node& n, offset_t commit) {
         _check.fail(fmt::format("node {} reports commit {} inside a batch (applied to {})", n.id,
                                 commit, n.applied));
     }
+}
+
+void sim_cluster::restore_image(sim_node& n, const raft::snapshot& snap) {
+    n.image = cluster::core::image{};
+    if (snap.data) {
+        auto img = cluster::core::decode_image(*snap.data);
+        if (!img) {
+            _check.fail(fmt::format("node {} cannot read its snapshot at {}: {}", n.id,
+                                    snap.last_offset, img.error()));
+            return;
+        }
+        n.image = std::move(*img);
+    }
+    n.image.applied_offset = snap.last_offset;
+}
+
+void sim_cluster::apply_commands(sim_node& n, const raft::entry& e) {
+    if (e.kind == raft::entry_kind::data) {
+        auto commands = cluster::core::commands_of_batch(e.bytes());
+        if (!commands) {
+            _check.fail(fmt::format("node {}: entry {} holds no command: {}", n.id, e.base_offset,
+                                    commands.error()));
+            return;
+        }
+        int64_t offset = e.base_offset;
+        for (const auto& c : *commands) {
+            (void)cluster::core::apply(n.image, c, offset++);
+        }
+    }
+    n.image.applied_offset = e.last_offset;
+    // Every node's metadata after the same entry must be the same, byte for byte.
+    _check.on_image(n.id, e.last_offset, model::crc32c(cluster::core::encode_image(n.image)));
+}
+
+// A controller command that touches what earlier ones made (topics, brokers) and carries the
+// proposal's unique number, so each batch is recognisable.
+std::vector<uint8_t> sim_cluster::next_command_batch(int64_t now, std::string& described) {
+    namespace core = cluster::core;
+    uint64_t v = _next_value++;
+    auto topic_id_of = [](uint64_t k) {
+        core::topic_id id{};
+        for (size_t i = 0; i < 8; ++i)
+            id[i] = static_cast<uint8_t>(k >> (8 * i));
+        id[15] = 0x7e;
+        return id;
+    };
+    auto broker_of = [](uint64_t k) { return static_cast<core::node_id>(k % 4 + 1); };
+    core::command cmd;
+    switch (v % 6) {
+        case 0: {
+            core::topic t{.id = topic_id_of(v), .name = fmt::format("t{}", v)};
+            t.partitions.push_back({broker_of(v)});
+            cmd = core::create_topic{t};
+            break;
+        }
+        case 1: {
+            core::broker b{.id = broker_of(v), .incarnation = v};
+            cmd = core::register_broker{b};
+            break;
+        }
+        case 2:
+            cmd = core::fence_broker{broker_of(v - 1), v - 1};
+            break;
+        case 3:
+            cmd = core::delete_topic{topic_id_of(v - 9)};
+            break;
+        case 4:
+            cmd =
+                core::set_topic_configs{topic_id_of(v - 4), {{"retention.ms", std::to_string(v)}}};
+            break;
+        default:
+            cmd = core::allocate_producer_ids{broker_of(v), static_cast<int32_t>(v % 1000 + 1)};
+    }
+    described = fmt::format("s{}-{} command {}", _opt.seed, v, v % 6);
+    return core::command_batch(cmd, now_ms(now));
 }
 
 void sim_cluster::deliver(const raft::message& m) {
@@ -369,14 +449,11 @@ result<proposed> sim_cluster::propose(node_id id, int64_t now) {
     if (!n.is_up()) {
         return unexpected(make_error_code(raft::errc::not_leader));
     }
-    std::string value = fmt::format("s{}-{}", _opt.seed, _next_value++);
-    model::record rec{.timestamp = now_ms(now),
-                      .value = std::vector<uint8_t>(value.begin(), value.end())};
-    auto batch = model::build_batch({}, std::span(&rec, 1));
-    TRIB_ASSERT_MSG(batch.has_value(), "building a data batch failed");
-    uint32_t crc = model::header_fields(*batch).crc;
+    std::string value;
+    std::vector<uint8_t> batch = next_command_batch(now, value);
+    uint32_t crc = model::header_fields(batch).crc;
     raft::term_t term = n.raft->term();
-    auto r = n.raft->propose(std::move(*batch), now_ms(now));
+    auto r = n.raft->propose(std::move(batch), now_ms(now));
     observe(n);
     _trace.record(event::propose, {id, r ? *r : -1, term}, [&] {
         return fmt::format("n{} propose {}: {}", id, value,
@@ -430,7 +507,10 @@ void sim_cluster::compact(node_id id) {
         return;
     }
     raft::snapshot snap{
-        .last_offset = n.applied, .last_term = n.applied_term, .config = n.applied_config};
+        .last_offset = n.applied,
+        .last_term = n.applied_term,
+        .config = n.applied_config,
+        .data = std::make_shared<const std::vector<uint8_t>>(cluster::core::encode_image(n.image))};
     n.disk->compact(snap);
     n.disk->sync();
     n.raft->compacted(snap);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "cluster/core/metadata.h"
 #include "raft/core/memory_log.h"
 #include "raft/core/raft_node.h"
 #include "sim/checker.h"
@@ -46,6 +47,8 @@ struct sim_node {
     raft::offset_t applied = -1;
     raft::term_t applied_term = 0;
     raft::configuration applied_config;
+    // The controller's state machine over the same entries (each proposal is a command).
+    cluster::core::image image;
 
     // What this incarnation showed so far (commit and term never go back within one).
     raft::role seen_role = raft::role::follower;
@@ -109,6 +112,9 @@ class sim_cluster {
     void begin_write(sim_node& n, int64_t now);
     void finish_write(sim_node& n, int64_t now);
     void apply(sim_node& n, raft::offset_t commit);
+    void apply_commands(sim_node& n, const raft::entry& e);
+    void restore_image(sim_node& n, const raft::snapshot& snap);
+    std::vector<uint8_t> next_command_batch(int64_t now, std::string& described);
     void deliver(const raft::message& m);
     // Checks and records what a call into the node changed (role, term, commit).
     void observe(sim_node& n);

@@ -19,6 +19,7 @@ void sim_stats::add(const sim_stats& o) {
     snapshots_sent += o.snapshots_sent;
     snapshots_installed += o.snapshots_installed;
     compactions += o.compactions;
+    images_compared += o.images_compared;
     crashes += o.crashes;
     pauses += o.pauses;
     partitions += o.partitions;
@@ -37,13 +38,14 @@ std::string sim_stats::summary() const {
     return fmt::format(
         "seeds {} ticks {} elections {} leader transfers {}/{} (completed/requested) config "
         "changes {}/{} (committed/proposed) snapshots sent {} installed {} compactions {} "
-        "crashes {} pauses {} partitions {} truncations {} proposals {} acked {} messages {} "
+        "controller images compared {} crashes {} pauses {} partitions {} truncations {} proposals "
+        "{} acked {} messages {} "
         "dropped {} duplicated {} invariant violations {} liveness failures {} determinism "
         "mismatches {}",
         seeds, ticks, elections, transfers_completed, transfers_requested, member_changes_committed,
-        member_changes_proposed, snapshots_sent, snapshots_installed, compactions, crashes, pauses,
-        partitions, truncations, proposals, acked, messages, dropped, duplicated, violations,
-        liveness_failures, determinism_mismatches);
+        member_changes_proposed, snapshots_sent, snapshots_installed, compactions, images_compared,
+        crashes, pauses, partitions, truncations, proposals, acked, messages, dropped, duplicated,
+        violations, liveness_failures, determinism_mismatches);
 }
 
 }  // namespace trib::sim

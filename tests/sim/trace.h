@@ -65,6 +65,7 @@ class trace {
 // Counters, per run and summed over a range of seeds.
 struct sim_stats {
     uint64_t seeds = 0;
+    uint64_t images_compared = 0;  // offsets whose controller image was hashed
     uint64_t ticks = 0;
     uint64_t elections = 0;  // a node became leader of a new term
     uint64_t transfers_requested = 0;
