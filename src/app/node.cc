@@ -120,7 +120,7 @@ result<void, error> node::upgrade_single_node_metadata() {
         return unexpected(error{make_error_code(r.code),
                                 fmt::format("upgrading metadata.json: {}: {}", what, r.message)});
     };
-    auto ask = [&](cluster::controller_request r) {
+    auto ask = [&](const cluster::controller_request& r) {
         for (;;) {
             auto a = ask_and_wait(*_controller, r, std::chrono::seconds(10));
             if (a.code != cluster::errc::not_controller && a.code != cluster::errc::timed_out) {

@@ -432,7 +432,7 @@ bool controller::on_rpc(core::node_id from, std::span<const uint8_t> payload) {
                                                          .leader = _group->node().leader()}));
             return true;
         }
-        execute(*request, [this, from, id](controller_response r) {
+        execute(*request, [this, from, id](const controller_response& r) {
             _host->send_rpc(from, encode_rpc(id, r));
         });
         return true;

@@ -245,9 +245,10 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
         auto st = storage::write_file_durably(
             dir / topic_id_file,
             std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-        if (!st)
+        if (!st) {
             return unexpected(
                 storage_error("cannot write the topic id in " + dir.string(), st.error()));
+        }
     }
     if (!existed) {
         ::trib::log::get("cluster")->info("created partition {}-{}", t.name, index);
