@@ -250,3 +250,24 @@ def assert_same_records(got, expected, what):
 def _short(row):
     return repr(tuple(x[:80] + b"..." if isinstance(x, bytes) and len(x) > 80 else x
                       for x in row))
+
+
+def read_values(bootstrap, topic, partitions, timeout=60):
+    """Every value of partitions 0..partitions-1, read from offset 0 with an assign()
+    consumer until each partition's end is reported (or `timeout` passes)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    values, ended = [], set()
+    deadline = time.monotonic() + timeout
+    while len(ended) < partitions and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error() is not None:
+            assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
+            ended.add(m.partition())
+            continue
+        values.append(m.value())
+    c.close()
+    return values

@@ -24,10 +24,11 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from broker import Broker, free_port, wait_until
+from clients import read_values
 from cluster import Cluster
 from raw_kafka import Reader, call, string
 
@@ -101,7 +102,7 @@ def test_clients_produce_and_consume_through_one_bootstrap_node(cluster):
     assert len(seen) == 600
     assert sum(1 for v in seen if v.startswith(b"confluent-")) == 300
     assert all(len(parts) == 2 for parts in assigned.values()), assigned
-    js = read_all(cluster.bootstrap(2), "js-events", 6)
+    js = read_values(cluster.bootstrap(2), "js-events", 6)
     assert len(js) == 100
 
 
@@ -138,25 +139,6 @@ def consume_with_group(bootstrap, topic, group, count):
     for t in threads:
         t.join(30)
     return seen, assigned
-
-
-def read_all(bootstrap, topic, partitions):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                  "enable.auto.commit": False, "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    values, ended = [], set()
-    deadline = time.monotonic() + 60
-    while len(ended) < partitions and time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error() is not None:
-            assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
-            ended.add(m.partition())
-            continue
-        values.append(m.value())
-    c.close()
-    return values
 
 
 def produce_v3_body(topic, partition):

@@ -10,12 +10,11 @@ files removed; metadata.json and producer_ids written as that version wrote them
 import json
 import shutil
 import struct
-import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from broker import Broker
-from clients import admin, create_topic
+from clients import admin, create_topic, read_values
 from raw_kafka import Reader, call
 
 INIT_PRODUCER_ID = 22
@@ -81,7 +80,7 @@ def test_a_single_node_data_directory_is_upgraded_in_place(tributary_bin, tmp_pa
         md = admin(b.bootstrap).list_topics(timeout=10)
         assert md.cluster_id == cluster_id
         assert len(md.topics["kept"].partitions) == 2
-        values = read(b.bootstrap, "kept", 2)
+        values = read_values(b.bootstrap, "kept", 2)
         assert sorted(values) == sorted(f"v{i}".encode() for i in range(10))
         assert committed(b.bootstrap, "g", "kept", 0) == 4
         assert init_producer_id(b.address) >= 5000
@@ -91,26 +90,7 @@ def test_a_single_node_data_directory_is_upgraded_in_place(tributary_bin, tmp_pa
     b.start()
     try:
         assert "upgraded the single-node" not in b.logs()
-        assert sorted(read(b.bootstrap, "kept", 2)) == sorted(f"v{i}".encode() for i in range(10))
+        assert sorted(read_values(b.bootstrap, "kept", 2)) == sorted(f"v{i}".encode() for i in range(10))
         assert committed(b.bootstrap, "g", "kept", 0) == 4
     finally:
         b.stop()
-
-
-def read(bootstrap, topic, partitions):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader",
-                  "enable.auto.commit": False, "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    values, ended = [], set()
-    deadline = time.monotonic() + 30
-    while len(ended) < partitions and time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error() is not None:
-            assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
-            ended.add(m.partition())
-            continue
-        values.append(m.value())
-    c.close()
-    return values
