@@ -286,6 +286,16 @@ constexpr setting setting_table[] = {
      "How often a broker heartbeats to the controller", false,
      parse_int<int64_t, &config::broker_heartbeat_interval_ms, 50, 60'000>,
      show_int<int64_t, &config::broker_heartbeat_interval_ms>},
+    {"replication.election_timeout_ms", "election-timeout-ms",
+     "A partition's follower that hears nothing from its leader for between one and two of "
+     "these starts an election (rounded to 100 ms)",
+     false, parse_int<int64_t, &config::partition_election_timeout_ms, 200, 60'000>,
+     show_int<int64_t, &config::partition_election_timeout_ms>},
+    {"replication.replica_lag_time_max_ms", "replica-lag-time-max-ms",
+     "A follower not caught up with its leader for this long leaves the in-sync replicas "
+     "(Kafka's replica.lag.time.max.ms)",
+     false, parse_int<int64_t, &config::replica_lag_max_ms, 100, 3'600'000>,
+     show_int<int64_t, &config::replica_lag_max_ms>},
     {"log.level", "log-level", "trace, debug, info, warn, error, critical or off", false,
      parse_log_level, [](const config& c) { return show_level(c.log_level); }},
     {"log.format", "log-format", "text or json (one JSON object per line)", false, parse_log_format,

@@ -64,6 +64,10 @@ struct config {
     std::optional<std::string> rack;
     int64_t broker_session_timeout_ms = 9000;     // broker.session.timeout.ms
     int64_t broker_heartbeat_interval_ms = 1000;  // broker.heartbeat.interval.ms
+    // Partitions' Raft groups: a follower that hears nothing from its leader for between
+    // one and two of these campaigns (100 ms ticks).
+    int64_t partition_election_timeout_ms = 500;
+    int64_t replica_lag_max_ms = 30000;  // replica.lag.time.max.ms
 
     bool auto_create_topics = false;
     int32_t default_partitions = 1;

@@ -20,6 +20,7 @@
 #include "kafka/groups/group_manager.h"
 #include "kafka/server/server.h"
 #include "net/shard_pool.h"
+#include "raft/host.h"
 #include "storage/file.h"
 
 namespace trib::app {
@@ -59,6 +60,7 @@ node::~node() {
     if (_shards) _shards->stop();
     if (_server) _server->stop();
     // Waiting group requests hold timers of the loops: release them while the loops exist.
+    _groups_open = false;
     if (_groups) _groups->abandon_waiters();
     _serving = false;
     if (_controller) _controller->stop();
@@ -176,8 +178,7 @@ result<void, error> node::start() {
     defaults.max_message_bytes = _cfg.max_message_bytes;
     defaults.flush_ms = _cfg.flush_ms;
     _partitions = TRIB_TRY(cluster::partition_manager::open(
-        _cfg.data_dir, defaults, std::chrono::milliseconds(_cfg.cleaner_interval_ms),
-        static_cast<size_t>(_cfg.flush_threads)));
+        _cfg.data_dir, defaults, std::chrono::milliseconds(_cfg.cleaner_interval_ms)));
 
     auto legacy = TRIB_TRY(cluster::partition_manager::read_legacy(_cfg.data_dir));
     cluster::controller_config cc;
@@ -199,6 +200,7 @@ result<void, error> node::start() {
     cc.default_replication_factor = static_cast<int16_t>(_cfg.default_replication_factor);
     cc.initial_cluster_id = legacy ? legacy->cluster_id : "";
     cc.log_config.segment_bytes = 64 << 20;
+    cc.flush_threads = static_cast<size_t>(_cfg.flush_threads);  // every Raft group's
     cc.on_fatal = [this](const std::string& why) {
         log::get("app")->error("stopping: {}", why);
         {
@@ -208,18 +210,43 @@ result<void, error> node::start() {
         ::kill(::getpid(), SIGTERM);  // run_until_signal stops, and reports why
     };
     _controller = TRIB_TRY(cluster::controller::open(std::move(cc)));
+    // The partitions' Raft groups share the controller's loop and transport.
+    raft::host& host = _controller->raft_host();
+    _partitions->bind(
+        {.host = &host,
+         .post = [c = _controller.get()](std::function<void()> fn) { c->post(std::move(fn)); },
+         .self = _cfg.node_id,
+         .tick_ms = 100,
+         .election_ticks = static_cast<int>(_cfg.partition_election_timeout_ms / 100),
+         .replica_lag_max_ms = _cfg.replica_lag_max_ms,
+         .announce =
+             [&host](int32_t to, std::span<const uint8_t> payload) {
+                 host.send_on(raft::host::leadership_channel, to, payload);
+             }});
+    host.set_handler(raft::host::leadership_channel,
+                     [pm = _partitions.get()](int32_t, std::span<const uint8_t> payload) {
+                         return pm->on_announcement(payload);
+                     });
+    _controller->on_tick([this] {
+        if (!_serving) return;
+        _partitions->tick();
+        // Coordinators follow their partitions' leaders.
+        if (_groups_open) (void)_groups->refresh(wall_clock_ms());
+    });
     _controller->on_apply([this](const cluster::controller::image_ptr& img) {
         if (!_serving) return;
         (void)_partitions->reconcile(img, _cfg.node_id);  // errors are logged; retried next time
-        if (_groups) (void)_groups->refresh(wall_clock_ms());
+        if (_groups_open) (void)_groups->refresh(wall_clock_ms());
     });
     TRIB_TRY(_controller->start());
     TRIB_TRY(wait_for_controller());
     TRIB_TRY(upgrade_single_node_metadata());
-    _serving = true;
-    if (auto r = _partitions->reconcile(_controller->image(), _cfg.node_id); !r) {
-        return unexpected(r.error());
-    }
+    result<void, error> reconciled;
+    _controller->run_and_wait([&] {
+        _serving = true;
+        reconciled = _partitions->reconcile(_controller->image(), _cfg.node_id);
+    });
+    if (!reconciled) return unexpected(reconciled.error());
 
     kafka::groups::group_manager_config gc;
     gc.coordinator.min_session_timeout_ms = _cfg.group_min_session_timeout_ms;
@@ -229,6 +256,7 @@ result<void, error> node::start() {
     gc.log_partitions = _cfg.offsets_partitions;
     _groups = TRIB_TRY(
         kafka::groups::group_manager::open(*_partitions, gc, random_tag(), wall_clock_ms()));
+    _groups_open = true;
 
     kafka::broker_config bc;
     bc.node_id = _cfg.node_id;
@@ -285,9 +313,13 @@ result<void, error> node::run_until_signal() {
     _shards->stop();
     _server->stop();
     _groups->abandon_waiters();
-    _serving = false;
+    _controller->run_and_wait([this] {
+        _serving = false;
+        _groups_open = false;
+        _partitions->close_all();
+    });
     _controller->stop();  // the leader fences this broker at once
-    _partitions.reset();  // flushes every log
+    _partitions.reset();
     log->info("node stopped");
     std::lock_guard lock(_fatal_mutex);
     if (!_fatal.empty()) {

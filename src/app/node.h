@@ -63,7 +63,8 @@ class node {
     std::unique_ptr<kafka::broker> _broker;
     std::unique_ptr<net::shard_pool> _shards;
     std::unique_ptr<kafka::server> _server;
-    std::atomic<bool> _serving{false};  // partitions follow the controller's image
+    std::atomic<bool> _serving{false};      // partitions follow the controller's image
+    std::atomic<bool> _groups_open{false};  // _groups is set (read on the Raft loop)
     std::mutex _fatal_mutex;
     std::string _fatal;  // why the node stops by itself
 };

@@ -1,5 +1,6 @@
 #include "cluster/controller.h"
 
+#include <future>
 #include <random>
 
 #include <asio/executor_work_guard.hpp>
@@ -109,6 +110,26 @@ result<void, error> controller::open_store() {
 
 void controller::on_apply(apply_listener listener) {
     _listeners.push_back(std::move(listener));
+}
+
+void controller::on_tick(std::function<void()> fn) {
+    _tick_listeners.push_back(std::move(fn));
+}
+
+void controller::post(std::function<void()> fn) {
+    asio::post(_loop->loop, [this, fn = std::move(fn)] {
+        if (!_stopping) fn();
+    });
+}
+
+void controller::run_and_wait(const std::function<void()>& fn) {
+    std::promise<void> done;
+    auto finished = done.get_future();
+    asio::post(_loop->loop, [&] {
+        if (!_stopping) fn();
+        done.set_value();
+    });
+    finished.wait();
 }
 
 result<void, error> controller::start() {
@@ -308,6 +329,9 @@ void controller::apply_entries(int64_t commit) {
 
 void controller::tick() {
     int64_t now = steady_clock_ms();
+    for (const auto& fn : _tick_listeners) {
+        fn();
+    }
     _leader = _group->node().leader();
     if (leading()) {
         leader_duties(now);

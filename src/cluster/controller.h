@@ -4,7 +4,8 @@
 // vote; every other node is a learner that receives the same log. On the leader it also
 // decides: placement, topic ids, producer-id blocks, fencing brokers whose heartbeats stop.
 //
-// Threading: everything runs on the controller's own event loop thread; the Kafka shards read
+// Threading: everything runs on the controller's own event loop thread (which also drives the
+// partitions' Raft groups: see raft_host()); the Kafka shards read
 // the image through image() (an immutable snapshot behind a mutex) and ask for changes with
 // submit(), whose answer comes on the controller thread once the change is applied on this
 // node. Metadata flow and formats: docs/ARCHITECTURE.md, docs/formats/controller.md.
@@ -74,6 +75,15 @@ class controller {
     // Listeners run on the controller thread after each applied change, in order; add them
     // before start().
     void on_apply(apply_listener listener);
+    // Runs `fn` on the controller thread at every tick; add them before start().
+    void on_tick(std::function<void()> fn);
+    // The Raft host of this node: the controller's group and every partition's share its
+    // loop (the controller thread) and its transport. Use it on that thread only.
+    raft::host& raft_host() { return *_host; }
+    // Runs `fn` on the controller thread; run_and_wait also waits for it (never call that
+    // on the controller thread). After stop() nothing runs.
+    void post(std::function<void()> fn);
+    void run_and_wait(const std::function<void()>& fn);
     // Listens on rpc.listen, starts the thread, joins the group, registers the broker.
     result<void, error> start();
     // Waits until the image holds what the controller log held when it was opened (or
@@ -140,6 +150,7 @@ class controller {
     raft::group* _group = nullptr;
     std::thread _thread;
     std::vector<apply_listener> _listeners;
+    std::vector<std::function<void()>> _tick_listeners;
 
     core::image _image;  // the working copy, controller thread only
     mutable std::mutex _published_mutex;

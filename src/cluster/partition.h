@@ -1,10 +1,21 @@
-// One partition on this node: its log, its settings, and the coroutines waiting for it to
-// grow (Fetch long polls) or to become durable (acks=all). Thread-safe: the log has its own
-// lock and the waiter list has one.
+// One partition replica on this node: the façade the Kafka handlers use. Its log is the log
+// of its Raft group (docs/ARCHITECTURE.md, "Replicated partitions"); writes go through the
+// group and are answered by acks level; reads go to the log directly, up to the high
+// watermark, which is the Raft commit offset plus one.
+//
+// Threading: the Raft group, the idempotent producers' state and every waiting request live
+// on the Raft loop (one thread for all Raft groups of the node). Kafka shards call
+// replicate() from any thread: the request is posted to that loop and answered from it. What
+// the shards read (high watermark, leadership, in-sync replicas) is published atomically or
+// under a small mutex that no I/O ever holds. The log has its own lock for reads.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,73 +24,165 @@
 #include "cluster/producer_state.h"
 #include "cluster/topic_config.h"
 #include "net/async_event.h"
+#include "raft/group.h"
 #include "storage/log.h"
+
+namespace trib::raft {
+class host;
+}
 
 namespace trib::cluster {
 
-class partition {
+enum class acks_level : int8_t { none = 0, leader = 1, all = -1 };
+
+enum class replicate_errc : uint8_t {
+    none,
+    not_leader,           // this replica does not lead the partition: nothing appended
+    not_enough_replicas,  // too few replicas in sync (or flow control): nothing appended
+    timed_out,            // appended, not known committed by the deadline: may still commit
+    storage_error,        // this replica's log failed
+    invalid_batch,        // refused by the log (malformed, too large)
+    sequence,             // an idempotent producer's sequence check failed: see `verdict`
+};
+
+struct replicate_result {
+    replicate_errc code = replicate_errc::none;
+    sequence_verdict verdict = sequence_verdict::append;
+    int64_t base_offset = -1;  // of the first batch
+    int64_t last_offset = -1;  // of the last batch
+};
+
+struct replicate_request {
+    std::vector<std::vector<uint8_t>> batches;  // validated v2 batches
+    acks_level acks = acks_level::all;
+    int64_t deadline_ms = 0;  // steady clock
+    int32_t min_insync = 1;   // acks=all: refused when fewer replicas are in sync
+    int64_t now_ms = 0;       // wall clock, for the producers' state
+};
+
+// Who leads the partition, as this node knows it.
+struct leadership {
+    int32_t leader = -1;  // -1: none known
+    int64_t epoch = -1;   // the leader's Raft term
+    bool local = false;   // this replica leads
+    bool ready = false;   // local and has committed an entry of its term (serves produce)
+};
+
+class partition : public std::enable_shared_from_this<partition> {
   public:
+    using post_fn = std::function<void(std::function<void()>)>;
+    using done_fn = std::function<void(replicate_result)>;
+
+    struct raft_binding {
+        raft::host* host = nullptr;
+        post_fn post;  // runs a function on the Raft loop
+        uint64_t group = 0;
+        int32_t self = -1;
+        std::vector<int32_t> replicas;  // the preferred leader first
+        int tick_ms = 100;
+        int election_ticks = 10;
+        int64_t replica_lag_max_ms = 30000;  // replica.lag.time.max.ms
+    };
+
     partition(std::string topic, int32_t index, std::shared_ptr<storage::log> log,
-              const topic_settings& settings)
-        : _topic(std::move(topic)), _index(index), _log(std::move(log)), _settings(settings) {}
+              const topic_settings& settings, raft_binding binding);
 
     const std::string& topic() const { return _topic; }
     int32_t index() const { return _index; }
+    uint64_t group() const { return _binding.group; }
+    const std::vector<int32_t>& replicas() const { return _binding.replicas; }
+    // Reads only (and what storage itself does: retention, compaction); writes go through
+    // the Raft group.
     storage::log& log() { return *_log; }
     const storage::log& log() const { return *_log; }
     const std::shared_ptr<storage::log>& shared_log() const { return _log; }
-    topic_settings settings() const {
-        std::lock_guard lock(_waiters_mutex);
-        return _settings;
-    }
+    topic_settings settings() const;
     // AlterConfigs: new settings take effect for the next append, roll and cleaning pass.
-    void update_settings(const topic_settings& s) {
-        _log->set_config(s.log);
-        std::lock_guard lock(_waiters_mutex);
-        _settings = s;
-    }
+    void update_settings(const topic_settings& s);
 
-    // Single node: every appended record is committed (one replica, like Kafka with an ISR
-    // of one). With replication this becomes the Raft commit index.
-    int64_t high_watermark() const { return _log->end_offset(); }
+    // The offset after the last committed entry; never goes back.
+    int64_t high_watermark() const { return _high_watermark.load(std::memory_order_acquire); }
+    leadership leader() const;
+    // The replicas caught up with the leader within replica.lag.time.max.ms (as the leader
+    // last saw them; on a follower, what the leader's announcements said).
+    std::vector<int32_t> in_sync() const;
+    void set_in_sync(std::vector<int32_t> isr);
 
-    // `event` is signalled at the next append or flush (then forgotten).
-    void add_waiter(const std::shared_ptr<net::async_event>& event) {
-        std::lock_guard lock(_waiters_mutex);
-        // An idle partition is never woken, so waiters of long polls that ended elsewhere
-        // pile up: drop the dead ones whenever the list doubles.
-        if (_waiters.size() >= _prune_at) {
-            std::erase_if(_waiters, [](const auto& w) { return w.expired(); });
-            _prune_at = std::max<size_t>(64, _waiters.size() * 2);
-        }
-        _waiters.push_back(event);
-    }
-    void wake_waiters() {
-        std::vector<std::weak_ptr<net::async_event>> woken;
-        {
-            std::lock_guard lock(_waiters_mutex);
-            woken.swap(_waiters);
-        }
-        for (auto& w : woken) {
-            if (auto e = w.lock()) e->signal();
-        }
-    }
+    // Replicates the batches (any thread); `done` is called once, on the Raft loop, by the
+    // acks level: none once proposed, leader once written here, all once committed.
+    void replicate(replicate_request request, done_fn done);
+    // The first offset of the newest epoch at or below `epoch` and that epoch's end
+    // (OffsetForLeaderEpoch), read on the Raft loop; (-1, -1) when unknown.
+    void end_of_epoch(int64_t epoch, std::function<void(int64_t epoch, int64_t end)> done);
 
-    // Idempotent producers' sequences: check, append and record under this lock, so two
-    // batches of one producer cannot both pass the check.
-    std::unique_lock<std::mutex> lock_producers() { return std::unique_lock(_producers_mutex); }
-    producer_state& producers() { return _producers; }
+    // Fetch long polls: `event` is signalled at the next commit (then forgotten).
+    void add_waiter(const std::shared_ptr<net::async_event>& event);
+    void wake_waiters();
+
+    // ---- on the Raft loop ----
+    // The group's events; `replay_producers` rebuilds the producers' state from the log.
+    raft::group::observer observer();
+    // Idempotent producers' state from the log's batch headers (at open and after a
+    // truncation below what it had seen).
+    status rebuild_producers(int64_t below_offset, int64_t now_ms);
+    // Fails what waits (the node stops or the partition is closed).
+    void close();
+    // Called on every leadership change, with this partition (the manager announces it).
+    void on_leadership_change(std::function<void(const partition&)> fn) {
+        _leadership_listener = std::move(fn);
+    }
 
   private:
+    struct waiter {
+        int64_t last_offset;
+        int64_t term;
+        acks_level acks;
+        int64_t deadline_ms;
+        replicate_result result;
+        done_fn done;
+    };
+    struct parked {
+        replicate_request request;
+        done_fn done;
+    };
+    struct proposed {
+        int64_t base_offset;
+        int64_t term;
+    };
+
+    raft::group* find_group() const;
+    void run(replicate_request request, done_fn done);
+    bool quorum_reachable(const raft::raft_node& node) const;
+    void on_committed(int64_t commit);
+    void on_written(const raft::ready& rd);
+    void on_state_changed();
+    void on_tick();
+    void publish_leadership(const raft::raft_node& node);
+    void settle_waiters(raft::group& g, int64_t now_ms);
+    void release_parked(int64_t now_ms);
+    void apply_to_producers(const raft::entry& e);
+
     std::string _topic;
     int32_t _index;
     std::shared_ptr<storage::log> _log;
+    raft_binding _binding;
+
+    mutable std::mutex _mutex;  // guards the settings, leadership, ISR and fetch waiters
     topic_settings _settings;
-    mutable std::mutex _waiters_mutex;  // also guards _settings
+    leadership _leadership;
+    std::vector<int32_t> _in_sync;
     std::vector<std::weak_ptr<net::async_event>> _waiters;
     size_t _prune_at = 64;
-    std::mutex _producers_mutex;
+    std::atomic<int64_t> _high_watermark{0};
+
+    // Raft loop only.
     producer_state _producers;
+    int64_t _producers_through = -1;          // the last offset the producers' state reflects
+    std::deque<proposed> _proposed;           // applied to _producers at propose, not yet written
+    std::multimap<int64_t, waiter> _waiting;  // by last offset
+    std::vector<parked> _parked;              // wait for this leader to be ready
+    std::function<void(const partition&)> _leadership_listener;
+    bool _closed = false;
 };
 
 }  // namespace trib::cluster

@@ -7,12 +7,15 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/logging.h"
 #include "cluster/errc.h"
+#include "raft/host.h"
+#include "raft/log_store.h"
 #include "storage/file.h"
 
 namespace trib::cluster {
@@ -84,20 +87,19 @@ result<void, error> validate_partition_count(int32_t partitions) {
 }
 
 partition_manager::partition_manager(fs::path data_dir, topic_defaults defaults,
-                                     std::chrono::milliseconds cleaner_interval,
-                                     size_t flush_threads)
-    : _data_dir(std::move(data_dir)),
-      _defaults(defaults),
-      _flusher(flush_threads),
-      _cleaner(cleaner_interval) {}
+                                     std::chrono::milliseconds cleaner_interval)
+    : _data_dir(std::move(data_dir)), _defaults(defaults), _cleaner(cleaner_interval) {}
 
 partition_manager::~partition_manager() = default;
 
+void partition_manager::bind(replication_options options) {
+    _replication = std::move(options);
+}
+
 result<std::unique_ptr<partition_manager>, error> partition_manager::open(
-    const fs::path& data_dir, topic_defaults defaults, std::chrono::milliseconds cleaner_interval,
-    size_t flush_threads) {
+    const fs::path& data_dir, topic_defaults defaults, std::chrono::milliseconds cleaner_interval) {
     std::unique_ptr<partition_manager> pm(
-        new partition_manager(data_dir, defaults, cleaner_interval, flush_threads));
+        new partition_manager(data_dir, defaults, cleaner_interval));
     std::error_code ec;
     fs::create_directories(data_dir / topics_dir, ec);
     if (ec) return unexpected(storage_error("cannot create the topics directory", ec));
@@ -172,11 +174,12 @@ result<void, error> partition_manager::reconcile(const image_ptr& img, core::nod
         if (!failure) failure = std::move(e);
     };
 
-    // What this node serves: the partitions it is the first replica of.
+    // What this node holds: the partitions it is a replica of.
     std::map<std::pair<std::string, int32_t>, const core::topic*> wanted;
     for (const auto& [name, t] : img->topics) {
         for (size_t i = 0; i < t.partitions.size(); ++i) {
-            if (!t.partitions[i].empty() && t.partitions[i].front() == self) {
+            const auto& replicas = t.partitions[i];
+            if (std::find(replicas.begin(), replicas.end(), self) != replicas.end()) {
                 wanted[{name, static_cast<int32_t>(i)}] = &t;
             }
         }
@@ -234,12 +237,13 @@ result<void, error> partition_manager::reconcile(const image_ptr& img, core::nod
 
 result<std::shared_ptr<partition>, error> partition_manager::open_partition(const core::topic& t,
                                                                             int32_t index) {
+    TRIB_ASSERT_MSG(_replication.host != nullptr, "partitions opened before bind");
     auto settings = effective_settings(_defaults, t.configs);
     auto dir = partition_dir(t.name, index);
     std::error_code ec;
     bool existed = fs::exists(dir, ec);
-    auto opened = storage::log::open(dir, settings.log);
-    if (!opened) return unexpected(storage_error("cannot open " + dir.string(), opened.error()));
+    fs::create_directories(dir, ec);
+    if (ec) return unexpected(storage_error("cannot create " + dir.string(), ec));
     if (!read_topic_id(dir)) {
         auto text = hex(t.id);
         auto st = storage::write_file_durably(
@@ -250,37 +254,146 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
                 storage_error("cannot write the topic id in " + dir.string(), st.error()));
         }
     }
-    if (!existed) {
-        ::trib::log::get("cluster")->info("created partition {}-{}", t.name, index);
-    }
-    std::shared_ptr<storage::log> log(std::move(*opened));
-    auto p = std::make_shared<partition>(t.name, index, log, settings);
+    const core::replica_list& replicas = t.partitions[static_cast<size_t>(index)];
+    raft::configuration voters{.voters = {replicas.begin(), replicas.end()}};
+    std::sort(voters.voters.begin(), voters.voters.end());
+    auto store = raft::log_store::open(dir, voters, settings.log, dir);
+    if (!store) return unexpected(storage_error("cannot open " + dir.string(), store.error().code));
+    uint64_t group = t.groups[static_cast<size_t>(index)];
+    auto p = std::make_shared<partition>(
+        t.name, index, (*store)->data(), settings,
+        partition::raft_binding{.host = _replication.host,
+                                .post = _replication.post,
+                                .group = group,
+                                .self = _replication.self,
+                                .replicas = replicas,
+                                .tick_ms = _replication.tick_ms,
+                                .election_ticks = _replication.election_ticks,
+                                .replica_lag_max_ms = _replication.replica_lag_max_ms});
     // Idempotent producers' sequences come back from the batch headers.
-    auto replayed = log->for_each_batch_header([&](const model::batch_header& h) {
-        if (h.producer_id >= 0 && !h.is_control()) {
-            p->producers().record(h, h.base_offset, h.last_offset(), h.max_timestamp);
-        }
-    });
-    if (!replayed) {
+    if (auto st = p->rebuild_producers(INT64_MAX, wall_clock_ms()); !st) {
         return unexpected(
-            storage_error("cannot read the batch headers of " + dir.string(), replayed.error()));
+            storage_error("cannot read the batch headers of " + dir.string(), st.error()));
     }
-    p->producers().expire(wall_clock_ms());
+    bool fresh = (*store)->state().term == 0 && (*store)->last_offset() < 0;
+    auto g = _replication.host->insert_group(group, std::move(*store), _replication.election_ticks,
+                                             p->observer());
+    if (!g) return unexpected(g.error());
+    p->on_leadership_change(
+        [this](const partition& changed) { announce({announcement_of(changed)}); });
+    // Alone, or the preferred leader of a new group: no need to wait out a timeout first.
+    if (replicas.size() == 1 || (fresh && replicas.front() == _replication.self)) {
+        (*g)->node().campaign();
+    }
+    (*g)->pump();
+    if (!existed) {
+        ::trib::log::get("cluster")->info("created partition {}-{} (Raft group {}, replicas {})",
+                                          t.name, index, group, fmt::join(replicas, ","));
+    }
     std::weak_ptr<partition> weak = p;
-    _flusher.add(log, [weak] {
-        if (auto alive = weak.lock()) alive->wake_waiters();
+    _cleaner.add(p->shared_log(), [weak]() -> int64_t {
+        auto alive = weak.lock();
+        return alive ? alive->high_watermark() : 0;  // only committed data is cleaned
     });
-    _cleaner.add(log);
     return p;
 }
 
 void partition_manager::close_partition_locked(const std::string& name, int32_t index) {
     auto it = _partitions.find({name, index});
     if (it == _partitions.end()) return;
-    _flusher.remove(&it->second->log());
+    it->second->close();
+    _replication.host->remove_group(it->second->group());
+    _leaders.forget(it->second->group());
     _cleaner.remove(&it->second->log());
     _partitions.erase(it);
     _partition_topic.erase({name, index});
+}
+
+void partition_manager::close_all() {
+    std::unique_lock lock(_mutex);
+    while (!_partitions.empty()) {
+        auto [name, index] = _partitions.begin()->first;
+        close_partition_locked(name, index);
+    }
+}
+
+leader_announcement partition_manager::announcement_of(const partition& p) const {
+    auto l = p.leader();
+    return {.group = p.group(),
+            .leader = l.local ? _replication.self : -1,
+            .term = l.epoch,
+            .in_sync = l.local ? p.in_sync() : std::vector<int32_t>{}};
+}
+
+void partition_manager::announce(const std::vector<leader_announcement>& items) {
+    if (items.empty() || !_replication.announce) return;
+    // Only what this node leads is news to others; a step-down is learnt from the next
+    // leader's announcement (a higher term).
+    std::vector<leader_announcement> mine;
+    for (const auto& a : items) {
+        if (a.leader == _replication.self) mine.push_back(a);
+    }
+    if (mine.empty()) return;
+    for (const auto& a : mine)
+        _leaders.learn(a);
+    auto payload = encode_announcements(mine);
+    // On the Raft loop, which alone writes _image (reconcile): read without the lock, which
+    // reconcile may be holding right now (a partition it opens is elected at once).
+    if (!_image) return;
+    for (const auto& [id, b] : _image->brokers) {
+        if (id != _replication.self && !b.fenced) _replication.announce(id, payload);
+    }
+}
+
+bool partition_manager::on_announcement(std::span<const uint8_t> payload) {
+    auto items = decode_announcements(payload);
+    if (!items) return false;
+    for (const auto& a : *items)
+        _leaders.learn(a);
+    return true;
+}
+
+void partition_manager::tick() {
+    constexpr int64_t announce_every_ms = 2000;
+    int64_t now = steady_clock_ms();
+    if (now < _next_announce_ms) return;
+    _next_announce_ms = now + announce_every_ms;
+    std::vector<leader_announcement> items;
+    {
+        std::shared_lock lock(_mutex);
+        for (const auto& [key, p] : _partitions) {
+            if (p->leader().local) items.push_back(announcement_of(*p));
+        }
+    }
+    announce(items);
+}
+
+partition_state partition_manager::state_of(const core::image& img, const core::topic& t,
+                                            int32_t index) const {
+    partition_state out;
+    uint64_t group = t.groups[static_cast<size_t>(index)];
+    const auto& replicas = t.partitions[static_cast<size_t>(index)];
+    std::shared_ptr<partition> local = get(t.name, index);
+    if (local) {
+        auto l = local->leader();
+        out.leader = l.leader;
+        out.epoch = l.epoch;
+        out.in_sync = local->in_sync();
+    }
+    if (auto known = _leaders.find(group); known && known->term > out.epoch) {
+        // Another replica announced a newer leadership than this one has heard of.
+        out.leader = known->leader;
+        out.epoch = known->term;
+        out.in_sync = known->in_sync;
+        if (local && known->leader != _replication.self) local->set_in_sync(known->in_sync);
+    } else if (known && local && known->term == out.epoch && !local->leader().local) {
+        out.in_sync = known->in_sync;
+        local->set_in_sync(known->in_sync);
+    }
+    if (out.leader >= 0 && !img.live(out.leader)) out.leader = -1;
+    if (out.in_sync.empty()) out.in_sync = replicas;
+    std::erase_if(out.in_sync, [&](int32_t r) { return !img.live(r); });
+    return out;
 }
 
 partition_manager::image_ptr partition_manager::image() const {

@@ -4,8 +4,9 @@
 // partitions it no longer holds — deleted topics, also those deleted while this node was
 // down (a directory whose topic id the image does not know) — and applies changed settings.
 // Each partition's log lives in `<data>/topics/<topic>-<partition>/` with its topic id in
-// the file `topic_id`. Until partitions are replicated, a partition is served by its first
-// replica alone; the other replicas named in the image hold nothing yet.
+// the file `topic_id` and its Raft state beside the segments; every replica named in the
+// image is a member of the partition's Raft group (the controller numbers the groups).
+// reconcile and everything that touches the groups run on the Raft loop.
 //
 // The single-node layout before the controller kept the topics in `<data>/metadata.json`;
 // read_legacy reads it once, to move it into the controller log (app/node).
@@ -18,16 +19,17 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "base/result.h"
 #include "cluster/core/metadata.h"
+#include "cluster/leaders.h"
 #include "cluster/partition.h"
 #include "cluster/topic_config.h"
 #include "storage/cleaner.h"
-#include "storage/flusher.h"
 
 namespace trib::cluster {
 
@@ -47,6 +49,25 @@ struct legacy_metadata {
     std::vector<topic_info> topics;  // replicas empty
 };
 
+// How the partitions reach their Raft groups.
+struct replication_options {
+    raft::host* host = nullptr;
+    partition::post_fn post;  // onto the Raft loop
+    core::node_id self = -1;
+    int tick_ms = 100;
+    int election_ticks = 5;
+    int64_t replica_lag_max_ms = 30000;
+    // Sends a leadership announcement to a broker (best effort).
+    std::function<void(core::node_id, std::span<const uint8_t>)> announce;
+};
+
+// What Metadata says of a partition.
+struct partition_state {
+    int32_t leader = -1;  // -1: none known (or it is not live)
+    int64_t epoch = -1;
+    std::vector<int32_t> in_sync;
+};
+
 class partition_manager {
   public:
     static constexpr int32_t max_partitions = 100000;
@@ -54,8 +75,11 @@ class partition_manager {
 
     static result<std::unique_ptr<partition_manager>, error> open(
         const std::filesystem::path& data_dir, topic_defaults defaults,
-        std::chrono::milliseconds cleaner_interval, size_t flush_threads = 1);
+        std::chrono::milliseconds cleaner_interval);
     ~partition_manager();
+
+    // Before the first reconcile.
+    void bind(replication_options options);
 
     // nullopt when there is no metadata.json; an error when it is unreadable.
     static result<std::optional<legacy_metadata>, error> read_legacy(
@@ -75,18 +99,25 @@ class partition_manager {
     std::vector<topic_info> topics() const;
     std::optional<topic_info> topic(const std::string& name) const;
     std::optional<topic_info> topic_by_id(const topic_id& id) const;
-    // The partition if this node serves it, else null.
+    // The partition if this node holds a replica of it, else null.
     std::shared_ptr<partition> get(const std::string& name, int32_t index) const;
+    // Its leader (live brokers only), epoch and in-sync replicas, from the local replica or
+    // the leaders' announcements.
+    partition_state state_of(const core::image& img, const core::topic& t, int32_t index) const;
 
-    // Data was appended: schedule a flush by the partition's policy.
-    void appended(const partition& p) { _flusher.appended(&p.log()); }
-    // Asks for a flush now (acks=all); waiters of the partition are woken when it is done.
-    void request_flush(const partition& p) { _flusher.request(&p.log()); }
+    // Leadership announcements from another node (any thread); false when malformed.
+    bool on_announcement(std::span<const uint8_t> payload);
+    // On the Raft loop, every tick: announces every local leadership now and then.
+    void tick();
+    // On the Raft loop: closes every partition (the node stops).
+    void close_all();
 
   private:
     partition_manager(std::filesystem::path data_dir, topic_defaults defaults,
-                      std::chrono::milliseconds cleaner_interval, size_t flush_threads);
+                      std::chrono::milliseconds cleaner_interval);
     result<std::shared_ptr<partition>, error> open_partition(const core::topic& t, int32_t index);
+    void announce(const std::vector<leader_announcement>& items);
+    leader_announcement announcement_of(const partition& p) const;
     void close_partition_locked(const std::string& name, int32_t index);
     result<void, error> remove_dir(const std::filesystem::path& dir);
     std::filesystem::path partition_dir(const std::string& name, int32_t index) const;
@@ -97,7 +128,9 @@ class partition_manager {
     image_ptr _image;
     std::map<std::pair<std::string, int32_t>, std::shared_ptr<partition>> _partitions;
     std::map<std::pair<std::string, int32_t>, topic_id> _partition_topic;  // whose log it is
-    storage::flusher _flusher;
+    replication_options _replication;
+    leader_table _leaders;
+    int64_t _next_announce_ms = 0;
     storage::cleaner _cleaner;
 };
 

@@ -21,12 +21,17 @@ int64_t wall_clock_ms() {
 
 group::group(group_id id, const raft_options& options, std::unique_ptr<log_store> store,
              storage::flusher& flusher, asio::io_context& loop, send_fn send, commit_fn on_commit)
+    : group(id, options, std::move(store), flusher, loop, std::move(send),
+            observer{.committed = std::move(on_commit)}) {}
+
+group::group(group_id id, const raft_options& options, std::unique_ptr<log_store> store,
+             storage::flusher& flusher, asio::io_context& loop, send_fn send, observer events)
     : _id(id),
       _store(std::move(store)),
       _node(options, *_store, _store->state()),
       _flusher(flusher),
       _send(std::move(send)),
-      _on_commit(std::move(on_commit)) {
+      _events(std::move(events)) {
     std::weak_ptr<bool> alive = _alive;
     _flusher.add(_store->data(), [this, alive, &loop] {
         // On a flusher thread: hop back to the group's loop (if the group still exists).
@@ -46,6 +51,9 @@ group::~group() {
 void group::tick() {
     if (!_failed) {
         _node.tick();
+    }
+    if (_events.ticked) {
+        _events.ticked();
     }
 }
 
@@ -84,12 +92,29 @@ void group::fail(const std::string& what, std::error_code ec) {
     log::get("raft")->error("group {}: {} failed: {}; the group stops", _id, what, ec.message());
     _failed = true;
     _in_flight.reset();
+    if (_events.state_changed) {
+        _events.state_changed();
+    }
+}
+
+void group::notice_state() {
+    if (_node.role() == _seen_role && _node.term() == _seen_term &&
+        _node.leader() == _seen_leader) {
+        return;
+    }
+    _seen_role = _node.role();
+    _seen_term = _node.term();
+    _seen_leader = _node.leader();
+    if (_events.state_changed) {
+        _events.state_changed();
+    }
 }
 
 void group::pump() {
     if (_failed) {
         return;
     }
+    notice_state();
     if (_in_flight) {
         // A sync is under way: appends to followers and heartbeats go now, so the followers'
         // syncs overlap ours instead of following it.
@@ -112,6 +137,9 @@ void group::pump() {
     if (auto st = _store->write(*_in_flight, wall_clock_ms()); !st) {
         fail("a write", st.error());
         return;
+    }
+    if (_events.written && (_in_flight->snapshot || !_in_flight->entries.empty())) {
+        _events.written(*_in_flight);
     }
     if (_in_flight->entries.empty()) {
         finish();
@@ -142,8 +170,8 @@ void group::finish() {
         _send(_id, m);
     }
     _node.advance(rd);
-    if (rd.commit_offset && _on_commit) {
-        _on_commit(*rd.commit_offset);
+    if (rd.commit_offset && _events.committed) {
+        _events.committed(*rd.commit_offset);
     }
     pump();
 }

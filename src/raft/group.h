@@ -25,9 +25,22 @@ class group {
     // Entries through this offset are committed and durable here (a partition's high
     // watermark; the controller applies them).
     using commit_fn = std::function<void(offset_t)>;
+    // What the application of a data partition follows, each on the group's loop:
+    struct observer {
+        commit_fn committed;
+        // A ready's snapshot and entries were written to the log (not yet durable): the
+        // entries replace the log from their first offset on (a truncation when it is below
+        // the old end). Called before the group's messages promising them go out.
+        std::function<void(const ready&)> written;
+        // The role, term or known leader changed (checked after every pump).
+        std::function<void()> state_changed;
+        std::function<void()> ticked;  // after each tick of the group's timers
+    };
 
     group(group_id id, const raft_options& options, std::unique_ptr<log_store> store,
           storage::flusher& flusher, asio::io_context& loop, send_fn send, commit_fn on_commit);
+    group(group_id id, const raft_options& options, std::unique_ptr<log_store> store,
+          storage::flusher& flusher, asio::io_context& loop, send_fn send, observer events);
     ~group();
     group(const group&) = delete;
     group& operator=(const group&) = delete;
@@ -56,13 +69,17 @@ class group {
     void on_flushed();
     void finish();
     void fail(const std::string& what, std::error_code ec);
+    void notice_state();
 
     group_id _id;
     std::unique_ptr<log_store> _store;
     raft_node _node;
     storage::flusher& _flusher;
     send_fn _send;
-    commit_fn _on_commit;
+    observer _events;
+    raft::role _seen_role = raft::role::follower;
+    term_t _seen_term = -1;
+    node_id _seen_leader = no_node;
     std::optional<ready> _in_flight;
     offset_t _durable_needed = -1;  // the in-flight ready's last entry
     bool _failed = false;

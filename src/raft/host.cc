@@ -3,14 +3,15 @@
 #include <asio/post.hpp>
 #include <fmt/format.h>
 
+#include "base/assert.h"
 #include "base/logging.h"
 
 namespace trib::raft {
 
 namespace {
 
-// A frame's first byte says whose it is.
-enum class channel : uint8_t { raft = 0, rpc = 1 };
+// A frame's first byte says whose it is (host.h names the others).
+constexpr uint8_t raft_channel = 0;
 
 rpc::identity identity_of(const host_config& c) {
     rpc::identity id{.self = c.id, .cluster_id = c.cluster_id};
@@ -75,15 +76,32 @@ result<group*, error> host::add_group(group_id id, configuration bootstrap,
     if (!store) {
         return unexpected(store.error());
     }
+    return insert_group(id, std::move(*store), 0,
+                        group::observer{.committed = std::move(on_commit)});
+}
+
+result<group*, error> host::insert_group(group_id id, std::unique_ptr<log_store> store,
+                                         int election_ticks, group::observer events) {
+    if (_groups.contains(id)) {
+        return unexpected(error{make_error_code(errc::invalid_config_change),
+                                fmt::format("group {} exists", id)});
+    }
     raft_options options = _config.options;
     options.id = _config.id;
     options.seed = _config.options.seed * 1'000'003 + id;
+    if (election_ticks > 0) {
+        options.election_ticks = election_ticks;
+    }
     auto g = std::make_unique<group>(
-        id, options, std::move(*store), _flusher, _loop,
-        [this](group_id gid, const message& m) { queue(m.to, gid, m); }, std::move(on_commit));
+        id, options, std::move(store), _flusher, _loop,
+        [this](group_id gid, const message& m) { queue(m.to, gid, m); }, std::move(events));
     group* raw = g.get();
     _groups.emplace(id, std::move(g));
     return raw;
+}
+
+void host::remove_group(group_id id) {
+    _groups.erase(id);
 }
 
 group* host::find(group_id id) {
@@ -98,18 +116,30 @@ void host::schedule_tick() {
         if (ec || !alive.lock() || _stopped) {
             return;
         }
-        for (auto& [id, g] : _groups) {
-            g->tick();
-            g->pump();
+        std::vector<group_id> ids;
+        ids.reserve(_groups.size());
+        for (const auto& [id, g] : _groups) {
+            ids.push_back(id);
+        }
+        for (group_id id : ids) {  // a pump may add or close groups
+            if (group* g = find(id)) {
+                g->tick();
+                g->pump();
+            }
         }
         schedule_tick();
     });
 }
 
-void host::send_rpc(node_id to, std::span<const uint8_t> payload) {
+void host::set_handler(uint8_t channel, rpc_handler handler) {
+    TRIB_ASSERT(channel != 0);
+    _handlers[channel] = std::move(handler);
+}
+
+void host::send_on(uint8_t channel, node_id to, std::span<const uint8_t> payload) {
     std::vector<uint8_t> frame;
     frame.reserve(payload.size() + 1);
-    frame.push_back(static_cast<uint8_t>(channel::rpc));
+    frame.push_back(channel);
     frame.insert(frame.end(), payload.begin(), payload.end());
     _transport.send(to, frame);
 }
@@ -119,29 +149,31 @@ bool host::on_frame(node_id from, std::span<const uint8_t> whole) {
         return false;
     }
     auto frame = whole.subspan(1);
-    if (whole[0] == static_cast<uint8_t>(channel::rpc)) {
-        return !_rpc_handler || _rpc_handler(from, frame);
-    }
-    if (whole[0] != static_cast<uint8_t>(channel::raft)) {
-        return false;
+    if (whole[0] != raft_channel) {
+        auto handler = _handlers.find(whole[0]);
+        // A channel nobody here listens on: a malformed frame (the connection closes).
+        return handler != _handlers.end() && handler->second(from, frame);
     }
     auto messages = decode_frame(frame, from, _config.id);
     if (!messages) {
         return false;
     }
-    std::vector<group*> touched;
+    std::vector<group_id> touched;
     for (const auto& am : *messages) {
         group* g = find(am.group);
         if (g == nullptr) {
             continue;  // not (yet) ours: the sender retries
         }
         g->step(am.msg);
-        if (touched.empty() || touched.back() != g) {
-            touched.push_back(g);
+        if (touched.empty() || touched.back() != am.group) {
+            touched.push_back(am.group);
         }
     }
-    for (group* g : touched) {
-        g->pump();
+    // By id: pumping the controller's group may apply a change that closes another group.
+    for (group_id id : touched) {
+        if (group* g = find(id)) {
+            g->pump();
+        }
     }
     return true;
 }
@@ -149,7 +181,7 @@ bool host::on_frame(node_id from, std::span<const uint8_t> whole) {
 void host::queue(node_id to, group_id g, const message& m) {
     std::vector<uint8_t>& buffer = _outgoing[to];
     if (buffer.empty()) {
-        buffer.push_back(static_cast<uint8_t>(channel::raft));
+        buffer.push_back(raft_channel);
     }
     encode_message(g, m, buffer);
     if (buffer.size() >= frame_target_bytes) {

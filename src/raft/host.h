@@ -50,14 +50,30 @@ class host {
     // Frames other than Raft's (the controller's requests and answers) go to this handler;
     // it returns false for a malformed one (the connection is closed).
     using rpc_handler = std::function<bool(node_id from, std::span<const uint8_t> payload)>;
-    void set_rpc_handler(rpc_handler handler) { _rpc_handler = std::move(handler); }
+    void set_rpc_handler(rpc_handler handler) { set_handler(rpc_channel, std::move(handler)); }
     // Sends a payload to `to`'s rpc handler (best effort, like every frame).
-    void send_rpc(node_id to, std::span<const uint8_t> payload);
+    void send_rpc(node_id to, std::span<const uint8_t> payload) {
+        send_on(rpc_channel, to, payload);
+    }
+    // Frames start with a channel byte: 0 is Raft's, 1 the controller's, 2 the partitions'
+    // leadership announcements.
+    static constexpr uint8_t rpc_channel = 1;
+    static constexpr uint8_t leadership_channel = 2;
+    void set_handler(uint8_t channel, rpc_handler handler);
+    void send_on(uint8_t channel, node_id to, std::span<const uint8_t> payload);
     rpc::transport& transport() { return _transport; }
-    // Opens (or creates) a group; `bootstrap` are its voters if it is new.
+    // Opens (or creates) a group in `dir/group-<id>`; `bootstrap` are its voters if it is new.
     result<group*, error> add_group(group_id id, configuration bootstrap,
                                     group::commit_fn on_commit = {});
+    // A data partition's group on a store the caller opened (its segments and state in one
+    // directory, its own log settings), with its own election timeout (ticks; 0: the
+    // host's) and the events its state machine follows.
+    result<group*, error> insert_group(group_id id, std::unique_ptr<log_store> store,
+                                       int election_ticks, group::observer events);
+    // Closes a group (its files stay); messages for it are dropped from now on.
+    void remove_group(group_id id);
     group* find(group_id id);
+    const raft_options& options() const { return _config.options; }
     void stop();
     const rpc::transport_stats& transport_stats() const { return _transport.stats(); }
 
@@ -74,7 +90,7 @@ class host {
     asio::steady_timer _ticker;
     std::map<group_id, std::unique_ptr<group>> _groups;
     std::map<node_id, std::vector<uint8_t>> _outgoing;
-    rpc_handler _rpc_handler;
+    std::map<uint8_t, rpc_handler> _handlers;
     bool _flush_posted = false;
     bool _stopped = false;
     std::shared_ptr<bool> _alive = std::make_shared<bool>(true);  // for queued handlers

@@ -48,11 +48,12 @@ status write_sealed(const fs::path& path, std::vector<uint8_t> data) {
 
 result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
                                                           configuration bootstrap,
-                                                          storage::log_config config) {
+                                                          storage::log_config config,
+                                                          const std::optional<fs::path>& log_dir) {
     auto fail = [&](std::error_code ec, const std::string& what) {
         return unexpected(error{ec, fmt::format("raft store {}: {}", dir.string(), what)});
     };
-    auto data = storage::log::open(dir / "log", config);
+    auto data = storage::log::open(log_dir.value_or(dir / "log"), config);
     if (!data) {
         return fail(data.error(), "cannot open the log: " + data.error().message());
     }
@@ -97,9 +98,15 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
             return fail(make_error_code(storage::errc::corrupt_data), "raft_snapshot malformed");
         }
         s->_snap = std::move(sn);
-    } else if (auto st = s->write_snapshot(s->_snap); !st) {
+    } else {
         // A new store: its first voters are kept, so a later start with other ones is seen.
-        return fail(st.error(), "cannot write raft_snapshot: " + st.error().message());
+        // Batches already there (written before replication, by this node alone, with
+        // partitionLeaderEpoch 0) become entries of term 0 that the first leader commits;
+        // retention may have moved the log's start, where the snapshot point goes.
+        s->_snap.last_offset = s->_log->start_offset() - 1;
+        if (auto st = s->write_snapshot(s->_snap); !st) {
+            return fail(st.error(), "cannot write raft_snapshot: " + st.error().message());
+        }
     }
     if (auto st = s->index_log(); !st) {
         return fail(st.error(), "cannot index the log: " + st.error().message());

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "base/error.h"
 #include "raft/core/stable_log.h"
@@ -16,11 +17,15 @@ namespace trib::raft {
 
 class log_store final : public stable_log {
   public:
-    // Opens or creates the store in `dir`; a new store's snapshot is at -1 with `bootstrap`,
-    // written at once (an existing store keeps its own voters, whatever `bootstrap` says).
-    static result<std::unique_ptr<log_store>, error> open(const std::filesystem::path& dir,
-                                                          configuration bootstrap,
-                                                          storage::log_config config);
+    // Opens or creates the store in `dir`, its log in `dir/log` or, given, `log_dir` (a
+    // partition keeps its segments and the state files in one directory). A new store's
+    // snapshot is at -1 with `bootstrap`, written at once (an existing store keeps its own
+    // voters, whatever `bootstrap` says). A log that holds batches but no Raft state yet (a
+    // partition from before replication, every batch's epoch 0) keeps them as entries of
+    // term 0, after a snapshot point just before its start.
+    static result<std::unique_ptr<log_store>, error> open(
+        const std::filesystem::path& dir, configuration bootstrap, storage::log_config config,
+        const std::optional<std::filesystem::path>& log_dir = std::nullopt);
 
     raft::snapshot snapshot() const override { return _snap; }
     offset_t last_offset() const override;
@@ -31,6 +36,8 @@ class log_store final : public stable_log {
     std::vector<std::pair<offset_t, configuration>> configs() const override { return _configs; }
 
     hard_state state() const { return _hard; }
+    // The first offset of each run of one term in the log, ascending (OffsetForLeaderEpoch).
+    const std::vector<std::pair<offset_t, term_t>>& term_starts() const { return _terms; }
     // The ready's hard state and snapshot are durable when this returns; its entries are
     // written and become durable with the next flush of data() (the group commit).
     status write(const ready& rd, int64_t now_ms);

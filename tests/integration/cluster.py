@@ -77,6 +77,20 @@ class Cluster:
             out[name] = (error, sorted(parts))
         return {"brokers": brokers, "controller": controller, "topics": out}
 
+    def wait_for_leaders(self, topic, timeout=20):
+        """Until every live node names a leader for each partition of `topic` (Raft elects
+        them after the topic is created)."""
+        def elected():
+            for i, b in self.nodes.items():
+                if not b.alive:
+                    continue
+                topics = self.metadata(i, [topic])["topics"]
+                if topic not in topics or any(leader < 0 for _, _, leader, _, _ in
+                                              topics[topic][1]):
+                    return False
+            return True
+        wait_until(elected, timeout, f"leaders elected for {topic}")
+
     def controller_leader(self):
         """The node that logged leading the controller in the highest term, among those up."""
         import re

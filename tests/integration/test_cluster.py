@@ -48,9 +48,11 @@ def cluster(tributary_bin, tmp_path):
     assert not problems, "\n".join(problems)
 
 
-def create(bootstrap, name, partitions, rf=1):
+def create(bootstrap, name, partitions, rf=1, cluster=None):
     adm = AdminClient({"bootstrap.servers": bootstrap})
     adm.create_topics([NewTopic(name, partitions, rf)], request_timeout=30)[name].result(30)
+    if cluster is not None:
+        cluster.wait_for_leaders(name)
 
 
 def led_by(cluster, node, topic):
@@ -59,7 +61,7 @@ def led_by(cluster, node, topic):
 
 
 def test_a_topic_created_through_one_node_has_one_layout_everywhere(cluster):
-    create(cluster.bootstrap(2), "six", 6)
+    create(cluster.bootstrap(2), "six", 6, cluster=cluster)
     views = [cluster.metadata(i, ["six"]) for i in (1, 2, 3)]
     assert views[0]["topics"] == views[1]["topics"] == views[2]["topics"]
     assert all(v["brokers"] == views[0]["brokers"] for v in views)
@@ -72,7 +74,7 @@ def test_a_topic_created_through_one_node_has_one_layout_everywhere(cluster):
 
 
 def test_clients_produce_and_consume_through_one_bootstrap_node(cluster):
-    create(cluster.bootstrap(1), "events", 6)
+    create(cluster.bootstrap(1), "events", 6, cluster=cluster)
     # confluent-kafka, bootstrapping from node 3 only.
     p = Producer({"bootstrap.servers": cluster.bootstrap(3), "enable.idempotence": True})
     failed = []
@@ -149,7 +151,7 @@ def produce_v3_body(topic, partition):
 
 
 def test_other_nodes_partitions_and_groups_are_refused_with_the_codes_clients_follow(cluster):
-    create(cluster.bootstrap(1), "placed", 3)
+    create(cluster.bootstrap(1), "placed", 3, cluster=cluster)
     leaders = led_by(cluster, 1, "placed")
     partition, leader = next((p, l) for p, l in leaders.items() if l == 1)
     other = 2
@@ -206,7 +208,7 @@ def test_the_controller_leader_killed_during_topic_creations_is_replaced(cluster
 
 
 def test_a_killed_broker_is_fenced_and_unfenced_when_it_returns(cluster):
-    create(cluster.bootstrap(1), "fence", 3)
+    create(cluster.bootstrap(1), "fence", 3, cluster=cluster)
     leaders = led_by(cluster, 1, "fence")
     victim = 3
     cluster.nodes[victim].kill()
@@ -227,7 +229,7 @@ def test_a_killed_broker_is_fenced_and_unfenced_when_it_returns(cluster):
 
 
 def test_a_topic_deleted_while_a_node_was_down_is_gone_when_it_returns(cluster):
-    create(cluster.bootstrap(1), "doomed", 6)
+    create(cluster.bootstrap(1), "doomed", 6, cluster=cluster)
     down = 3
     data = cluster.nodes[down].data_dir / "topics"
     held = [p for p, l in led_by(cluster, 1, "doomed").items() if l == down]

@@ -1,5 +1,7 @@
 #include "cluster/core/codec.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "base/byte_io.h"
@@ -12,8 +14,8 @@ namespace {
 
 constexpr uint8_t command_version = 1;
 constexpr uint32_t image_magic = 0x544d4458;  // "TMDX"
-constexpr uint16_t image_version = 1;
-constexpr size_t image_header_bytes = 14;  // magic, version, crc, body length
+constexpr uint16_t image_version = 2;         // 2: Raft group ids (1 had none)
+constexpr size_t image_header_bytes = 14;     // magic, version, crc, body length
 
 // Command types on the wire: the variant's index is not used, so reordering the variant
 // cannot change the format.
@@ -323,6 +325,10 @@ result<std::vector<command>, std::string> commands_of_batch(std::span<const uint
 }
 
 std::vector<uint8_t> encode_image(const image& img) {
+    return encode_image_version(img, image_version);
+}
+
+std::vector<uint8_t> encode_image_version(const image& img, uint16_t version) {
     std::vector<uint8_t> body;
     byte_writer w(body);
     w.i64(img.applied_offset);
@@ -336,11 +342,17 @@ std::vector<uint8_t> encode_image(const image& img) {
     w.u32(static_cast<uint32_t>(img.topics.size()));
     for (const auto& [name, t] : img.topics) {
         put_topic(w, t);
+        for (uint64_t g : version > 1 ? t.groups : std::vector<uint64_t>{}) {
+            w.u64(g);
+        }
+    }
+    if (version > 1) {
+        w.u64(img.next_group_id);
     }
     std::vector<uint8_t> out;
     byte_writer h(out);
     h.u32(image_magic);
-    h.u16(image_version);
+    h.u16(version);
     h.u32(model::crc32c(body));
     h.u32(static_cast<uint32_t>(body.size()));
     h.raw(body);
@@ -356,8 +368,9 @@ result<image, std::string> decode_image(std::span<const uint8_t> bytes) {
     if (h.u32() != image_magic) {
         return unexpected(std::string("not a controller snapshot (bad magic)"));
     }
-    if (uint16_t v = h.u16(); v != image_version) {
-        return unexpected(fmt::format("unknown snapshot version {}", v));
+    uint16_t version = h.u16();
+    if (version != image_version && version != 1) {
+        return unexpected(fmt::format("unknown snapshot version {}", version));
     }
     uint32_t crc = h.u32();
     uint32_t length = h.u32();
@@ -385,12 +398,33 @@ result<image, std::string> decode_image(std::span<const uint8_t> bytes) {
         img.brokers[b.id] = std::move(b);
     }
     uint32_t topics = get_count(r, 26);
+    std::set<uint64_t> groups_seen;
     for (uint32_t i = 0; i < topics && r.ok(); ++i) {
         topic t = get_topic(r);
         if (img.topics.contains(t.name)) {
             r.fail();
         }
+        for (size_t p = 0; version > 1 && p < t.partitions.size() && r.ok(); ++p) {
+            uint64_t g = r.u64();
+            if (g == 0 || !groups_seen.insert(g).second) {
+                r.fail();  // group 0 is the controller's; no two partitions share one
+            }
+            t.groups.push_back(g);
+        }
         img.topics.emplace(t.name, std::move(t));
+    }
+    if (version > 1) {
+        img.next_group_id = r.u64();
+        if (!groups_seen.empty() && *groups_seen.rbegin() >= img.next_group_id) {
+            r.fail();
+        }
+    } else {
+        // Version 1 (before replication) numbered no groups: number them in name order.
+        for (auto& [name, t] : img.topics) {
+            for (size_t p = 0; p < t.partitions.size(); ++p) {
+                t.groups.push_back(img.next_group_id++);
+            }
+        }
     }
     if (!r.ok() || !r.done()) {
         return unexpected(std::string("snapshot body malformed"));

@@ -33,6 +33,8 @@ std::vector<uint8_t> command_batch(const command& cmd, int64_t now_ms);
 result<std::vector<command>, std::string> commands_of_batch(std::span<const uint8_t> batch);
 
 std::vector<uint8_t> encode_image(const image& img);
+// The same in an older snapshot version (tests of the upgrade path); 1 carries no group ids.
+std::vector<uint8_t> encode_image_version(const image& img, uint16_t version);
 result<image, std::string> decode_image(std::span<const uint8_t> bytes);
 
 }  // namespace trib::cluster::core

@@ -102,7 +102,10 @@ struct applier {
         if (auto checked = check_assignment(img, c.t.partitions); checked != outcome::applied) {
             return {checked};
         }
-        img.topics.emplace(c.t.name, c.t);
+        topic t = c.t;
+        t.groups.clear();
+        number_groups(t, t.partitions.size());
+        img.topics.emplace(t.name, std::move(t));
         return {};
     }
     apply_result operator()(const delete_topic& c) const {
@@ -126,6 +129,7 @@ struct applier {
             return {checked};
         }
         t->partitions.insert(t->partitions.end(), c.added.begin(), c.added.end());
+        number_groups(*t, c.added.size());
         return {};
     }
     apply_result operator()(const set_topic_configs& c) const {
@@ -143,6 +147,13 @@ struct applier {
         int64_t first = img.next_producer_id;
         img.next_producer_id += c.count;
         return {outcome::applied, first};
+    }
+
+    // Gives the topic's last `added` partitions the next Raft group ids.
+    void number_groups(topic& t, size_t added) const {
+        for (size_t i = 0; i < added; ++i) {
+            t.groups.push_back(img.next_group_id++);
+        }
     }
 
     apply_result set_fenced(node_id id, uint64_t incarnation, bool fenced) const {

@@ -46,6 +46,8 @@ struct topic {
     std::string name;
     std::map<std::string, std::string> configs;  // overrides, validated and normalised
     std::vector<replica_list> partitions;
+    // Each partition's Raft group, numbered by `apply` (commands leave this empty).
+    std::vector<uint64_t> groups;
     friend bool operator==(const topic&, const topic&) = default;
 };
 
@@ -54,6 +56,7 @@ struct image {
     std::map<node_id, broker> brokers;
     std::map<std::string, topic> topics;
     int64_t next_producer_id = 0;
+    uint64_t next_group_id = 1;   // Raft group 0 is the controller's own
     int64_t applied_offset = -1;  // the last log entry applied to this image
     friend bool operator==(const image&, const image&) = default;
 

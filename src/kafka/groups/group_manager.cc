@@ -24,6 +24,7 @@ int32_t java_string_hash(const std::string& s) {
 }
 
 constexpr size_t max_replay_batch = size_t{64} << 20;
+constexpr int64_t write_timeout_ms = 30'000;
 
 }  // namespace
 
@@ -55,9 +56,15 @@ result<void, error> group_manager::refresh(int64_t now_ms) {
     size_t skipped = 0;
     size_t loaded = 0;
     for (int32_t p = 0; p < _cfg.log_partitions; ++p) {
-        if (_loaded.contains(p)) continue;
         auto part = _partitions.get(log_topic, p);
-        if (!part) continue;  // served by another node, or not created yet
+        bool leading = part && part->leader().ready;
+        if (!leading) {
+            // Led elsewhere now: this node stops answering for its groups (NOT_COORDINATOR);
+            // the next time it leads, it loads them afresh from the log.
+            _loaded.erase(p);
+            continue;
+        }
+        if (_loaded.contains(p)) continue;
         TRIB_TRY(replay(*part, records, skipped));
         _loaded.insert(p);
         ++loaded;
@@ -73,16 +80,17 @@ group_manager::ownership group_manager::owner_of(const std::string& group_id) co
     std::lock_guard lock(_mutex);
     if (!_partitions.topic(log_topic)) return ownership::elsewhere;
     int32_t p = partition_for(group_id);
-    if (_loaded.contains(p)) return ownership::here;
-    return _partitions.get(log_topic, p) ? ownership::loading : ownership::elsewhere;
+    auto part = _partitions.get(log_topic, p);
+    if (!part || !part->leader().local) return ownership::elsewhere;
+    return _loaded.contains(p) && part->leader().ready ? ownership::here : ownership::loading;
 }
 
 result<void, error> group_manager::replay(cluster::partition& part, size_t& records,
                                           size_t& skipped) {
     int64_t offset = part.log().start_offset();
-    int64_t end = part.log().end_offset();
+    int64_t end = part.high_watermark();  // what is committed
     while (offset < end) {
-        auto got = part.log().read(offset, size_t{1} << 20);
+        auto got = part.log().read(offset, size_t{1} << 20, end);
         if (!got) {
             return unexpected(
                 error{got.error(), fmt::format("cannot read {}-{} at {}: {}", log_topic,
@@ -114,7 +122,8 @@ result<void, error> group_manager::replay(cluster::partition& part, size_t& reco
     return {};
 }
 
-int16_t group_manager::write(std::vector<log_record> records, std::vector<durable_mark>& marks) {
+int16_t group_manager::write(std::vector<log_record> records, std::vector<durable_mark>& marks,
+                             const asio::any_io_executor* executor) {
     if (records.empty()) return error_code::none;
     std::map<int32_t, std::vector<model::record>> by_partition;
     int64_t now = wall_clock_ms();
@@ -128,27 +137,31 @@ int16_t group_manager::write(std::vector<log_record> records, std::vector<durabl
     int16_t result = error_code::none;
     for (auto& [p, batch_records] : by_partition) {
         auto part = _partitions.get(log_topic, p);
-        if (!part) {
-            result = error_code::coordinator_not_available;
+        if (!part || !part->leader().local) {
+            result = error_code::not_coordinator;
             continue;
         }
-        model::batch_options opts;
-        opts.partition_leader_epoch = 0;
-        auto batch = model::build_batch(opts, batch_records);
+        auto batch = model::build_batch({}, batch_records);
         if (!batch) {
-            result = error_code::unknown_server_error;
-            continue;
-        }
-        auto appended = part->log().append(*batch, now);
-        if (!appended) {
-            log::get("groups")->error("cannot write to {}-{}: {}", log_topic, p,
-                                      appended.error().message());
             result = error_code::coordinator_not_available;
             continue;
         }
-        part->wake_waiters();
-        _partitions.appended(*part);
-        marks.push_back({part, appended->last_offset});
+        cluster::replicate_request write{.acks = cluster::acks_level::all,
+                                         .deadline_ms = steady_clock_ms() + write_timeout_ms,
+                                         .now_ms = now};
+        write.batches.push_back(std::move(*batch));
+        std::shared_ptr<net::later<cluster::replicate_result>> answer;
+        if (executor != nullptr) {
+            answer = std::make_shared<net::later<cluster::replicate_result>>(*executor);
+        }
+        part->replicate(std::move(write), [answer, p](cluster::replicate_result r) {
+            if (answer) {
+                answer->set(r);
+            } else if (r.code != cluster::replicate_errc::none) {
+                log::get("groups")->warn("a write to {}-{} failed", log_topic, p);
+            }
+        });
+        if (answer) marks.push_back({part, answer});
     }
     return result;
 }
@@ -165,7 +178,7 @@ void group_manager::tick(int64_t now_ms) {
         _coordinator.fire_due(now_ms);
     }
     // Expiry tombstones need no one to wait for them.
-    (void)write(_coordinator.take_records(), ignored);
+    (void)write(_coordinator.take_records(), ignored, nullptr);
 }
 
 int64_t group_manager::next_tick_locked() const {

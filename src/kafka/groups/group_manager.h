@@ -16,6 +16,7 @@
 #include "base/result.h"
 #include "cluster/partition_manager.h"
 #include "kafka/groups/core/coordinator.h"
+#include "net/later.h"
 
 namespace trib::kafka::groups {
 
@@ -24,10 +25,10 @@ struct group_manager_config {
     int32_t log_partitions = 16;  // offsets.topic.num.partitions
 };
 
-// Where a write landed: answer the client once the partition is durable past `last_offset`.
+// A write to the group log: answer the client once it is committed (the answer comes).
 struct durable_mark {
     std::shared_ptr<cluster::partition> partition;
-    int64_t last_offset = -1;
+    std::shared_ptr<net::later<cluster::replicate_result>> answer;
 };
 
 class group_manager {
@@ -44,11 +45,13 @@ class group_manager {
     // Runs `fn(coordinator&)` under the lock and appends the records it produced. Returns
     // what fn returned; `marks` gets where the records went, `write_error` a Kafka error code
     // if they could not be written.
+    // With an executor (the waiting handler's) each mark carries the write's answer.
     template <typename Fn>
-    auto run(Fn&& fn, std::vector<durable_mark>& marks, int16_t& write_error) {
+    auto run(Fn&& fn, std::vector<durable_mark>& marks, int16_t& write_error,
+             const asio::any_io_executor* executor = nullptr) {
         std::lock_guard lock(_mutex);
         auto out = fn(_coordinator);
-        write_error = write(_coordinator.take_records(), marks);
+        write_error = write(_coordinator.take_records(), marks, executor);
         announce_deadline();
         return out;
     }
@@ -66,11 +69,13 @@ class group_manager {
 
     int32_t partition_for(const std::string& group_id) const;
 
-    // Loads the groups of group-log partitions this node serves now and has not loaded yet
-    // (after the partitions changed: at start, once the topic is created).
+    // Loads the groups of group-log partitions this node leads now (once the leader has
+    // committed an entry of its term, so it holds the whole committed log) and has not
+    // loaded yet, and stops coordinating those it no longer leads. Called after the
+    // partitions or their leaders change (on the Raft loop's tick).
     result<void, error> refresh(int64_t now_ms);
-    // Whether this node coordinates `group_id`: its group-log partition is here and loaded,
-    // here and still loading, or elsewhere (NOT_COORDINATOR).
+    // Whether this node coordinates `group_id`: its group-log partition is led here and
+    // loaded, led here and still loading, or elsewhere (NOT_COORDINATOR).
     enum class ownership { here, loading, elsewhere };
     ownership owner_of(const std::string& group_id) const;
 
@@ -80,7 +85,8 @@ class group_manager {
     result<void, error> replay(cluster::partition& part, size_t& records, size_t& skipped);
     void announce_deadline();
     int64_t next_tick_locked() const;
-    int16_t write(std::vector<log_record> records, std::vector<durable_mark>& marks);
+    int16_t write(std::vector<log_record> records, std::vector<durable_mark>& marks,
+                  const asio::any_io_executor* executor);
 
     cluster::partition_manager& _partitions;
     group_manager_config _cfg;

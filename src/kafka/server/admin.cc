@@ -96,6 +96,8 @@ asio::awaitable<p::delete_records_response> handle_delete_records(request_contex
                 out.error_code = missing_partition_error(ctx.b, t.name, dp.partition_index);
                 continue;
             }
+            out.error_code = leader_error(*part, -1);
+            if (out.error_code != error_code::none) continue;
             int64_t hw = part->high_watermark();
             int64_t offset = dp.offset == -1 ? hw : dp.offset;  // -1: up to the high watermark
             if (offset < 0 || offset > hw) {
@@ -266,9 +268,12 @@ asio::awaitable<p::alter_configs_response> handle_alter_configs(request_context&
     co_return resp;
 }
 
+// IncrementalAlterConfigs' operations. (At namespace scope: g++ 12 crashes on a local enum
+// inside this coroutine.)
+enum : int8_t { op_set = 0, op_delete = 1, op_append = 2, op_subtract = 3 };
+
 asio::awaitable<p::incremental_alter_configs_response> handle_incremental_alter_configs(
     request_context& ctx, p::incremental_alter_configs_request& req) {
-    enum : int8_t { op_set = 0, op_delete = 1, op_append = 2, op_subtract = 3 };
     p::incremental_alter_configs_response resp;
     for (const auto& r : req.resources) {
         auto& out = resp.responses.emplace_back();

@@ -4,14 +4,14 @@
 
 #include "cluster/controller.h"
 #include "kafka/protocol/error_codes.h"
-#include "kafka/server/later.h"
+#include "net/later.h"
 
 namespace trib::kafka {
 
 asio::awaitable<cluster::controller_response> ask_controller(request_context& ctx,
                                                              cluster::controller_request request,
                                                              std::chrono::milliseconds timeout) {
-    auto answer = std::make_shared<later<cluster::controller_response>>(ctx.executor);
+    auto answer = std::make_shared<net::later<cluster::controller_response>>(ctx.executor);
     ctx.b.controller->submit(std::move(request), timeout, [answer](cluster::controller_response r) {
         answer->set(std::move(r));
     });

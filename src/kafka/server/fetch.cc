@@ -51,13 +51,18 @@ size_t read_all(request_context& ctx, const p::fetch_request& req,
             out.error_code = missing_partition_error(ctx.b, t.topic, t.partition);
             continue;
         }
+        out.error_code = leader_error(*out.part, t.current_leader_epoch);
+        if (out.error_code != error_code::none) continue;
         auto& log = out.part->log();
         out.high_watermark = out.part->high_watermark();
         out.log_start = log.start_offset();
-        if (t.fetch_offset < out.log_start || t.fetch_offset > out.high_watermark) {
+        // Out of range only outside the log: between the high watermark and the log's end
+        // (not yet committed) is empty, or every client would reset its position.
+        if (t.fetch_offset < out.log_start || t.fetch_offset > log.end_offset()) {
             out.error_code = error_code::offset_out_of_range;
             continue;
         }
+        if (t.fetch_offset > out.high_watermark) continue;
         if (t.fetch_offset == out.high_watermark || t.max_bytes <= 0) continue;
         // Only the response's first batch may go past the limits (whole, so a consumer can
         // always progress); a later partition whose next batch does not fit what is left of
@@ -84,7 +89,8 @@ fetch_session_request session_request_of(const p::fetch_request& req) {
             out.partitions.push_back({.topic = topic.topic,
                                       .partition = fp.partition,
                                       .fetch_offset = fp.fetch_offset,
-                                      .max_bytes = fp.partition_max_bytes});
+                                      .max_bytes = fp.partition_max_bytes,
+                                      .current_leader_epoch = fp.current_leader_epoch});
         }
     }
     for (const auto& forgotten : req.forgotten_topics_data) {
@@ -141,6 +147,15 @@ void fill_response(fetch_response& resp, std::span<const fetch_target> targets,
 }
 
 }  // namespace
+
+int16_t leader_error(const cluster::partition& part, int32_t current_epoch) {
+    auto l = part.leader();
+    if (!l.local) return error_code::not_leader_or_follower;
+    if (current_epoch < 0) return error_code::none;
+    if (current_epoch < l.epoch) return error_code::fenced_leader_epoch;
+    if (current_epoch > l.epoch) return error_code::unknown_leader_epoch;
+    return error_code::none;
+}
 
 asio::awaitable<fetch_response> handle_fetch(request_context& ctx, p::fetch_request& req) {
     fetch_response resp;
@@ -203,9 +218,20 @@ asio::awaitable<p::list_offsets_response> handle_list_offsets(request_context& c
                 out.error_code = missing_partition_error(ctx.b, topic.name, lp.partition_index);
                 continue;
             }
+            int32_t epoch = ctx.version() >= 4 ? lp.current_leader_epoch : -1;
+            out.error_code = leader_error(*part, epoch);
+            if (out.error_code != error_code::none) continue;
+            auto leadership = part->leader();
             int64_t offset = -1;
             int64_t timestamp = -1;
             if (lp.timestamp == latest_timestamp) {
+                if (!leadership.ready) {
+                    // A new leader's high watermark may lag the old one's until it commits
+                    // an entry of its term (CLUSTER_PROTOCOL.md).
+                    out.error_code = ctx.version() >= 5 ? error_code::offset_not_available
+                                                        : error_code::leader_not_available;
+                    continue;
+                }
                 offset = part->high_watermark();
             } else if (lp.timestamp == earliest_timestamp) {
                 offset = part->log().start_offset();
@@ -228,7 +254,7 @@ asio::awaitable<p::list_offsets_response> handle_list_offsets(request_context& c
             } else {
                 out.offset = offset;
                 out.timestamp = timestamp;
-                if (ctx.version() >= 4) out.leader_epoch = 0;
+                if (ctx.version() >= 4) out.leader_epoch = static_cast<int32_t>(leadership.epoch);
             }
         }
     }

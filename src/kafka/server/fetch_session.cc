@@ -55,6 +55,7 @@ fetch_session_cache::begin_result fetch_session_cache::begin(fetch_session_reque
         } else {
             known->fetch_offset = update.fetch_offset;
             known->max_bytes = update.max_bytes;
+            known->current_leader_epoch = update.current_leader_epoch;
         }
     }
     s.next_epoch = s.next_epoch == INT32_MAX ? 1 : s.next_epoch + 1;

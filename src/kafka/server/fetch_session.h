@@ -22,6 +22,7 @@ struct fetch_target {
     int32_t partition = 0;
     int64_t fetch_offset = 0;
     int32_t max_bytes = 0;
+    int32_t current_leader_epoch = -1;  // KIP-320: -1 asks for no check
     // What the previous response of the session told the client; -1 before the first.
     int64_t sent_high_watermark = -1;
     int64_t sent_log_start = -1;

@@ -24,7 +24,7 @@
 #include "kafka/protocol/sync_group.h"
 #include "kafka/server/controller_calls.h"
 #include "kafka/server/handlers.h"
-#include "kafka/server/later.h"
+#include "net/later.h"
 
 namespace trib::kafka {
 
@@ -37,7 +37,6 @@ constexpr int8_t group_key_type = 0;
 constexpr const char* transactions_unsupported =
     "Tributary does not support transactions yet: use an idempotent producer "
     "(enable.idempotence) without transactional.id";
-constexpr auto durable_timeout = std::chrono::seconds(30);
 
 // Runs `fn` on the coordinator and waits until what it wrote is durable.
 template <typename Fn>
@@ -45,14 +44,15 @@ asio::awaitable<std::pair<decltype(std::declval<Fn>()(std::declval<g::coordinato
 run_durably(request_context& ctx, Fn fn) {
     std::vector<g::durable_mark> marks;
     int16_t write_error = error_code::none;
-    auto out = ctx.b.groups->run(fn, marks, write_error);
-    auto deadline = std::chrono::steady_clock::now() + durable_timeout;
+    auto out = ctx.b.groups->run(fn, marks, write_error, &ctx.executor);
     for (const auto& m : marks) {
-        int16_t code = co_await wait_durable(ctx, *m.partition, m.last_offset, deadline);
-        if (code != error_code::none && write_error == error_code::none) {
-            // A failed log makes the client look for the coordinator again.
-            write_error = code == error_code::request_timed_out
+        auto written = co_await m.answer->get();
+        if (written.code != cluster::replicate_errc::none && write_error == error_code::none) {
+            // Led elsewhere now, or a failed log: the client looks for the coordinator again.
+            write_error = written.code == cluster::replicate_errc::timed_out
                               ? error_code::request_timed_out
+                          : written.code == cluster::replicate_errc::not_leader
+                              ? error_code::not_coordinator
                               : error_code::coordinator_not_available;
         }
     }
@@ -179,7 +179,7 @@ asio::awaitable<p::join_group_response> handle_join_group(request_context& ctx,
         jr.protocols.emplace_back(proto.name, std::move(proto.metadata));
     jr.require_known_member_id = ctx.version() >= 4;
     jr.supports_skip_assignment = ctx.version() >= 9;
-    auto answer = std::make_shared<later<g::join_response>>(ctx.executor);
+    auto answer = std::make_shared<net::later<g::join_response>>(ctx.executor);
     run_unwaited(ctx, [&](g::coordinator& c) {
         c.join(std::move(jr), wall_clock_ms(),
                [answer](g::join_response r) { answer->set(std::move(r)); });
@@ -218,7 +218,7 @@ asio::awaitable<p::sync_group_response> handle_sync_group(request_context& ctx,
     sr.protocol_name = req.protocol_name;
     for (auto& a : req.assignments)
         sr.assignments.emplace_back(a.member_id, std::move(a.assignment));
-    auto answer = std::make_shared<later<g::sync_response>>(ctx.executor);
+    auto answer = std::make_shared<net::later<g::sync_response>>(ctx.executor);
     run_unwaited(ctx, [&](g::coordinator& c) {
         c.sync(std::move(sr), wall_clock_ms(),
                [answer](g::sync_response r) { answer->set(std::move(r)); });

@@ -116,10 +116,9 @@ asio::awaitable<protocol::delete_groups_response> handle_delete_groups(
 asio::awaitable<protocol::offset_delete_response> handle_offset_delete(
     request_context& ctx, protocol::offset_delete_request& req);
 
-// Waits until `part` is fsynced past `last_offset` (asking the flusher for it); the error
-// code for the client if it is not by `deadline` or the log failed (produce.cc).
-asio::awaitable<int16_t> wait_durable(request_context& ctx, cluster::partition& part,
-                                      int64_t last_offset,
-                                      std::chrono::steady_clock::time_point deadline);
+// Whether this node may serve reads of `part` for a client that names `current_epoch`
+// (KIP-320; -1: no check): NOT_LEADER_OR_FOLLOWER on a follower, FENCED_LEADER_EPOCH for
+// an older epoch than the leader's, UNKNOWN_LEADER_EPOCH for a newer one (fetch.cc).
+int16_t leader_error(const cluster::partition& part, int32_t current_epoch);
 
 }  // namespace trib::kafka

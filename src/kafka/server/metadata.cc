@@ -1,5 +1,6 @@
-// Metadata: every live broker, every topic with its partitions, leaders, replicas and ISR from
-// the controller's image as this node has applied it (CLUSTER_PROTOCOL.md's rules).
+// Metadata: every live broker, every topic with its partitions and replicas from the
+// controller's image as this node has applied it, leaders, epochs and ISR from the partitions'
+// Raft groups (CLUSTER_PROTOCOL.md's rules).
 #include "kafka/protocol/metadata.h"
 
 #include "kafka/protocol/error_codes.h"
@@ -12,7 +13,8 @@ namespace {
 
 namespace p = protocol;
 
-p::metadata_response::metadata_response_topic describe_topic(const cluster::core::image& img,
+p::metadata_response::metadata_response_topic describe_topic(const cluster::partition_manager& pm,
+                                                             const cluster::core::image& img,
                                                              const cluster::core::topic& t) {
     p::metadata_response::metadata_response_topic out;
     out.name = t.name;
@@ -26,19 +28,13 @@ p::metadata_response::metadata_response_topic describe_topic(const cluster::core
         for (int32_t r : replicas) {
             if (!img.live(r)) part.offline_replicas.push_back(r);
         }
-        // Until partitions are replicated, the first replica alone holds the data: it is the
-        // leader and the whole ISR. A fenced leader: none now (leader -1, the topic itself
-        // stays error-free, as librdkafka and KafkaJS need).
-        int32_t leader = replicas.empty() ? -1 : replicas.front();
-        if (leader >= 0 && img.live(leader)) {
-            part.leader_id = leader;
-            part.isr_nodes = {leader};
-        } else {
-            part.leader_id = -1;
-            part.error_code = error_code::leader_not_available;
-            if (leader >= 0) part.isr_nodes = {leader};
-        }
-        part.leader_epoch = 0;
+        // The leader Raft elected, if it is live; none now: leader -1 with
+        // LEADER_NOT_AVAILABLE and the topic itself error-free (librdkafka and KafkaJS).
+        auto state = pm.state_of(img, t, static_cast<int32_t>(i));
+        part.leader_id = state.leader;
+        part.leader_epoch = static_cast<int32_t>(std::max<int64_t>(state.epoch, 0));
+        part.isr_nodes = state.in_sync;
+        if (state.leader < 0) part.error_code = error_code::leader_not_available;
         out.partitions.push_back(std::move(part));
     }
     return out;
@@ -73,7 +69,7 @@ asio::awaitable<p::metadata_response> handle_metadata(request_context& ctx,
     resp.controller_id = controller_id(b);
     if (all) {
         for (const auto& [name, t] : img->topics)
-            resp.topics.push_back(describe_topic(*img, t));
+            resp.topics.push_back(describe_topic(b.partitions, *img, t));
         co_return resp;
     }
     for (size_t i = 0; i < req.topics->size(); ++i) {
@@ -89,7 +85,7 @@ asio::awaitable<p::metadata_response> handle_metadata(request_context& ctx,
             t = img->find_topic(requested.topic_id.value);
         }
         if (t != nullptr) {
-            resp.topics.push_back(describe_topic(*img, *t));
+            resp.topics.push_back(describe_topic(b.partitions, *img, *t));
         } else {
             if (out.error_code == error_code::none) {
                 out.error_code = error_code::unknown_topic_or_partition;  // deleted meanwhile

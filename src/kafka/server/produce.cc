@@ -1,7 +1,7 @@
 // Produce: validate each partition's batches (up-converting magic 0/1 message sets and
-// recompressing to the topic's compression.type, as Kafka does), append them, and answer by
-// acks: 0 not at all, 1 once appended, -1 (all) once fsynced (one replica: the majority is
-// this node).
+// recompressing to the topic's compression.type, as Kafka does), hand them to the partition's
+// leader replica, and answer by acks: 0 not at all, 1 once the leader has appended them, -1
+// (all) once committed on a majority of the replicas.
 #include "kafka/protocol/produce.h"
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 #include "kafka/server/handlers.h"
 #include "model/legacy_messages.h"
 #include "model/record_batch.h"
+#include "net/later.h"
 #include "storage/errc.h"
 
 namespace trib::kafka {
@@ -27,9 +28,6 @@ namespace trib::kafka {
 namespace {
 
 namespace p = protocol;
-
-// Without replication every partition has one replica, this node's, always in sync.
-constexpr int32_t replicas_in_sync = 1;
 
 // A batch's place in the request's records field.
 struct batch_span {
@@ -214,79 +212,49 @@ int16_t sequence_error(cluster::sequence_verdict v) {
     return error_code::none;
 }
 
-int16_t append_error(const std::error_code& ec) {
-    if (ec == storage::errc::batch_too_large) return error_code::message_too_large;
-    if (ec == storage::errc::invalid_batch) return error_code::corrupt_message;
+// What a replicated write's outcome means to a Kafka client (CLUSTER_PROTOCOL.md: every
+// one of them retriable except the sequence errors, and never UNKNOWN_SERVER_ERROR).
+int16_t replicate_error(const cluster::replicate_result& r) {
+    switch (r.code) {
+        case cluster::replicate_errc::none:
+            return error_code::none;
+        case cluster::replicate_errc::not_leader:
+            return error_code::not_leader_or_follower;
+        case cluster::replicate_errc::not_enough_replicas:
+            return error_code::not_enough_replicas;
+        case cluster::replicate_errc::timed_out:
+            return error_code::request_timed_out;
+        case cluster::replicate_errc::storage_error:
+            return error_code::kafka_storage_error;
+        case cluster::replicate_errc::invalid_batch:
+            return error_code::corrupt_message;
+        case cluster::replicate_errc::sequence:
+            return sequence_error(r.verdict);
+    }
     return error_code::kafka_storage_error;
 }
 
-struct placed_batch {
-    int16_t error = error_code::none;
-    int64_t base_offset = -1;
-    int64_t last_offset = -1;
-};
-
-// Appends one validated batch. An idempotent producer's batch is checked against the
-// producer's sequence first (under the partition's producer lock, with the append), and a
-// retry of a batch already in the log gets that batch's offsets instead of a second copy.
-placed_batch append_batch(cluster::partition& part, std::span<uint8_t> batch,
-                          const cluster::topic_settings& settings, int64_t now) {
-    auto h = model::parse_batch_header(batch);
-    TRIB_ASSERT(h.has_value());  // validated
-    model::set_partition_leader_epoch(batch, 0);
-    if (settings.log_append_time) model::set_log_append_time(batch, now);
-    if (h->is_transactional()) return {error_code::invalid_txn_state};  // no transactions yet
-    std::unique_lock<std::mutex> producer_lock;
-    if (h->producer_id >= 0) {
-        producer_lock = part.lock_producers();
-        auto check = part.producers().check(*h);
-        if (check.verdict == cluster::sequence_verdict::duplicate) {
-            return {error_code::none, check.base_offset, check.last_offset};
-        }
-        if (check.verdict != cluster::sequence_verdict::append) {
-            return {sequence_error(check.verdict)};
-        }
-    }
-    auto appended = part.log().append(batch, now);
-    if (!appended) return {append_error(appended.error())};
-    if (h->producer_id >= 0) {
-        part.producers().record(*h, appended->base_offset, appended->last_offset, now);
-    }
-    return {error_code::none, appended->base_offset, appended->last_offset};
+cluster::acks_level acks_of(int16_t acks) {
+    if (acks == 0) return cluster::acks_level::none;
+    if (acks == 1) return cluster::acks_level::leader;
+    return cluster::acks_level::all;
 }
 
 }  // namespace
-
-// Waits until everything up to `last_offset` is fsynced or the deadline passes.
-asio::awaitable<int16_t> wait_durable(request_context& ctx, cluster::partition& part,
-                                      int64_t last_offset,
-                                      std::chrono::steady_clock::time_point deadline) {
-    auto event = std::make_shared<net::async_event>(ctx.executor);
-    for (;;) {
-        if (part.log().failed()) co_return error_code::kafka_storage_error;
-        if (part.log().flushed_offset() > last_offset) co_return error_code::none;
-        auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) co_return error_code::request_timed_out;
-        part.add_waiter(event);
-        ctx.b.partitions.request_flush(part);
-        co_await event->wait_until(deadline);
-    }
-}
 
 asio::awaitable<std::optional<p::produce_response>> handle_produce(request_context& ctx,
                                                                    p::produce_request& req) {
     auto& b = ctx.b;
     p::produce_response resp;
     bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(std::max<int32_t>(req.timeout_ms, 0));
     struct pending {
         size_t topic;  // indexes into resp: the vectors grow while the request is read
         size_t partition;
+        std::shared_ptr<net::later<cluster::replicate_result>> answer;
+        int64_t log_append_time = -1;
         std::shared_ptr<cluster::partition> part;
-        int64_t last_offset;
     };
-    std::vector<pending> durable;
+    std::vector<pending> waiting;
     for (auto& topic : req.topic_data) {
         auto& topic_out = resp.responses.emplace_back();
         topic_out.name = topic.name;
@@ -309,17 +277,11 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                                      : topic_error;
                 continue;
             }
-            auto settings = part->settings();
-            if (req.acks == -1 && settings.min_insync_replicas > replicas_in_sync) {
-                // Nothing is appended (Kafka's NotEnoughReplicasException).
-                out.error_code = error_code::not_enough_replicas;
-                if (ctx.version() >= 8) {
-                    out.error_message =
-                        fmt::format("min.insync.replicas is {} but {} replica is in sync",
-                                    settings.min_insync_replicas, replicas_in_sync);
-                }
+            if (!part->leader().local) {
+                out.error_code = error_code::not_leader_or_follower;
                 continue;
             }
+            auto settings = part->settings();
             prepared_records prepared;
             std::string message;
             std::span<uint8_t> records;
@@ -333,35 +295,44 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                 }
                 continue;
             }
-            int64_t last = -1;
-            for (size_t i = 0; i < prepared.batches.size(); ++i) {
-                auto placed = append_batch(*part, prepared.batches[i], settings, now);
-                if (placed.error != error_code::none) {
-                    out.error_code = placed.error;
-                    out.base_offset = -1;  // an error answer names no offset
+            cluster::replicate_request write{
+                .acks = acks_of(req.acks),
+                .deadline_ms = steady_clock_ms() + std::max<int32_t>(req.timeout_ms, 0),
+                .min_insync = settings.min_insync_replicas,
+                .now_ms = now};
+            for (auto batch : prepared.batches) {
+                auto h = model::parse_batch_header(batch);
+                TRIB_ASSERT(h.has_value());   // validated
+                if (h->is_transactional()) {  // no transactions yet
+                    out.error_code = error_code::invalid_txn_state;
                     break;
                 }
-                if (i == 0) out.base_offset = placed.base_offset;
-                last = std::max(last, placed.last_offset);
-            }
-            if (last >= 0) {
-                part->wake_waiters();
-                b.partitions.appended(*part);
+                if (settings.log_append_time) model::set_log_append_time(batch, now);
+                write.batches.emplace_back(batch.begin(), batch.end());
             }
             if (out.error_code != error_code::none) continue;
-            if (settings.log_append_time) out.log_append_time_ms = now;
-            out.log_start_offset = part->log().start_offset();
-            if (req.acks == -1) {
-                durable.push_back({resp.responses.size() - 1,
-                                   topic_out.partition_responses.size() - 1, part, last});
-            }
+            auto answer = std::make_shared<net::later<cluster::replicate_result>>(ctx.executor);
+            part->replicate(std::move(write),
+                            [answer](cluster::replicate_result r) { answer->set(r); });
+            waiting.push_back({resp.responses.size() - 1, topic_out.partition_responses.size() - 1,
+                               answer, settings.log_append_time ? now : -1, part});
         }
     }
-    for (auto& d : durable) {
-        auto code = co_await wait_durable(ctx, *d.part, d.last_offset, deadline);
-        resp.responses[d.topic].partition_responses[d.partition].error_code = code;
-    }
     if (req.acks == 0) co_return std::nullopt;
+    for (auto& w : waiting) {
+        auto result = co_await w.answer->get();
+        auto& out = resp.responses[w.topic].partition_responses[w.partition];
+        out.error_code = replicate_error(result);
+        if (out.error_code != error_code::none) {
+            if (ctx.version() >= 8 && result.code == cluster::replicate_errc::not_enough_replicas) {
+                out.error_message = "too few replicas in sync to take the write now";
+            }
+            continue;
+        }
+        out.base_offset = result.base_offset;
+        out.log_append_time_ms = w.log_append_time;
+        out.log_start_offset = w.part->log().start_offset();
+    }
     co_return resp;
 }
 

@@ -159,6 +159,7 @@ void raft_node::become_leader() {
             progress& p = _progress[peer];
             p.next = _log.last_offset() + 1;
             p.recent_active = true;
+            p.heard_tick = p.caught_up_tick = _ticks;  // in sync until shown otherwise
         }
     }
     track_learners();
@@ -203,6 +204,7 @@ void raft_node::tally_votes(bool pre) {
 }
 
 void raft_node::tick() {
+    ++_ticks;
     if (_role == raft::role::leader) {
         ++_heartbeat_elapsed;
         if (++_election_elapsed >= _opt.election_ticks) {
@@ -395,8 +397,32 @@ void raft_node::track_learners() {
             progress& p = _progress[id];
             p.next = _log.last_offset() + 1;
             p.recent_active = true;
+            p.heard_tick = p.caught_up_tick = _ticks;
         }
     }
+}
+
+void raft_node::heard_from(progress& p) {
+    p.recent_active = true;
+    p.heard_tick = _ticks;
+    if (p.match >= _log.last_offset()) {
+        p.caught_up_tick = _ticks;
+    }
+}
+
+std::vector<raft_node::peer_status> raft_node::peers() const {
+    std::vector<peer_status> out;
+    if (_role != raft::role::leader) {
+        return out;
+    }
+    for (const auto& [id, p] : _progress) {
+        out.push_back({.id = id,
+                       .match = p.match,
+                       .ticks_since_heard = _ticks - p.heard_tick,
+                       .ticks_since_caught_up = _ticks - p.caught_up_tick,
+                       .voter = _config.contains(id)});
+    }
+    return out;
 }
 
 status raft_node::transfer_leadership(node_id to) {

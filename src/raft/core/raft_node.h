@@ -77,6 +77,25 @@ class raft_node {
     const configuration& config() const { return _config; }
     const log_view& log() const { return _log; }
     node_id transfer_target() const { return _transfer_to; }
+    // The leader's entry that opened its term: once it is committed, everything before it
+    // is too, and the leader knows the whole committed log (-1 unless leader).
+    offset_t term_start_offset() const {
+        return _role == raft::role::leader ? _term_start_offset : -1;
+    }
+    bool leader_ready() const {
+        return _role == raft::role::leader && _commit >= _term_start_offset;
+    }
+    // A leader's view of its followers (voters and learners): how far each matches, and how
+    // many ticks ago it last answered and was last caught up with the whole log. Empty
+    // unless leader.
+    struct peer_status {
+        node_id id = no_node;
+        offset_t match = -1;
+        uint64_t ticks_since_heard = 0;
+        uint64_t ticks_since_caught_up = 0;
+        bool voter = false;
+    };
+    std::vector<peer_status> peers() const;
 
   private:
     struct progress {
@@ -88,6 +107,8 @@ class raft_node {
         offset_t snapshot_offset = -1;   // snapshot: the one being sent
         int snapshot_elapsed = 0;        // ticks without an answer to it
         bool recent_active = false;
+        uint64_t heard_tick = 0;      // _ticks at its last answer
+        uint64_t caught_up_tick = 0;  // _ticks when it last matched our whole log
     };
 
     // roles
@@ -130,6 +151,7 @@ class raft_node {
     void on_config_changed();
     void check_quorum_active();
     void track_learners();
+    void heard_from(progress& p);
     offset_t boundary_before(offset_t offset) const;
 
     raft_options _opt;
@@ -146,6 +168,7 @@ class raft_node {
     configuration _config;
     std::vector<std::pair<offset_t, configuration>> _configs;  // config entries after snapshot
 
+    uint64_t _ticks = 0;  // ticks since the node started
     int _election_elapsed = 0;
     int _heartbeat_elapsed = 0;
     int _randomized_timeout = 0;

@@ -235,7 +235,7 @@ void raft_node::handle_append_response(const message& m) {
         return;
     }
     progress& p = it->second;
-    p.recent_active = true;
+    heard_from(p);
     if (!m.granted) {
         // Stale rejections (of appends sent before a repair started) change nothing.
         if (p.state == progress::mode::replicate ? m.prev_offset <= p.match
@@ -255,6 +255,7 @@ void raft_node::handle_append_response(const message& m) {
     if (m.match_offset > p.match) {
         p.match = m.match_offset;
     }
+    heard_from(p);  // again: it may be caught up now
     std::erase_if(p.inflight, [&](offset_t o) { return o <= p.match; });
     if (p.state == progress::mode::probe ||
         (p.state == progress::mode::snapshot && p.match >= p.snapshot_offset)) {
@@ -288,7 +289,7 @@ void raft_node::handle_heartbeat_response(const message& m) {
         return;
     }
     progress& p = it->second;
-    p.recent_active = true;
+    heard_from(p);
     if (p.state == progress::mode::replicate && m.match_offset < m.prev_offset &&
         p.match < m.prev_offset) {
         // Appends sent before the heartbeat did not arrive before it: lost (or, where the

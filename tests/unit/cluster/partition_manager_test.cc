@@ -9,7 +9,9 @@
 
 #include "cluster/errc.h"
 #include "model/record_batch.h"
+#include "raft/log_store.h"
 #include "unit/cluster/images.h"
+#include "unit/cluster/raft_loop.h"
 #include "unit/storage/test_log.h"
 
 namespace trib::cluster {
@@ -19,10 +21,13 @@ using namespace std::chrono_literals;
 using storage::test::make_batch;
 using storage::test::temp_dir;
 
-std::unique_ptr<partition_manager> open_pm(const std::filesystem::path& dir) {
-    auto pm = partition_manager::open(dir, topic_defaults{}, 1h);
-    EXPECT_TRUE(pm.has_value()) << (pm ? "" : pm.error().message);
-    return pm ? std::move(*pm) : nullptr;
+using test::raft_loop;
+
+// Writes `records` records to the partition through its Raft group (this node alone).
+void write(raft_loop& node, partition& p, int records, const std::string& value) {
+    ASSERT_TRUE(node.until_leading(p));
+    auto r = node.write(p, make_batch(records, 1000, value));
+    ASSERT_EQ(r.code, replicate_errc::none);
 }
 
 TEST(topic_config, names_follow_kafkas_rule) {
@@ -69,36 +74,71 @@ TEST(partition_manager, topics_survive_a_restart_with_their_data) {
     temp_dir dir;
     test::images img;
     img.create("orders", 3, {{"retention.ms", "1000"}});
+    int64_t end = 0;
     {
-        auto pm = open_pm(dir.path());
-        ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-        EXPECT_EQ(pm->cluster_id(), "test-cluster-id-000000");
-        auto b = make_batch(2, 1000, "payload");
-        ASSERT_TRUE(pm->get("orders", 2)->log().append(b, 1000).has_value());
+        raft_loop node(dir.path());
+        auto& pm = node.open();
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        EXPECT_EQ(pm.cluster_id(), "test-cluster-id-000000");
+        write(node, *pm.get("orders", 2), 2, "payload");
+        end = pm.get("orders", 2)->log().end_offset();
+        EXPECT_EQ(pm.get("orders", 2)->high_watermark(), end);  // committed
     }
-    auto pm = open_pm(dir.path());
-    EXPECT_EQ(pm->get("orders", 2), nullptr);  // nothing is served before the first image
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-    auto t = pm->topic("orders");
+    raft_loop node(dir.path());
+    auto& pm = node.open();
+    EXPECT_EQ(pm.get("orders", 2), nullptr);  // nothing is served before the first image
+    ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+    auto t = pm.topic("orders");
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->partitions, 3);
     EXPECT_EQ(t->configs.at("retention.ms"), "1000");
-    EXPECT_EQ(pm->get("orders", 2)->log().end_offset(), 2);
-    EXPECT_EQ(pm->get("orders", 2)->settings().log.retention_ms, 1000);
-    EXPECT_EQ(pm->topic_by_id(t->id)->name, "orders");
+    auto part = pm.get("orders", 2);
+    ASSERT_TRUE(node.until_leading(*part));
+    // The data and its offsets are back, and a new term's entry follows them.
+    EXPECT_GT(part->log().end_offset(), end);
+    EXPECT_EQ(part->high_watermark(), part->log().end_offset());
+    auto read = part->log().read(0, 1 << 20).value();
+    EXPECT_NE(std::string(read.data.begin(), read.data.end()).find("payload"), std::string::npos);
+    EXPECT_EQ(part->settings().log.retention_ms, 1000);
+    EXPECT_EQ(pm.topic_by_id(t->id)->name, "orders");
 }
 
-TEST(partition_manager, only_partitions_led_here_are_opened) {
+TEST(partition_manager, only_partitions_with_a_replica_here_are_opened) {
     temp_dir dir;
     test::images img;
     img.create("here", 2, {}, 1);
     img.create("there", 2, {}, 2);
-    auto pm = open_pm(dir.path());
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-    EXPECT_NE(pm->get("here", 1), nullptr);
-    EXPECT_EQ(pm->get("there", 0), nullptr);
-    EXPECT_TRUE(pm->topic("there").has_value());  // known, served elsewhere
+    raft_loop node(dir.path());
+    auto& pm = node.open();
+    ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+    EXPECT_NE(pm.get("here", 1), nullptr);
+    EXPECT_EQ(pm.get("there", 0), nullptr);
+    EXPECT_TRUE(pm.topic("there").has_value());  // known, served elsewhere
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "topics" / "there-0"));
+}
+
+TEST(partition_manager, a_partition_from_before_replication_keeps_its_records) {
+    temp_dir dir;
+    {
+        // The single-node layout: a plain log, every batch's leader epoch 0.
+        auto log = storage::log::open(dir.path() / "topics" / "t-0", {}).value();
+        auto b = make_batch(3, 1000, "before");
+        ASSERT_TRUE(log->append(b, 1000).has_value());
+        ASSERT_TRUE(log->flush().has_value());
+    }
+    test::images img;
+    img.create("t", 1);
+    raft_loop node(dir.path());
+    auto& pm = node.open();
+    ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+    auto part = pm.get("t", 0);
+    ASSERT_TRUE(node.until_leading(*part));
+    EXPECT_GT(part->high_watermark(), 3);  // committed by the first leader's term
+    auto read = part->log().read(0, 1 << 20, 3).value();
+    EXPECT_NE(std::string(read.data.begin(), read.data.end()).find("before"), std::string::npos);
+    auto next = node.write(*part, make_batch(1, 2000, "after"));
+    ASSERT_EQ(next.code, replicate_errc::none);
+    EXPECT_GT(next.base_offset, 3);
 }
 
 TEST(partition_manager, partition_counts_follow_kafkas_rule) {
@@ -112,21 +152,26 @@ TEST(partition_manager, a_deleted_topic_is_gone_and_a_new_one_starts_empty) {
     temp_dir dir;
     test::images img;
     img.create("t", 2);
-    auto pm = open_pm(dir.path());
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-    auto b = make_batch(3, 1000, "old");
-    ASSERT_TRUE(pm->get("t", 0)->log().append(b, 1000).has_value());
-    img.remove("t");
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-    EXPECT_FALSE(pm->topic("t").has_value());
-    EXPECT_EQ(pm->get("t", 0), nullptr);
-    img.create("t", 1);
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-    EXPECT_EQ(pm->get("t", 0)->log().end_offset(), 0);
-    pm.reset();
-    auto again = open_pm(dir.path());
-    ASSERT_TRUE(again->reconcile(img.now(), 1).has_value());
-    EXPECT_EQ(again->topic("t")->partitions, 1);
+    {
+        raft_loop node(dir.path());
+        auto& pm = node.open();
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        write(node, *pm.get("t", 0), 3, "old");
+        img.remove("t");
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        EXPECT_FALSE(pm.topic("t").has_value());
+        EXPECT_EQ(pm.get("t", 0), nullptr);
+        img.create("t", 1);
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        auto fresh = pm.get("t", 0);
+        ASSERT_TRUE(node.until_leading(*fresh));
+        auto read = fresh->log().read(0, 1 << 20).value();
+        EXPECT_EQ(std::string(read.data.begin(), read.data.end()).find("old"), std::string::npos);
+    }
+    raft_loop node(dir.path());
+    auto& again = node.open();
+    ASSERT_TRUE(again.reconcile(img.now(), 1).has_value());
+    EXPECT_EQ(again.topic("t")->partitions, 1);
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "topics" / "t-1"));
 }
 
@@ -135,22 +180,26 @@ TEST(partition_manager, a_topic_deleted_and_recreated_while_down_starts_empty) {
     test::images img;
     img.create("t", 1);
     {
-        auto pm = open_pm(dir.path());
-        ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-        auto b = make_batch(3, 1000, "old");
-        ASSERT_TRUE(pm->get("t", 0)->log().append(b, 1000).has_value());
+        raft_loop node(dir.path());
+        auto& pm = node.open();
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        write(node, *pm.get("t", 0), 3, "old");
     }
     img.remove("t");
     img.create("t", 1);  // a new topic id under the old name
     img.create("gone-too", 1);
-    auto pm = open_pm(dir.path());
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-    EXPECT_EQ(pm->get("t", 0)->log().end_offset(), 0);
+    {
+        raft_loop node(dir.path());
+        auto& pm = node.open();
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        auto read = pm.get("t", 0)->log().read(0, 1 << 20).value();
+        EXPECT_EQ(std::string(read.data.begin(), read.data.end()).find("old"), std::string::npos);
+    }
     // And a topic deleted while down leaves nothing behind.
-    pm.reset();
     img.remove("gone-too");
-    auto again = open_pm(dir.path());
-    ASSERT_TRUE(again->reconcile(img.now(), 1).has_value());
+    raft_loop node(dir.path());
+    auto& again = node.open();
+    ASSERT_TRUE(again.reconcile(img.now(), 1).has_value());
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "topics" / "gone-too-0"));
 }
 
@@ -159,24 +208,27 @@ TEST(partition_manager, an_older_image_is_ignored) {
     test::images img;
     auto before = img.now();
     img.create("t", 1);
-    auto pm = open_pm(dir.path());
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-    ASSERT_TRUE(pm->reconcile(before, 1).has_value());
-    EXPECT_NE(pm->get("t", 0), nullptr);
+    raft_loop node(dir.path());
+    auto& pm = node.open();
+    ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+    ASSERT_TRUE(pm.reconcile(before, 1).has_value());
+    EXPECT_NE(pm.get("t", 0), nullptr);
 }
 
 TEST(partition_manager, new_partitions_and_settings_follow_the_image) {
     temp_dir dir;
     test::images img;
     img.create("t", 1);
-    auto pm = open_pm(dir.path());
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
+    raft_loop node(dir.path());
+    auto& pm = node.open();
+    ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
     img.grow("t", 3);
     img.set_configs("t", {{"cleanup.policy", "compact"}});
-    ASSERT_TRUE(pm->reconcile(img.now(), 1).has_value());
-    ASSERT_NE(pm->get("t", 3), nullptr);
-    EXPECT_TRUE(pm->get("t", 0)->settings().log.cleanup_compact);
-    EXPECT_TRUE(pm->get("t", 3)->settings().log.cleanup_compact);
+    ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+    ASSERT_NE(pm.get("t", 3), nullptr);
+    EXPECT_TRUE(pm.get("t", 0)->settings().log.cleanup_compact);
+    EXPECT_TRUE(pm.get("t", 3)->settings().log.cleanup_compact);
+    EXPECT_NE(pm.get("t", 0)->group(), pm.get("t", 3)->group());
 }
 
 TEST(partition_manager, the_single_node_metadata_file_is_read_for_the_upgrade) {

@@ -11,6 +11,7 @@
 #include "cluster/partition_manager.h"
 #include "cluster/producer_ids.h"
 #include "unit/cluster/images.h"
+#include "unit/cluster/raft_loop.h"
 #include "unit/storage/test_log.h"
 
 namespace trib::cluster {
@@ -110,28 +111,38 @@ TEST(producer_state, comes_back_from_the_log_after_a_restart) {
     temp_dir dir;
     test::images img;
     img.create("t", 1);
+    std::vector<replicate_result> first;
     {
-        auto pm = partition_manager::open(dir.path(), topic_defaults{}, 1h).value();
-        ASSERT_TRUE(pm->reconcile(img.now(), 1));
-        auto part = pm->get("t", 0);
+        test::raft_loop node(dir.path());
+        auto& pm = node.open();
+        ASSERT_TRUE(pm.reconcile(img.now(), 1));
+        auto part = pm.get("t", 0);
+        ASSERT_TRUE(node.until_leading(*part));
         for (int i = 0; i < 3; ++i) {
-            auto b = idempotent_batch(42, i * 4, 4);
-            auto h = model::parse_batch_header(b).value();
-            auto appended = part->log().append(b, wall_clock_ms()).value();
-            part->producers().record(h, appended.base_offset, appended.last_offset,
-                                     wall_clock_ms());
+            first.push_back(node.write(*part, idempotent_batch(42, i * 4, 4)));
+            ASSERT_EQ(first.back().code, replicate_errc::none);
         }
+        // A retry while the leader still runs: the original's offsets, nothing written.
+        auto end = part->log().end_offset();
+        auto retry = node.write(*part, idempotent_batch(42, 4, 4));
+        EXPECT_EQ(retry.base_offset, first[1].base_offset);
+        EXPECT_EQ(part->log().end_offset(), end);
     }
-    auto pm = partition_manager::open(dir.path(), topic_defaults{}, 1h).value();
-    ASSERT_TRUE(pm->reconcile(img.now(), 1));
-    auto part = pm->get("t", 0);
-    auto retry = model::parse_batch_header(idempotent_batch(42, 4, 4)).value();
-    auto c = part->producers().check(retry);
-    EXPECT_EQ(c.verdict, sequence_verdict::duplicate);
-    EXPECT_EQ(c.base_offset, 4);
-    EXPECT_EQ(c.last_offset, 7);
-    auto next = model::parse_batch_header(idempotent_batch(42, 12, 1)).value();
-    EXPECT_EQ(part->producers().check(next).verdict, sequence_verdict::append);
+    test::raft_loop node(dir.path());
+    auto& pm = node.open();
+    ASSERT_TRUE(pm.reconcile(img.now(), 1));
+    auto part = pm.get("t", 0);
+    ASSERT_TRUE(node.until_leading(*part));
+    auto retry = node.write(*part, idempotent_batch(42, 4, 4));
+    ASSERT_EQ(retry.code, replicate_errc::none);
+    EXPECT_EQ(retry.base_offset, first[1].base_offset);
+    EXPECT_EQ(retry.last_offset, first[1].last_offset);
+    auto gap = node.write(*part, idempotent_batch(42, 20, 1));
+    EXPECT_EQ(gap.code, replicate_errc::sequence);
+    EXPECT_EQ(gap.verdict, sequence_verdict::out_of_order);
+    auto next = node.write(*part, idempotent_batch(42, 12, 1));
+    ASSERT_EQ(next.code, replicate_errc::none);
+    EXPECT_GT(next.base_offset, first[2].last_offset);
 }
 
 TEST(producer_ids, come_from_the_block_in_hand_until_it_runs_out) {

@@ -107,6 +107,20 @@ TEST(ControllerSnapshot, RoundTrips) {
     EXPECT_EQ(decode_image(encode_image(image{}))->applied_offset, -1);
 }
 
+TEST(ControllerSnapshot, AVersionOneSnapshotGetsItsGroupsNumberedInNameOrder) {
+    image img = sample_image();
+    auto back = decode_image(encode_image_version(img, 1));
+    ASSERT_TRUE(back) << back.error();
+    uint64_t next = 1;
+    for (const auto& [name, t] : back->topics) {
+        ASSERT_EQ(t.groups.size(), t.partitions.size()) << name;
+        for (uint64_t g : t.groups) {
+            EXPECT_EQ(g, next++) << name;
+        }
+    }
+    EXPECT_EQ(back->next_group_id, next);
+}
+
 TEST(ControllerSnapshot, EveryTruncationAndFlipIsRefused) {
     auto bytes = encode_image(sample_image());
     for (size_t n = 0; n < bytes.size(); ++n) {

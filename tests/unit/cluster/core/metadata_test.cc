@@ -70,6 +70,21 @@ TEST(ControllerImage, TopicsAreCreatedOnceByNameAndById) {
     EXPECT_EQ(l.img.topics.size(), 1u);
 }
 
+TEST(ControllerImage, EveryPartitionGetsItsOwnRaftGroup) {
+    log_image l;
+    topic claimed = make_topic("a", 1, {{1}, {2}});
+    claimed.groups = {0, 0};  // a command's numbering is ignored: apply decides
+    (void)l.run(create_topic{claimed});
+    (void)l.run(create_topic{make_topic("b", 2, {{3}})});
+    (void)l.run(create_partitions{make_id(1), {{3}}});
+    EXPECT_EQ(l.img.find_topic("a")->groups, (std::vector<uint64_t>{1, 2, 4}));
+    EXPECT_EQ(l.img.find_topic("b")->groups, (std::vector<uint64_t>{3}));
+    (void)l.run(delete_topic{make_id(2)});
+    (void)l.run(create_topic{make_topic("b", 3, {{3}})});
+    EXPECT_EQ(l.img.find_topic("b")->groups, (std::vector<uint64_t>{5}));  // never reused
+    EXPECT_EQ(l.img.next_group_id, 6u);
+}
+
 TEST(ControllerImage, BadAssignmentsAreRefused) {
     log_image l;
     EXPECT_EQ(l.run(create_topic{make_topic("none", 1, {})}).result, outcome::invalid_assignment);

@@ -12,7 +12,7 @@
 
 #include "net/async_event.h"
 
-namespace trib::kafka {
+namespace trib::net {
 
 template <typename T>
 struct later {
@@ -35,4 +35,4 @@ struct later {
     }
 };
 
-}  // namespace trib::kafka
+}  // namespace trib::net

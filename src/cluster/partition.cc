@@ -1,0 +1,417 @@
+#include "cluster/partition.h"
+
+#include "base/assert.h"
+#include "base/clock.h"
+#include "model/record_batch.h"
+#include "raft/host.h"
+
+namespace trib::cluster {
+
+partition::partition(std::string topic, int32_t index, std::shared_ptr<storage::log> log,
+                     const topic_settings& settings, raft_binding binding)
+    : _topic(std::move(topic)),
+      _index(index),
+      _log(std::move(log)),
+      _binding(std::move(binding)),
+      _settings(settings),
+      _in_sync(_binding.replicas),
+      _high_watermark(_log->start_offset()) {}
+
+topic_settings partition::settings() const {
+    std::lock_guard lock(_mutex);
+    return _settings;
+}
+
+void partition::update_settings(const topic_settings& s) {
+    _log->set_config(s.log);
+    std::lock_guard lock(_mutex);
+    _settings = s;
+}
+
+leadership partition::leader() const {
+    std::lock_guard lock(_mutex);
+    return _leadership;
+}
+
+std::vector<int32_t> partition::in_sync() const {
+    std::lock_guard lock(_mutex);
+    return _in_sync;
+}
+
+void partition::set_in_sync(std::vector<int32_t> isr) {
+    std::lock_guard lock(_mutex);
+    if (!_leadership.local) {
+        _in_sync = std::move(isr);
+    }
+}
+
+void partition::add_waiter(const std::shared_ptr<net::async_event>& event) {
+    std::lock_guard lock(_mutex);
+    // An idle partition is never woken, so waiters of long polls that ended elsewhere pile
+    // up: drop the dead ones whenever the list doubles.
+    if (_waiters.size() >= _prune_at) {
+        std::erase_if(_waiters, [](const auto& w) { return w.expired(); });
+        _prune_at = std::max<size_t>(64, _waiters.size() * 2);
+    }
+    _waiters.push_back(event);
+}
+
+void partition::wake_waiters() {
+    std::vector<std::weak_ptr<net::async_event>> woken;
+    {
+        std::lock_guard lock(_mutex);
+        woken.swap(_waiters);
+    }
+    for (auto& w : woken) {
+        if (auto e = w.lock()) e->signal();
+    }
+}
+
+void partition::replicate(replicate_request request, done_fn done) {
+    _binding.post(
+        [self = shared_from_this(), request = std::move(request),
+         done = std::move(done)]() mutable { self->run(std::move(request), std::move(done)); });
+}
+
+void partition::end_of_epoch(int64_t epoch, std::function<void(int64_t, int64_t)> done) {
+    _binding.post([self = shared_from_this(), epoch, done = std::move(done)] {
+        raft::group* g = self->find_group();
+        if (g == nullptr || epoch < 0) {
+            done(-1, -1);
+            return;
+        }
+        const auto& node = g->node();
+        int64_t log_end = node.log().last_offset() + 1;
+        if (node.role() == raft::role::leader && epoch >= node.term()) {
+            done(node.term(), log_end);
+            return;
+        }
+        // The newest term at or below `epoch`, and where the next one starts.
+        const auto& starts = g->store().term_starts();
+        raft::snapshot snap = g->store().snapshot();
+        int64_t found = epoch >= snap.last_term && snap.last_offset >= 0 ? snap.last_term : -1;
+        int64_t end = -1;
+        for (size_t i = 0; i < starts.size(); ++i) {
+            if (starts[i].second > epoch) {
+                end = starts[i].first;
+                break;
+            }
+            found = starts[i].second;
+        }
+        if (found < 0) {
+            done(-1, -1);
+            return;
+        }
+        done(found, end < 0 ? log_end : end);
+    });
+}
+
+// ---- on the Raft loop ----
+
+raft::group* partition::find_group() const {
+    return _closed ? nullptr : _binding.host->find(_binding.group);
+}
+
+raft::group::observer partition::observer() {
+    std::weak_ptr<partition> weak = weak_from_this();
+    return {.committed =
+                [weak](raft::offset_t commit) {
+                    if (auto p = weak.lock()) p->on_committed(commit);
+                },
+            .written =
+                [weak](const raft::ready& rd) {
+                    if (auto p = weak.lock()) p->on_written(rd);
+                },
+            .state_changed =
+                [weak] {
+                    if (auto p = weak.lock()) p->on_state_changed();
+                },
+            .ticked =
+                [weak] {
+                    if (auto p = weak.lock()) p->on_tick();
+                }};
+}
+
+status partition::rebuild_producers(int64_t below_offset, int64_t now_ms) {
+    producer_state rebuilt;
+    TRIB_TRY(_log->for_each_batch_header([&](const model::batch_header& h) {
+        if (h.base_offset < below_offset && h.producer_id >= 0 && !h.is_control()) {
+            rebuilt.record(h, h.base_offset, h.last_offset(), h.max_timestamp);
+        }
+    }));
+    rebuilt.expire(now_ms);
+    _producers = std::move(rebuilt);
+    _producers_through = below_offset - 1;
+    return {};
+}
+
+void partition::apply_to_producers(const raft::entry& e) {
+    _producers_through = e.last_offset;
+    if (e.kind != raft::entry_kind::data) return;
+    auto h = model::parse_batch_header(e.bytes());
+    if (h && h->producer_id >= 0 && !h->is_control()) {
+        _producers.record(*h, e.base_offset, e.last_offset, h->max_timestamp);
+    }
+}
+
+bool partition::quorum_reachable(const raft::raft_node& node) const {
+    // Voters heard from within an election timeout: without a majority of them nothing
+    // commits, and the leader steps down soon (check-quorum).
+    size_t reachable = 1;
+    uint64_t window = static_cast<uint64_t>(std::max(1, _binding.election_ticks));
+    for (const auto& peer : node.peers()) {
+        if (peer.voter && peer.ticks_since_heard <= window) ++reachable;
+    }
+    return reachable >= node.config().quorum();
+}
+
+void partition::run(replicate_request request, done_fn done) {
+    raft::group* g = find_group();
+    if (g == nullptr) {
+        done({.code = replicate_errc::not_leader});
+        return;
+    }
+    if (g->failed() || _log->failed()) {
+        done({.code = replicate_errc::storage_error});
+        return;
+    }
+    const auto& node = g->node();
+    if (node.role() != raft::role::leader) {
+        done({.code = replicate_errc::not_leader});
+        return;
+    }
+    if (!node.leader_ready()) {
+        // Until our term's first entry commits we do not know the whole committed log, nor
+        // every producer's state: serving now could duplicate (CLUSTER_PROTOCOL.md).
+        _parked.push_back({std::move(request), std::move(done)});
+        return;
+    }
+    if (request.acks == acks_level::all) {
+        if (static_cast<int32_t>(in_sync().size()) < request.min_insync ||
+            !quorum_reachable(node)) {
+            done({.code = replicate_errc::not_enough_replicas});
+            return;
+        }
+    }
+    replicate_result result;
+    int64_t wait_for = -1;
+    for (size_t i = 0; i < request.batches.size(); ++i) {
+        auto& batch = request.batches[i];
+        auto h = model::parse_batch_header(batch);
+        TRIB_ASSERT(h.has_value());  // validated by the handler
+        int64_t base = -1;
+        int64_t last = -1;
+        if (h->producer_id >= 0) {
+            auto check = _producers.check(*h);
+            if (check.verdict == sequence_verdict::duplicate) {
+                // A retry: answered with the original's offsets once that one commits.
+                base = check.base_offset;
+                last = check.last_offset;
+            } else if (check.verdict != sequence_verdict::append) {
+                result = {.code = replicate_errc::sequence, .verdict = check.verdict};
+                break;
+            }
+        }
+        if (base < 0) {
+            auto accepted = g->propose(std::move(batch));
+            if (!accepted) {
+                auto ec = accepted.error();
+                result.code = ec == raft::errc::invalid_batch ? replicate_errc::invalid_batch
+                              : ec == raft::errc::too_much_uncommitted
+                                  ? replicate_errc::not_enough_replicas
+                                  : replicate_errc::not_leader;
+                break;
+            }
+            base = *accepted;
+            last = base + h->last_offset_delta;
+            if (h->producer_id >= 0) {
+                _producers.record(*h, base, last, request.now_ms);
+            }
+            _producers_through = last;
+            _proposed.push_back({base, node.term()});
+        }
+        if (i == 0) result.base_offset = base;
+        result.last_offset = std::max(result.last_offset, last);
+        wait_for = std::max(wait_for, last);
+    }
+    g->pump();
+    if (result.code != replicate_errc::none) {
+        result.base_offset = result.last_offset = -1;  // an error answer names no offset
+        done(result);
+        return;
+    }
+    if (request.acks == acks_level::none) {
+        done(result);
+        return;
+    }
+    // The term of the entry awaited: ours, or a retried original's.
+    int64_t term = wait_for >= node.log().start_offset() - 1 ? node.log().term_at(wait_for) : 0;
+    _waiting.emplace(wait_for, waiter{.last_offset = wait_for,
+                                      .term = term,
+                                      .acks = request.acks,
+                                      .deadline_ms = request.deadline_ms,
+                                      .result = result,
+                                      .done = std::move(done)});
+    settle_waiters(*g, steady_clock_ms());
+}
+
+void partition::settle_waiters(raft::group& g, int64_t now_ms) {
+    const auto& node = g.node();
+    int64_t commit = node.commit_offset();
+    int64_t written = g.store().last_offset();
+    for (auto it = _waiting.begin(); it != _waiting.end();) {
+        waiter& w = it->second;
+        bool reached =
+            w.last_offset <= commit || (w.acks == acks_level::leader && w.last_offset <= written);
+        if (reached) {
+            // Still the entry we proposed? A new leader may have replaced it (then it was
+            // never committed: not persisted). Below the log's start it was committed.
+            bool ours = w.last_offset < node.log().start_offset() - 1 ||
+                        node.log().term_at(w.last_offset) == w.term;
+            w.done(ours ? w.result : replicate_result{.code = replicate_errc::not_leader});
+        } else if (now_ms >= w.deadline_ms) {
+            w.done({.code = replicate_errc::timed_out});
+        } else {
+            ++it;
+            continue;
+        }
+        it = _waiting.erase(it);
+    }
+}
+
+void partition::release_parked(int64_t now_ms) {
+    std::vector<parked> ready;
+    ready.swap(_parked);
+    for (auto& p : ready) {
+        if (now_ms >= p.request.deadline_ms) {
+            p.done({.code = replicate_errc::not_leader});
+        } else {
+            run(std::move(p.request), std::move(p.done));
+        }
+    }
+}
+
+void partition::on_committed(int64_t commit) {
+    int64_t hw = commit + 1;
+    if (hw > _high_watermark.load(std::memory_order_relaxed)) {
+        _high_watermark.store(hw, std::memory_order_release);
+        wake_waiters();
+    }
+    raft::group* g = find_group();
+    if (g == nullptr) return;
+    settle_waiters(*g, steady_clock_ms());
+    publish_leadership(g->node());  // the leader may be ready now
+    if (g->node().leader_ready() && !_parked.empty()) {
+        release_parked(steady_clock_ms());
+    }
+}
+
+void partition::on_written(const raft::ready& rd) {
+    if (rd.snapshot) {
+        // The log restarts after the snapshot: producers before it are not known here.
+        _producers = producer_state{};
+        _proposed.clear();
+        _producers_through = rd.snapshot->last_offset;
+    }
+    for (const raft::entry& e : rd.entries) {
+        if (!_proposed.empty() && _proposed.front().base_offset == e.base_offset &&
+            _proposed.front().term == e.term) {
+            _proposed.pop_front();  // our own proposal, applied when proposed
+            continue;
+        }
+        if (e.base_offset <= _producers_through) {
+            // A new leader replaced a suffix this replica had: what it had seen of it goes.
+            _proposed.clear();
+            if (auto st = rebuild_producers(e.base_offset, wall_clock_ms()); !st) {
+                _producers = producer_state{};
+            }
+        }
+        apply_to_producers(e);
+    }
+    if (raft::group* g = find_group()) settle_waiters(*g, steady_clock_ms());
+}
+
+void partition::publish_leadership(const raft::raft_node& node) {
+    leadership now{.leader = node.leader(),
+                   .epoch = node.leader() >= 0 ? node.term() : -1,
+                   .local = node.role() == raft::role::leader,
+                   .ready = node.leader_ready()};
+    bool changed = false;
+    {
+        std::lock_guard lock(_mutex);
+        changed = now.leader != _leadership.leader || now.epoch != _leadership.epoch ||
+                  now.ready != _leadership.ready;
+        _leadership = now;
+    }
+    if (changed && _leadership_listener) _leadership_listener(*this);
+}
+
+void partition::on_state_changed() {
+    raft::group* g = find_group();
+    if (g == nullptr) return;
+    const auto& node = g->node();
+    publish_leadership(node);
+    if (node.role() != raft::role::leader || g->failed()) {
+        auto code = g->failed() ? replicate_errc::storage_error : replicate_errc::not_leader;
+        std::vector<parked> dropped;
+        dropped.swap(_parked);
+        for (auto& p : dropped)
+            p.done({.code = code});
+    } else if (node.leader_ready()) {
+        release_parked(steady_clock_ms());
+    }
+}
+
+void partition::on_tick() {
+    raft::group* g = find_group();
+    if (g == nullptr) return;
+    int64_t now = steady_clock_ms();
+    settle_waiters(*g, now);
+    std::erase_if(_parked, [&](parked& p) {
+        if (now < p.request.deadline_ms) return false;
+        p.done({.code = replicate_errc::not_leader});
+        return true;
+    });
+    const auto& node = g->node();
+    if (node.role() != raft::role::leader) return;
+    // In sync: caught up with the whole log within replica.lag.time.max.ms.
+    uint64_t lag_ticks = static_cast<uint64_t>(
+        std::max<int64_t>(1, _binding.replica_lag_max_ms / std::max(1, _binding.tick_ms)));
+    auto peers = node.peers();
+    std::vector<int32_t> isr;
+    for (int32_t r : _binding.replicas) {
+        if (r == _binding.self) {
+            isr.push_back(r);
+            continue;
+        }
+        for (const auto& p : peers) {
+            if (p.id == r && p.voter && p.ticks_since_caught_up <= lag_ticks) isr.push_back(r);
+        }
+    }
+    bool changed = false;
+    {
+        std::lock_guard lock(_mutex);
+        changed = isr != _in_sync;
+        _in_sync = std::move(isr);
+    }
+    if (changed && _leadership_listener) _leadership_listener(*this);
+}
+
+void partition::close() {
+    _closed = true;
+    std::vector<parked> dropped;
+    dropped.swap(_parked);
+    for (auto& p : dropped)
+        p.done({.code = replicate_errc::not_leader});
+    for (auto& [offset, w] : _waiting) {
+        w.done({.code = replicate_errc::timed_out});
+    }
+    _waiting.clear();
+    {
+        std::lock_guard lock(_mutex);
+        _leadership = {};
+    }
+    wake_waiters();
+}
+
+}  // namespace trib::cluster
