@@ -4,6 +4,7 @@
 #include "base/clock.h"
 #include "model/record_batch.h"
 #include "raft/host.h"
+#include "storage/errc.h"
 
 namespace trib::cluster {
 
@@ -15,7 +16,7 @@ partition::partition(std::string topic, int32_t index, std::shared_ptr<storage::
       _binding(std::move(binding)),
       _settings(settings),
       _in_sync(_binding.replicas),
-      _high_watermark(_log->start_offset()) {}
+      _committed_end(_log->start_offset()) {}
 
 topic_settings partition::settings() const {
     std::lock_guard lock(_mutex);
@@ -36,6 +37,73 @@ leadership partition::leader() const {
 std::vector<int32_t> partition::in_sync() const {
     std::lock_guard lock(_mutex);
     return _in_sync;
+}
+
+int64_t partition::to_kafka(int64_t raft) const {
+    std::lock_guard lock(_offsets_mutex);
+    return _offsets.to_kafka(raft);
+}
+
+int64_t partition::high_watermark() const {
+    return to_kafka(committed_end());
+}
+
+int64_t partition::log_start() const {
+    return to_kafka(_log->start_offset());
+}
+
+int64_t partition::log_end() const {
+    return to_kafka(_log->end_offset());
+}
+
+result<storage::read_result> partition::read(int64_t offset, size_t max_bytes,
+                                             storage::first_batch first) const {
+    int64_t raft_from = 0;
+    {
+        std::lock_guard lock(_offsets_mutex);
+        raft_from = _offsets.to_raft(offset);
+    }
+    int64_t end = committed_end();
+    if (raft_from >= end) {
+        return storage::read_result{{}, offset};
+    }
+    auto got = TRIB_TRY(_log->read(raft_from, max_bytes, end, first));
+    // Drop Raft's own batches, give the others their Kafka base offsets (outside the CRC).
+    std::vector<uint8_t> out;
+    out.reserve(got.data.size());
+    std::span<uint8_t> rest(got.data);
+    std::lock_guard lock(_offsets_mutex);
+    while (rest.size() >= model::batch_header_size) {
+        auto h = model::header_fields(rest);
+        size_t size = h.size_bytes();
+        if (size > rest.size()) break;
+        if (!h.is_control()) {
+            auto batch = rest.subspan(0, size);
+            model::set_base_offset(batch, _offsets.to_kafka(h.base_offset));
+            out.insert(out.end(), batch.begin(), batch.end());
+        }
+        rest = rest.subspan(size);
+    }
+    return storage::read_result{std::move(out), _offsets.to_kafka(got.next_offset)};
+}
+
+result<std::optional<storage::timestamp_offset>> partition::offset_for_timestamp(
+    int64_t timestamp) const {
+    auto found = TRIB_TRY(_log->offset_for_timestamp(timestamp));
+    if (!found || found->offset >= committed_end()) {
+        return std::optional<storage::timestamp_offset>{};
+    }
+    found->offset = to_kafka(found->offset);
+    return found;
+}
+
+status partition::delete_records_before(int64_t offset) {
+    int64_t raft = 0;
+    {
+        std::lock_guard lock(_offsets_mutex);
+        raft = _offsets.to_raft(offset);
+    }
+    return _log->advance_start_offset(std::min(raft, committed_end()));
 }
 
 void partition::set_in_sync(std::vector<int32_t> isr) {
@@ -130,6 +198,28 @@ raft::group::observer partition::observer() {
                 [weak] {
                     if (auto p = weak.lock()) p->on_tick();
                 }};
+}
+
+status partition::rebuild(const raft::snapshot& snap, int64_t now_ms) {
+    int64_t start = snap.last_offset + 1;
+    int64_t below = 0;
+    if (snap.data && !snap.data->empty()) {
+        auto decoded = offset_translator::decode_snapshot(*snap.data);
+        if (!decoded) return unexpected(make_error_code(storage::errc::corrupt_data));
+        below = *decoded;
+    }
+    offset_translator offsets;
+    offsets.reset(start, below);
+    TRIB_TRY(_log->for_each_batch_header([&](const model::batch_header& h) {
+        if (h.is_control() && h.base_offset >= start) {
+            offsets.add_internal(h.base_offset, h.last_offset());
+        }
+    }));
+    {
+        std::lock_guard lock(_offsets_mutex);
+        _offsets = std::move(offsets);
+    }
+    return rebuild_producers(INT64_MAX, now_ms);
 }
 
 status partition::rebuild_producers(int64_t below_offset, int64_t now_ms) {
@@ -241,7 +331,7 @@ void partition::run(replicate_request request, done_fn done) {
         return;
     }
     if (request.acks == acks_level::none) {
-        done(result);
+        done(result);  // nobody reads the offsets
         return;
     }
     // The term of the entry awaited: ours, or a retried original's.
@@ -268,7 +358,10 @@ void partition::settle_waiters(raft::group& g, int64_t now_ms) {
             // never committed: not persisted). Below the log's start it was committed.
             bool ours = w.last_offset < node.log().start_offset() - 1 ||
                         node.log().term_at(w.last_offset) == w.term;
-            w.done(ours ? w.result : replicate_result{.code = replicate_errc::not_leader});
+            replicate_result r = w.result;
+            r.base_offset = to_kafka(r.base_offset);
+            r.last_offset = to_kafka(r.last_offset);
+            w.done(ours ? r : replicate_result{.code = replicate_errc::not_leader});
         } else if (now_ms >= w.deadline_ms) {
             w.done({.code = replicate_errc::timed_out});
         } else {
@@ -292,9 +385,9 @@ void partition::release_parked(int64_t now_ms) {
 }
 
 void partition::on_committed(int64_t commit) {
-    int64_t hw = commit + 1;
-    if (hw > _high_watermark.load(std::memory_order_relaxed)) {
-        _high_watermark.store(hw, std::memory_order_release);
+    int64_t end = commit + 1;
+    if (end > _committed_end.load(std::memory_order_relaxed)) {
+        _committed_end.store(end, std::memory_order_release);
         wake_waiters();
     }
     raft::group* g = find_group();
@@ -312,6 +405,20 @@ void partition::on_written(const raft::ready& rd) {
         _producers = producer_state{};
         _proposed.clear();
         _producers_through = rd.snapshot->last_offset;
+        int64_t below = 0;
+        if (rd.snapshot->data) {
+            below = offset_translator::decode_snapshot(*rd.snapshot->data).value_or(0);
+        }
+        std::lock_guard lock(_offsets_mutex);
+        _offsets.reset(rd.snapshot->last_offset + 1, below);
+    }
+    if (!rd.entries.empty()) {
+        std::lock_guard lock(_offsets_mutex);
+        _offsets.truncate(rd.entries.front().base_offset);
+        for (const raft::entry& e : rd.entries) {
+            if (e.kind != raft::entry_kind::data)
+                _offsets.add_internal(e.base_offset, e.last_offset);
+        }
     }
     for (const raft::entry& e : rd.entries) {
         if (!_proposed.empty() && _proposed.front().base_offset == e.base_offset &&
@@ -367,6 +474,7 @@ void partition::on_tick() {
     if (g == nullptr) return;
     int64_t now = steady_clock_ms();
     settle_waiters(*g, now);
+    follow_log_start(*g);
     std::erase_if(_parked, [&](parked& p) {
         if (now < p.request.deadline_ms) return false;
         p.done({.code = replicate_errc::not_leader});
@@ -395,6 +503,21 @@ void partition::on_tick() {
         _in_sync = std::move(isr);
     }
     if (changed && _leadership_listener) _leadership_listener(*this);
+}
+
+void partition::follow_log_start(raft::group& g) {
+    int64_t start = _log->start_offset();
+    if (start - 1 <= g.store().snapshot().last_offset || start - 1 > g.node().applied_offset()) {
+        return;
+    }
+    int64_t below = 0;
+    {
+        std::lock_guard lock(_offsets_mutex);
+        below = _offsets.internal_below(start);
+    }
+    // Best effort: retried at the next tick.
+    (void)g.follow_log_start(
+        std::make_shared<const std::vector<uint8_t>>(offset_translator::encode_snapshot(below)));
 }
 
 void partition::close() {

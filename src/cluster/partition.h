@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/offset_translator.h"
 #include "cluster/producer_state.h"
 #include "cluster/topic_config.h"
 #include "net/async_event.h"
@@ -100,8 +101,22 @@ class partition : public std::enable_shared_from_this<partition> {
     // AlterConfigs: new settings take effect for the next append, roll and cleaning pass.
     void update_settings(const topic_settings& s);
 
-    // The offset after the last committed entry; never goes back.
-    int64_t high_watermark() const { return _high_watermark.load(std::memory_order_acquire); }
+    // ---- Kafka offsets (Raft's own batches are invisible: offset_translator.h) ----
+    // The offset after the last committed record; never goes back.
+    int64_t high_watermark() const;
+    int64_t log_start() const;
+    int64_t log_end() const;
+    // Whole data batches from the one holding `offset`, below the high watermark, their base
+    // offsets rewritten to Kafka's; Raft's own batches left out. next_offset is Kafka's.
+    result<storage::read_result> read(
+        int64_t offset, size_t max_bytes,
+        storage::first_batch first = storage::first_batch::whole) const;
+    // The first record at or after `timestamp` below the high watermark (ListOffsets).
+    result<std::optional<storage::timestamp_offset>> offset_for_timestamp(int64_t timestamp) const;
+    // DeleteRecords: the log starts at `offset` (at most the high watermark) from now on.
+    status delete_records_before(int64_t offset);
+    // The Raft offset after the last committed entry (what storage may clean below).
+    int64_t committed_end() const { return _committed_end.load(std::memory_order_acquire); }
     leadership leader() const;
     // The replicas caught up with the leader within replica.lag.time.max.ms (as the leader
     // last saw them; on a follower, what the leader's announcements said).
@@ -120,11 +135,10 @@ class partition : public std::enable_shared_from_this<partition> {
     void wake_waiters();
 
     // ---- on the Raft loop ----
-    // The group's events; `replay_producers` rebuilds the producers' state from the log.
     raft::group::observer observer();
-    // Idempotent producers' state from the log's batch headers (at open and after a
-    // truncation below what it had seen).
-    status rebuild_producers(int64_t below_offset, int64_t now_ms);
+    // At open, from the store's snapshot and the log's batch headers: the idempotent
+    // producers' state and where Raft's own batches lie.
+    status rebuild(const raft::snapshot& snap, int64_t now_ms);
     // Fails what waits (the node stops or the partition is closed).
     void close();
     // Called on every leadership change, with this partition (the manager announces it).
@@ -161,6 +175,10 @@ class partition : public std::enable_shared_from_this<partition> {
     void settle_waiters(raft::group& g, int64_t now_ms);
     void release_parked(int64_t now_ms);
     void apply_to_producers(const raft::entry& e);
+    // Producers' state from the batch headers below `below_offset` (after a truncation).
+    status rebuild_producers(int64_t below_offset, int64_t now_ms);
+    int64_t to_kafka(int64_t raft) const;
+    void follow_log_start(raft::group& g);
 
     std::string _topic;
     int32_t _index;
@@ -173,7 +191,9 @@ class partition : public std::enable_shared_from_this<partition> {
     std::vector<int32_t> _in_sync;
     std::vector<std::weak_ptr<net::async_event>> _waiters;
     size_t _prune_at = 64;
-    std::atomic<int64_t> _high_watermark{0};
+    std::atomic<int64_t> _committed_end{0};  // Raft offset
+    mutable std::mutex _offsets_mutex;       // guards _offsets (no I/O under it)
+    offset_translator _offsets;
 
     // Raft loop only.
     producer_state _producers;

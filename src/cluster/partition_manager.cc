@@ -271,7 +271,7 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
                                 .election_ticks = _replication.election_ticks,
                                 .replica_lag_max_ms = _replication.replica_lag_max_ms});
     // Idempotent producers' sequences come back from the batch headers.
-    if (auto st = p->rebuild_producers(INT64_MAX, wall_clock_ms()); !st) {
+    if (auto st = p->rebuild((*store)->snapshot(), wall_clock_ms()); !st) {
         return unexpected(
             storage_error("cannot read the batch headers of " + dir.string(), st.error()));
     }
@@ -293,7 +293,7 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
     std::weak_ptr<partition> weak = p;
     _cleaner.add(p->shared_log(), [weak]() -> int64_t {
         auto alive = weak.lock();
-        return alive ? alive->high_watermark() : 0;  // only committed data is cleaned
+        return alive ? alive->committed_end() : 0;  // only committed data is cleaned
     });
     return p;
 }

@@ -86,6 +86,22 @@ status group::compact(offset_t through, batch_bytes data) {
     return {};
 }
 
+status group::follow_log_start(batch_bytes data) {
+    offset_t through = _store->data()->start_offset() - 1;
+    if (_failed || through > _node.applied_offset()) {
+        return unexpected(make_error_code(errc::offset_out_of_range));
+    }
+    if (through <= _store->snapshot().last_offset) {
+        return {};
+    }
+    auto snap = _store->follow_log_start(std::move(data));
+    if (!snap) {
+        return unexpected(snap.error());
+    }
+    _node.compacted(*snap);
+    return {};
+}
+
 void group::fail(const std::string& what, std::error_code ec) {
     // Fsyncgate: after a failed write or sync the page cache cannot be trusted; this group
     // stops answering (to its peers it is a crashed node) until the node restarts.

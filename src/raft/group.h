@@ -58,6 +58,9 @@ class group {
     // Snapshots the applied state through `through` with `data` and drops that log prefix;
     // followers behind it get the snapshot.
     status compact(offset_t through, batch_bytes data);
+    // The log's start was moved (retention, DeleteRecords) within what is applied: the
+    // snapshot point follows it (log_store::follow_log_start).
+    status follow_log_start(batch_bytes data);
     // Hands the state machine's pending work to the disk and the network, if none is in
     // flight; call after ticks, steps and proposals.
     void pump();

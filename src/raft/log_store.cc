@@ -258,6 +258,25 @@ result<raft::snapshot> log_store::compact(offset_t through, batch_bytes data) {
     return sn;
 }
 
+result<raft::snapshot> log_store::follow_log_start(batch_bytes data) {
+    offset_t through = _log->start_offset() - 1;
+    if (through <= _snap.last_offset) {
+        return _snap;
+    }
+    raft::snapshot sn{.last_offset = through,
+                      .last_term = term_of(through),
+                      .config = _snap.config,
+                      .data = std::move(data)};
+    for (const auto& [offset, config] : _configs) {
+        if (offset <= through) {
+            sn.config = config;
+        }
+    }
+    TRIB_TRY(write_snapshot(sn));
+    std::erase_if(_configs, [&](const auto& c) { return c.first <= through; });
+    return sn;
+}
+
 status log_store::write(const ready& rd, int64_t now_ms) {
     if (rd.hard_state) {
         std::vector<uint8_t> data;

@@ -46,6 +46,9 @@ class log_store final : public stable_log {
     // durably with `data`, then the log before it is dropped. Returns it for the state
     // machine's `compacted`.
     result<raft::snapshot> compact(offset_t through, batch_bytes data);
+    // The log's start moved past the snapshot (retention, DeleteRecords): the snapshot point
+    // follows it, with `data` as its payload, so followers behind it get a snapshot.
+    result<raft::snapshot> follow_log_start(batch_bytes data);
 
   private:
     log_store(std::filesystem::path dir, std::shared_ptr<storage::log> log)

@@ -87,10 +87,10 @@ group_manager::ownership group_manager::owner_of(const std::string& group_id) co
 
 result<void, error> group_manager::replay(cluster::partition& part, size_t& records,
                                           size_t& skipped) {
-    int64_t offset = part.log().start_offset();
+    int64_t offset = part.log_start();
     int64_t end = part.high_watermark();  // what is committed
     while (offset < end) {
-        auto got = part.log().read(offset, size_t{1} << 20, end);
+        auto got = part.read(offset, size_t{1} << 20);
         if (!got) {
             return unexpected(
                 error{got.error(), fmt::format("cannot read {}-{} at {}: {}", log_topic,

@@ -104,13 +104,13 @@ asio::awaitable<p::delete_records_response> handle_delete_records(request_contex
                 out.error_code = error_code::offset_out_of_range;
                 continue;
             }
-            if (auto st = part->log().advance_start_offset(offset); !st) {
+            if (auto st = part->delete_records_before(offset); !st) {
                 out.error_code = st.error() == storage::errc::offset_out_of_range
                                      ? error_code::offset_out_of_range
                                      : error_code::kafka_storage_error;
                 continue;
             }
-            out.low_watermark = part->log().start_offset();
+            out.low_watermark = part->log_start();
         }
     }
     co_return resp;

@@ -53,12 +53,12 @@ size_t read_all(request_context& ctx, const p::fetch_request& req,
         }
         out.error_code = leader_error(*out.part, t.current_leader_epoch);
         if (out.error_code != error_code::none) continue;
-        auto& log = out.part->log();
-        out.high_watermark = out.part->high_watermark();
-        out.log_start = log.start_offset();
+        auto& part = *out.part;
+        out.high_watermark = part.high_watermark();
+        out.log_start = part.log_start();
         // Out of range only outside the log: between the high watermark and the log's end
         // (not yet committed) is empty, or every client would reset its position.
-        if (t.fetch_offset < out.log_start || t.fetch_offset > log.end_offset()) {
+        if (t.fetch_offset < out.log_start || t.fetch_offset > part.log_end()) {
             out.error_code = error_code::offset_out_of_range;
             continue;
         }
@@ -71,7 +71,7 @@ size_t read_all(request_context& ctx, const p::fetch_request& req,
             std::min<size_t>(static_cast<size_t>(t.max_bytes), budget > total ? budget - total : 0);
         if (limit == 0 && total > 0) continue;
         auto first = total == 0 ? storage::first_batch::whole : storage::first_batch::within_limit;
-        auto got = log.read(t.fetch_offset, std::max<size_t>(limit, 1), out.high_watermark, first);
+        auto got = part.read(t.fetch_offset, std::max<size_t>(limit, 1), first);
         if (!got) {
             out.error_code = read_error(got.error());
             continue;
@@ -234,14 +234,14 @@ asio::awaitable<p::list_offsets_response> handle_list_offsets(request_context& c
                 }
                 offset = part->high_watermark();
             } else if (lp.timestamp == earliest_timestamp) {
-                offset = part->log().start_offset();
+                offset = part->log_start();
             } else if (lp.timestamp >= 0) {
-                auto found = part->log().offset_for_timestamp(lp.timestamp);
+                auto found = part->offset_for_timestamp(lp.timestamp);
                 if (!found) {
                     out.error_code = read_error(found.error());
                     continue;
                 }
-                if (*found && (*found)->offset < part->high_watermark()) {
+                if (*found) {
                     offset = (*found)->offset;
                     timestamp = (*found)->timestamp;
                 }

@@ -331,7 +331,7 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
         }
         out.base_offset = result.base_offset;
         out.log_append_time_ms = w.log_append_time;
-        out.log_start_offset = w.part->log().start_offset();
+        out.log_start_offset = w.part->log_start();
     }
     co_return resp;
 }
