@@ -348,6 +348,11 @@ constexpr setting setting_table[] = {
      "Partitions of __consumer_offsets when it is first created", false,
      parse_int<int32_t, &config::offsets_partitions, 1, 1000>,
      show_int<int32_t, &config::offsets_partitions>},
+    {"groups.offsets_replication_factor", "offsets-replication-factor",
+     "Replicas of each __consumer_offsets partition when it is first created, at most the live "
+     "brokers then (offsets.topic.replication.factor)",
+     false, parse_int<int32_t, &config::offsets_replication_factor, 1, 15>,
+     show_int<int32_t, &config::offsets_replication_factor>},
     {"kafka.max_connections", "max-connections", "Client connections served at once", false,
      parse_int<int32_t, &config::max_connections, 1, 1000000>,
      show_int<int32_t, &config::max_connections>},

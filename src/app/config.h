@@ -81,6 +81,7 @@ struct config {
     int32_t group_initial_rebalance_delay_ms = 3000;
     int64_t offsets_retention_ms = int64_t{7} * 24 * 3600 * 1000;
     int32_t offsets_partitions = 16;
+    int32_t offsets_replication_factor = 3;
     int32_t max_connections = 10000;
     int64_t idle_timeout_ms = int64_t{10} * 60 * 1000;  // connections.max.idle.ms
     int64_t request_read_timeout_ms = 10'000;           // a stalled request's bytes, then close

@@ -281,6 +281,7 @@ result<void, error> node::start() {
     bc.group_initial_rebalance_delay_ms = _cfg.group_initial_rebalance_delay_ms;
     bc.offsets_retention_ms = _cfg.offsets_retention_ms;
     bc.offsets_partitions = _cfg.offsets_partitions;
+    bc.offsets_replication_factor = _cfg.offsets_replication_factor;
     _broker = std::make_unique<kafka::broker>(bc, *_partitions, *_groups);
     _producer_ids = std::make_unique<cluster::producer_id_allocator>();
     _broker->producer_ids = _producer_ids.get();

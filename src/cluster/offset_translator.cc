@@ -57,20 +57,23 @@ int64_t offset_translator::to_raft(int64_t kafka) const {
     return raft;
 }
 
-std::vector<uint8_t> offset_translator::encode_snapshot(int64_t internal_below) {
+std::vector<uint8_t> offset_translator::encode_snapshot(const snapshot_payload& p) {
     std::vector<uint8_t> out;
     byte_writer w(out);
     w.u32(snapshot_magic);
-    w.i64(internal_below);
+    w.i64(p.internal_below);
+    w.i64(p.log_start);
     return out;
 }
 
-std::optional<int64_t> offset_translator::decode_snapshot(std::span<const uint8_t> bytes) {
+std::optional<snapshot_payload> offset_translator::decode_snapshot(std::span<const uint8_t> bytes) {
     byte_reader r(bytes);
     bool magic = r.u32() == snapshot_magic;
-    int64_t count = r.i64();
-    if (!magic || !r.ok() || !r.done() || count < 0) return std::nullopt;
-    return count;
+    snapshot_payload p{.internal_below = r.i64(), .log_start = r.i64()};
+    if (!magic || !r.ok() || !r.done() || p.internal_below < 0 || p.log_start < 0) {
+        return std::nullopt;
+    }
+    return p;
 }
 
 }  // namespace trib::cluster

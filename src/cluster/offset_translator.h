@@ -16,6 +16,14 @@
 
 namespace trib::cluster {
 
+// What a data partition's Raft snapshot carries (docs/formats/raft-rpc.md): the internal
+// offsets below its point, and the log's start then (a Raft offset; DeleteRecords may put it
+// past the point, inside the next entry), so a replica that installs it starts there too.
+struct snapshot_payload {
+    int64_t internal_below = 0;
+    int64_t log_start = 0;
+};
+
 class offset_translator {
   public:
     // Starts over at Raft offset `start`, below which `internal_below` offsets were internal.
@@ -34,9 +42,8 @@ class offset_translator {
     // keeps, so translation survives the log prefix it replaces).
     int64_t internal_below(int64_t raft) const;
 
-    // The snapshot payload of a data partition: internal offsets below its point.
-    static std::vector<uint8_t> encode_snapshot(int64_t internal_below);
-    static std::optional<int64_t> decode_snapshot(std::span<const uint8_t> bytes);
+    static std::vector<uint8_t> encode_snapshot(const snapshot_payload& p);
+    static std::optional<snapshot_payload> decode_snapshot(std::span<const uint8_t> bytes);
 
   private:
     int64_t _start = 0;

@@ -1,12 +1,51 @@
 #include "cluster/partition.h"
 
 #include "base/assert.h"
+#include "base/big_endian.h"
 #include "base/clock.h"
+#include "base/logging.h"
 #include "model/record_batch.h"
 #include "raft/host.h"
 #include "storage/errc.h"
 
 namespace trib::cluster {
+
+namespace {
+
+// DeleteRecords is an entry of the partition's Raft log, so every replica moves its start
+// when it commits: a control batch of one record, key (version 0, type 200), value
+// (version 0, the new start as a Raft offset). Like Raft's own batches, no client sees it.
+constexpr int16_t log_start_type = 200;
+constexpr size_t max_marker_bytes = 64;
+
+std::vector<uint8_t> make_log_start_batch(int64_t raft_offset, int64_t now_ms) {
+    std::vector<uint8_t> key(4, 0);
+    big_endian::store(key.data() + 2, static_cast<uint16_t>(log_start_type), 2);
+    std::vector<uint8_t> value(10, 0);
+    big_endian::store(value.data() + 2, static_cast<uint64_t>(raft_offset), 8);
+    model::record r{.timestamp = now_ms, .key = std::move(key), .value = std::move(value)};
+    auto batch = model::build_batch({.control = true}, std::span(&r, 1));
+    TRIB_ASSERT_MSG(batch.has_value(), "building a log-start batch failed");
+    return std::move(*batch);
+}
+
+// The new start a log-start batch names, or nullopt for any other batch.
+std::optional<int64_t> log_start_of(std::span<const uint8_t> batch) {
+    auto h = model::parse_batch_header(batch);
+    if (!h || !h->is_control() || h->producer_id >= 0) return std::nullopt;
+    std::optional<int64_t> found;
+    (void)model::for_each_record(batch, max_marker_bytes, [&](const model::record_view& r) {
+        if (found || !r.key || r.key->size() != 4 || !r.value || r.value->size() != 10) return;
+        if (static_cast<int16_t>(big_endian::load(r.key->data() + 2, 2)) != log_start_type) {
+            return;
+        }
+        auto offset = static_cast<int64_t>(big_endian::load(r.value->data() + 2, 8));
+        if (offset >= 0) found = offset;
+    });
+    return found;
+}
+
+}  // namespace
 
 partition::partition(std::string topic, int32_t index, std::shared_ptr<storage::log> log,
                      const topic_settings& settings, raft_binding binding)
@@ -97,13 +136,23 @@ result<std::optional<storage::timestamp_offset>> partition::offset_for_timestamp
     return found;
 }
 
-status partition::delete_records_before(int64_t offset) {
-    int64_t raft = 0;
-    {
-        std::lock_guard lock(_offsets_mutex);
-        raft = _offsets.to_raft(offset);
-    }
-    return _log->advance_start_offset(std::min(raft, committed_end()));
+void partition::delete_records_before(int64_t offset, int64_t deadline_ms, done_fn done) {
+    _binding.post([self = shared_from_this(), offset, deadline_ms, done = std::move(done)] {
+        int64_t raft = 0;
+        {
+            std::lock_guard lock(self->_offsets_mutex);
+            raft = std::min(self->_offsets.to_raft(offset), self->committed_end());
+        }
+        if (raft <= self->_log->start_offset()) {
+            done({});  // never backwards
+            return;
+        }
+        replicate_request move{
+            .acks = acks_level::all, .deadline_ms = deadline_ms, .now_ms = wall_clock_ms()};
+        move.batches.push_back(make_log_start_batch(raft, move.now_ms));
+        // Committed means applied here: on_committed moves the start before it answers.
+        self->run(std::move(move), std::move(done));
+    });
 }
 
 void partition::set_in_sync(std::vector<int32_t> isr) {
@@ -148,29 +197,25 @@ void partition::end_of_epoch(int64_t epoch, std::function<void(int64_t, int64_t)
             done(-1, -1);
             return;
         }
-        const auto& node = g->node();
-        int64_t log_end = node.log().last_offset() + 1;
-        if (node.role() == raft::role::leader && epoch >= node.term()) {
-            done(node.term(), log_end);
-            return;
-        }
-        // The newest term at or below `epoch`, and where the next one starts.
+        // As Kafka's leader epoch cache answers: the newest epoch at or below `epoch` and
+        // where the next epoch starts (the log's end for the latest one).
         const auto& starts = g->store().term_starts();
         raft::snapshot snap = g->store().snapshot();
-        int64_t found = epoch >= snap.last_term && snap.last_offset >= 0 ? snap.last_term : -1;
-        int64_t end = -1;
-        for (size_t i = 0; i < starts.size(); ++i) {
-            if (starts[i].second > epoch) {
-                end = starts[i].first;
-                break;
-            }
-            found = starts[i].second;
-        }
-        if (found < 0) {
-            done(-1, -1);
+        int64_t log_end = g->node().log().last_offset() + 1;
+        int64_t latest = starts.empty() ? snap.last_term : starts.back().second;
+        if (epoch == latest) {
+            done(latest, self->to_kafka(log_end));
             return;
         }
-        done(found, end < 0 ? log_end : end);
+        int64_t floor = snap.last_offset >= 0 && snap.last_term <= epoch ? snap.last_term : -1;
+        for (const auto& [start, term] : starts) {
+            if (term > epoch) {
+                done(floor < 0 ? epoch : floor, self->to_kafka(start));
+                return;
+            }
+            floor = term;
+        }
+        done(-1, -1);  // newer than any epoch here
     });
 }
 
@@ -202,19 +247,35 @@ raft::group::observer partition::observer() {
 
 status partition::rebuild(const raft::snapshot& snap, int64_t now_ms) {
     int64_t start = snap.last_offset + 1;
-    int64_t below = 0;
+    snapshot_payload payload;
     if (snap.data && !snap.data->empty()) {
         auto decoded = offset_translator::decode_snapshot(*snap.data);
         if (!decoded) return unexpected(make_error_code(storage::errc::corrupt_data));
-        below = *decoded;
+        payload = *decoded;
     }
     offset_translator offsets;
-    offsets.reset(start, below);
+    offsets.reset(start, payload.internal_below);
+    _start_moves.clear();
+    if (payload.log_start > _log->start_offset()) {
+        _start_moves.emplace_back(snap.last_offset, payload.log_start);
+    }
+    std::vector<model::batch_header> controls;
     TRIB_TRY(_log->for_each_batch_header([&](const model::batch_header& h) {
         if (h.is_control() && h.base_offset >= start) {
             offsets.add_internal(h.base_offset, h.last_offset());
+            controls.push_back(h);
         }
     }));
+    // Log-start moves not yet applied here wait for their commit again (applying twice is
+    // harmless: the start only goes forward).
+    for (const auto& h : controls) {
+        auto got = _log->read(std::max(h.base_offset, _log->start_offset()), h.size_bytes(),
+                              h.last_offset() + 1);
+        if (!got) return unexpected(got.error());
+        if (auto target = log_start_of(got->data); target && *target > _log->start_offset()) {
+            _start_moves.emplace_back(h.base_offset, *target);
+        }
+    }
     {
         std::lock_guard lock(_offsets_mutex);
         _offsets = std::move(offsets);
@@ -392,6 +453,7 @@ void partition::on_committed(int64_t commit) {
     }
     raft::group* g = find_group();
     if (g == nullptr) return;
+    apply_start_moves(*g);
     settle_waiters(*g, steady_clock_ms());
     publish_leadership(g->node());  // the leader may be ready now
     if (g->node().leader_ready() && !_parked.empty()) {
@@ -405,19 +467,30 @@ void partition::on_written(const raft::ready& rd) {
         _producers = producer_state{};
         _proposed.clear();
         _producers_through = rd.snapshot->last_offset;
-        int64_t below = 0;
+        snapshot_payload payload;
         if (rd.snapshot->data) {
-            below = offset_translator::decode_snapshot(*rd.snapshot->data).value_or(0);
+            payload = offset_translator::decode_snapshot(*rd.snapshot->data).value_or(payload);
+        }
+        // The leader's log started past the point (DeleteRecords inside the next entry):
+        // so does ours, once that entry is here.
+        _start_moves.clear();
+        if (payload.log_start > rd.snapshot->last_offset + 1) {
+            _start_moves.emplace_back(rd.snapshot->last_offset, payload.log_start);
         }
         std::lock_guard lock(_offsets_mutex);
-        _offsets.reset(rd.snapshot->last_offset + 1, below);
+        _offsets.reset(rd.snapshot->last_offset + 1, payload.internal_below);
     }
     if (!rd.entries.empty()) {
+        int64_t from = rd.entries.front().base_offset;
+        std::erase_if(_start_moves, [&](const auto& m) { return m.first >= from; });
         std::lock_guard lock(_offsets_mutex);
-        _offsets.truncate(rd.entries.front().base_offset);
+        _offsets.truncate(from);
         for (const raft::entry& e : rd.entries) {
-            if (e.kind != raft::entry_kind::data)
+            // Raft's batches and ours (log-start moves) are internal: every control batch.
+            if (e.kind != raft::entry_kind::data || model::header_fields(e.bytes()).is_control())
                 _offsets.add_internal(e.base_offset, e.last_offset);
+            if (auto target = log_start_of(e.bytes()))
+                _start_moves.emplace_back(e.base_offset, *target);
         }
     }
     for (const raft::entry& e : rd.entries) {
@@ -444,13 +517,23 @@ void partition::publish_leadership(const raft::raft_node& node) {
                    .local = node.role() == raft::role::leader,
                    .ready = node.leader_ready()};
     bool changed = false;
+    leadership before;
     {
         std::lock_guard lock(_mutex);
+        before = _leadership;
         changed = now.leader != _leadership.leader || now.epoch != _leadership.epoch ||
                   now.ready != _leadership.ready;
         _leadership = now;
     }
-    if (changed && _leadership_listener) _leadership_listener(*this);
+    if (!changed) return;
+    // What an operator follows a failover by: this node starts or stops serving the partition.
+    if (now.ready && !before.ready) {
+        log::get("cluster")->info("leading {}-{} in term {}", _topic, _index, now.epoch);
+    } else if (before.ready && !now.local) {
+        log::get("cluster")->info("no longer leading {}-{} (term {}, leader {})", _topic, _index,
+                                  node.term(), now.leader);
+    }
+    if (_leadership_listener) _leadership_listener(*this);
 }
 
 void partition::on_state_changed() {
@@ -505,19 +588,44 @@ void partition::on_tick() {
     if (changed && _leadership_listener) _leadership_listener(*this);
 }
 
+raft::batch_bytes partition::snapshot_data(const raft::group& g, int64_t new_start) const {
+    int64_t point = g.store().batch_start_of(new_start);
+    std::lock_guard lock(_offsets_mutex);
+    return std::make_shared<const std::vector<uint8_t>>(offset_translator::encode_snapshot(
+        {.internal_below = _offsets.internal_below(point), .log_start = new_start}));
+}
+
+void partition::move_start(raft::group& g, int64_t new_start) {
+    if (new_start <= _log->start_offset()) return;
+    if (auto st = g.move_log_start(new_start, snapshot_data(g, new_start)); !st) {
+        log::get("cluster")->warn("{}-{}: cannot move the log start to {}: {}", _topic, _index,
+                                  new_start, st.error().message());
+    }
+}
+
+void partition::apply_start_moves(raft::group& g) {
+    int64_t commit = g.node().commit_offset();
+    int64_t end = g.store().last_offset() + 1;
+    while (!_start_moves.empty()) {
+        auto [after, target] = _start_moves.front();
+        // Once committed, and once the log holds what it keeps (after a snapshot install the
+        // entries come later).
+        if (after > commit || target > end || target - 1 > g.node().applied_offset()) break;
+        move_start(g, target);
+        _start_moves.pop_front();
+    }
+}
+
 void partition::follow_log_start(raft::group& g) {
+    apply_start_moves(g);
+    // Retention deleted segments: the snapshot point follows.
     int64_t start = _log->start_offset();
-    if (start - 1 <= g.store().snapshot().last_offset || start - 1 > g.node().applied_offset()) {
+    if (g.store().batch_start_of(start) - 1 <= g.store().snapshot().last_offset ||
+        start - 1 > g.node().applied_offset()) {
         return;
     }
-    int64_t below = 0;
-    {
-        std::lock_guard lock(_offsets_mutex);
-        below = _offsets.internal_below(start);
-    }
     // Best effort: retried at the next tick.
-    (void)g.follow_log_start(
-        std::make_shared<const std::vector<uint8_t>>(offset_translator::encode_snapshot(below)));
+    (void)g.move_log_start(start, snapshot_data(g, start));
 }
 
 void partition::close() {

@@ -113,8 +113,10 @@ class partition : public std::enable_shared_from_this<partition> {
         storage::first_batch first = storage::first_batch::whole) const;
     // The first record at or after `timestamp` below the high watermark (ListOffsets).
     result<std::optional<storage::timestamp_offset>> offset_for_timestamp(int64_t timestamp) const;
-    // DeleteRecords: the log starts at `offset` (at most the high watermark) from now on.
-    status delete_records_before(int64_t offset);
+    // DeleteRecords: the log starts at `offset` (at most the high watermark) on every replica
+    // from now on. Replicated as an entry; `done` is called on the Raft loop once it is
+    // committed and applied here (any error as for acks=all).
+    void delete_records_before(int64_t offset, int64_t deadline_ms, done_fn done);
     // The Raft offset after the last committed entry (what storage may clean below).
     int64_t committed_end() const { return _committed_end.load(std::memory_order_acquire); }
     leadership leader() const;
@@ -126,8 +128,9 @@ class partition : public std::enable_shared_from_this<partition> {
     // Replicates the batches (any thread); `done` is called once, on the Raft loop, by the
     // acks level: none once proposed, leader once written here, all once committed.
     void replicate(replicate_request request, done_fn done);
-    // The first offset of the newest epoch at or below `epoch` and that epoch's end
-    // (OffsetForLeaderEpoch), read on the Raft loop; (-1, -1) when unknown.
+    // OffsetForLeaderEpoch: the newest epoch at or below `epoch` and the Kafka offset where
+    // it ends (the log's end for the latest epoch), on the Raft loop; (-1, -1) for an
+    // epoch newer than any here.
     void end_of_epoch(int64_t epoch, std::function<void(int64_t epoch, int64_t end)> done);
 
     // Fetch long polls: `event` is signalled at the next commit (then forgotten).
@@ -179,6 +182,11 @@ class partition : public std::enable_shared_from_this<partition> {
     status rebuild_producers(int64_t below_offset, int64_t now_ms);
     int64_t to_kafka(int64_t raft) const;
     void follow_log_start(raft::group& g);
+    // The snapshot payload for a log that starts at `new_start` (a Raft offset).
+    raft::batch_bytes snapshot_data(const raft::group& g, int64_t new_start) const;
+    void move_start(raft::group& g, int64_t new_start);
+    // Applies the log-start moves whose entries have committed.
+    void apply_start_moves(raft::group& g);
 
     std::string _topic;
     int32_t _index;
@@ -201,6 +209,8 @@ class partition : public std::enable_shared_from_this<partition> {
     std::deque<proposed> _proposed;           // applied to _producers at propose, not yet written
     std::multimap<int64_t, waiter> _waiting;  // by last offset
     std::vector<parked> _parked;              // wait for this leader to be ready
+    // Log-start moves (after this offset commits, the log starts at that one), ascending.
+    std::deque<std::pair<int64_t, int64_t>> _start_moves;
     std::function<void(const partition&)> _leadership_listener;
     bool _closed = false;
 };

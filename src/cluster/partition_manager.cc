@@ -279,6 +279,9 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
     auto g = _replication.host->insert_group(group, std::move(*store), _replication.election_ticks,
                                              p->observer());
     if (!g) return unexpected(g.error());
+    // A replica alone in its group has committed all it holds (raft_node): it serves that from
+    // now on, even if its log takes no appends (damage found at open).
+    p->observer().committed((*g)->node().commit_offset());
     p->on_leadership_change(
         [this](const partition& changed) { announce({announcement_of(changed)}); });
     // Alone, or the preferred leader of a new group: no need to wait out a timeout first.

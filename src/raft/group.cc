@@ -86,19 +86,18 @@ status group::compact(offset_t through, batch_bytes data) {
     return {};
 }
 
-status group::follow_log_start(batch_bytes data) {
-    offset_t through = _store->data()->start_offset() - 1;
-    if (_failed || through > _node.applied_offset()) {
+status group::move_log_start(offset_t new_start, batch_bytes data) {
+    if (_failed || new_start - 1 > _node.applied_offset()) {
         return unexpected(make_error_code(errc::offset_out_of_range));
     }
-    if (through <= _store->snapshot().last_offset) {
-        return {};
-    }
-    auto snap = _store->follow_log_start(std::move(data));
+    offset_t before = _store->snapshot().last_offset;
+    auto snap = _store->move_start(new_start, std::move(data));
     if (!snap) {
         return unexpected(snap.error());
     }
-    _node.compacted(*snap);
+    if (snap->last_offset > before) {
+        _node.compacted(*snap);
+    }
     return {};
 }
 

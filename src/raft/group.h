@@ -49,6 +49,7 @@ class group {
     raft_node& node() { return _node; }
     const raft_node& node() const { return _node; }
     log_store& store() { return *_store; }
+    const log_store& store() const { return *_store; }
     // A storage write or sync failed: the group stopped (fail-stop; restart to recover).
     bool failed() const { return _failed; }
 
@@ -58,9 +59,9 @@ class group {
     // Snapshots the applied state through `through` with `data` and drops that log prefix;
     // followers behind it get the snapshot.
     status compact(offset_t through, batch_bytes data);
-    // The log's start was moved (retention, DeleteRecords) within what is applied: the
-    // snapshot point follows it (log_store::follow_log_start).
-    status follow_log_start(batch_bytes data);
+    // The log starts at `new_start` (within what is applied) from now on: retention moved
+    // it there, or DeleteRecords does now (log_store::move_start).
+    status move_log_start(offset_t new_start, batch_bytes data);
     // Hands the state machine's pending work to the disk and the network, if none is in
     // flight; call after ticks, steps and proposals.
     void pump();

@@ -103,7 +103,7 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
         // Batches already there (written before replication, by this node alone, with
         // partitionLeaderEpoch 0) become entries of term 0 that the first leader commits;
         // retention may have moved the log's start, where the snapshot point goes.
-        s->_snap.last_offset = s->_log->start_offset() - 1;
+        s->_snap.last_offset = s->_log->first_batch_offset() - 1;
         if (auto st = s->write_snapshot(s->_snap); !st) {
             return fail(st.error(), "cannot write raft_snapshot: " + st.error().message());
         }
@@ -136,19 +136,31 @@ status log_store::index_log() {
             controls.push_back(h);
         }
     }));
-    if (_log->start_offset() <= _snap.last_offset) {
+    // The log's start may lie inside a batch (DeleteRecords); entries are whole batches.
+    offset_t first = _log->first_batch_offset();
+    if (first - 1 > _snap.last_offset) {
+        // Retention cut the log and the node stopped before the snapshot point followed: it
+        // follows now, with the term of the first entry left (terms never go down, so no
+        // entry before it had a higher one) and the payload it had.
+        raft::snapshot sn = _snap;
+        sn.last_offset = first - 1;
+        sn.last_term = _terms.empty() ? _snap.last_term : _terms.front().second;
+        TRIB_TRY(write_snapshot(sn));
+    }
+    if (first <= _snap.last_offset) {
         // A crash came between a snapshot's install and the log's cut. What follows the
         // snapshot point is ours only if the log holds that point's entry unchanged.
         if (snapshot_point_matches) {
             TRIB_TRY(_log->advance_start_offset(_snap.last_offset + 1));
         } else {
-            TRIB_TRY(_log->truncate(_log->start_offset()));
+            TRIB_TRY(_log->truncate(first));
             _terms.clear();
             controls.clear();
         }
     }
     for (const auto& h : controls) {
-        auto read = TRIB_TRY(_log->read(h.base_offset, h.size_bytes(), h.last_offset() + 1));
+        auto read = TRIB_TRY(_log->read(std::max(h.base_offset, _log->start_offset()),
+                                        h.size_bytes(), h.last_offset() + 1));
         auto e = entry_from_verified_batch(
             std::make_shared<const std::vector<uint8_t>>(std::move(read.data)));
         if (!e) {
@@ -183,7 +195,8 @@ result<entry_position> log_store::position_of(offset_t offset) const {
     if (offset < _snap.last_offset || offset > last_offset()) {
         return unexpected(make_error_code(errc::offset_out_of_range));
     }
-    auto read = _log->read(offset, model::batch_header_size, offset + 1);
+    offset_t from = std::max(offset, _log->start_offset());
+    auto read = _log->read(from, model::batch_header_size, from + 1);
     if (!read || read->data.size() < model::batch_header_size) {
         return unexpected(read ? make_error_code(errc::offset_out_of_range) : read.error());
     }
@@ -196,7 +209,9 @@ result<std::vector<entry>> log_store::entries(offset_t from, offset_t last,
     if (from <= _snap.last_offset || from > last_offset()) {
         return unexpected(make_error_code(errc::offset_out_of_range));
     }
-    auto read = TRIB_TRY(_log->read(from, max_bytes, last + 1));
+    // The first entry may begin before the log's start (inside its batch): read from the start,
+    // which returns that batch whole.
+    auto read = TRIB_TRY(_log->read(std::max(from, _log->start_offset()), max_bytes, last + 1));
     std::vector<entry> out;
     model::batch_walker walk(read.data);
     while (true) {
@@ -258,23 +273,38 @@ result<raft::snapshot> log_store::compact(offset_t through, batch_bytes data) {
     return sn;
 }
 
-result<raft::snapshot> log_store::follow_log_start(batch_bytes data) {
-    offset_t through = _log->start_offset() - 1;
-    if (through <= _snap.last_offset) {
-        return _snap;
+offset_t log_store::batch_start_of(offset_t offset) const {
+    if (offset <= _snap.last_offset + 1) {
+        return offset;
     }
-    raft::snapshot sn{.last_offset = through,
-                      .last_term = term_of(through),
-                      .config = _snap.config,
-                      .data = std::move(data)};
-    for (const auto& [offset, config] : _configs) {
-        if (offset <= through) {
-            sn.config = config;
+    auto at = position_of(offset);
+    return at ? std::min(at->base_offset, offset) : offset;
+}
+
+result<raft::snapshot> log_store::move_start(offset_t new_start, batch_bytes data) {
+    if (new_start - 1 > last_offset()) {
+        return unexpected(make_error_code(errc::offset_out_of_range));
+    }
+    // The snapshot point goes to the end of the last whole entry before `new_start`; the
+    // log's start may then lie inside the next one, which stays whole.
+    offset_t through = batch_start_of(new_start) - 1;
+    if (through > _snap.last_offset) {
+        raft::snapshot sn{.last_offset = through,
+                          .last_term = term_of(through),
+                          .config = _snap.config,
+                          .data = std::move(data)};
+        for (const auto& [offset, config] : _configs) {
+            if (offset <= through) {
+                sn.config = config;
+            }
         }
+        // Durable first, as compact does: a crash before the cut leaves a log that starts
+        // before its snapshot, which open repairs.
+        TRIB_TRY(write_snapshot(sn));
+        std::erase_if(_configs, [&](const auto& c) { return c.first <= through; });
     }
-    TRIB_TRY(write_snapshot(sn));
-    std::erase_if(_configs, [&](const auto& c) { return c.first <= through; });
-    return sn;
+    TRIB_TRY(_log->advance_start_offset(new_start));
+    return _snap;
 }
 
 status log_store::write(const ready& rd, int64_t now_ms) {
@@ -291,7 +321,7 @@ status log_store::write(const ready& rd, int64_t now_ms) {
     if (rd.snapshot) {
         // The snapshot replaces the whole log: durable first, then the old entries go.
         TRIB_TRY(write_snapshot(*rd.snapshot));
-        TRIB_TRY(_log->truncate(_log->start_offset()));
+        TRIB_TRY(_log->truncate(_log->first_batch_offset()));
         _terms.clear();
         _configs.clear();
     }
@@ -309,7 +339,7 @@ status log_store::write(const ready& rd, int64_t now_ms) {
                 _configs.emplace_back(e.base_offset, TRIB_TRY(config_of(e)));
             }
         }
-        if (_log->start_offset() <= _snap.last_offset) {
+        if (_log->first_batch_offset() <= _snap.last_offset) {
             TRIB_TRY(_log->advance_start_offset(_snap.last_offset + 1));
         }
     }

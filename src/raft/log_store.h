@@ -46,9 +46,13 @@ class log_store final : public stable_log {
     // durably with `data`, then the log before it is dropped. Returns it for the state
     // machine's `compacted`.
     result<raft::snapshot> compact(offset_t through, batch_bytes data);
-    // The log's start moved past the snapshot (retention, DeleteRecords): the snapshot point
-    // follows it, with `data` as its payload, so followers behind it get a snapshot.
-    result<raft::snapshot> follow_log_start(batch_bytes data);
+    // The log starts at `new_start` (at most its end; retention may have moved it there
+    // already): the snapshot point moves to the end of the last whole entry before it,
+    // durably and with `data` as its payload, then the log's prefix goes. Followers behind it
+    // get the snapshot.
+    result<raft::snapshot> move_start(offset_t new_start, batch_bytes data);
+    // The base offset of the entry holding `offset` (`offset` itself at or past the end).
+    offset_t batch_start_of(offset_t offset) const;
 
   private:
     log_store(std::filesystem::path dir, std::shared_ptr<storage::log> log)

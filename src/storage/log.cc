@@ -256,7 +256,13 @@ result<std::optional<timestamp_offset>> log::offset_for_timestamp(int64_t timest
 
 status log::truncate(int64_t offset) {
     std::lock_guard lock(_mutex);
-    if (offset < _start_offset) return errc::offset_out_of_range;
+    if (offset < _start_offset) {
+        // Only the whole log may go from below the start (a Raft snapshot replaces it): from
+        // the batch holding the start, which then starts the empty log.
+        if (offset != first_batch_offset_locked()) return errc::offset_out_of_range;
+        _start_offset = offset;
+        TRIB_TRY(write_start_offset_locked());
+    }
     if (offset >= _segments.back()->next_offset()) return {};
     ++_truncations;
     {
@@ -431,6 +437,18 @@ recovery_checkpoint log::checkpoint() const {
 int64_t log::start_offset() const {
     std::lock_guard lock(_mutex);
     return _start_offset;
+}
+
+int64_t log::first_batch_offset() const {
+    std::lock_guard lock(_mutex);
+    return first_batch_offset_locked();
+}
+
+int64_t log::first_batch_offset_locked() const {
+    const segment* s = segment_for_locked(_start_offset);
+    if (s == nullptr) return _start_offset;
+    auto loc = s->find(_start_offset);
+    return loc && *loc ? std::min((*loc)->base_offset, _start_offset) : _start_offset;
 }
 
 int64_t log::end_offset() const {

@@ -117,7 +117,8 @@ class log {
     status for_each_batch_header(
         const std::function<void(const model::batch_header&)>& visit) const;
 
-    // Removes everything at `offset` and after; `offset` must start a batch (or be the end).
+    // Removes everything at `offset` and after; `offset` must start a batch (or be the end),
+    // at or after the start, or be first_batch_offset() (then the start moves back to it).
     status truncate(int64_t offset);
     // Moves the log start offset forward (DeleteRecords, retention); whole segments below it
     // are deleted. The start offset is kept durably.
@@ -153,6 +154,9 @@ class log {
     bool wait_flushed(int64_t offset, std::chrono::milliseconds timeout) const;
 
     int64_t start_offset() const;
+    // The base of the batch holding the start offset (DeleteRecords may start the log inside
+    // a batch, which stays whole on disk); the start offset when nothing is there.
+    int64_t first_batch_offset() const;
     int64_t end_offset() const;      // the next offset to be assigned
     int64_t flushed_offset() const;  // every offset below this is durable
     bool failed() const;
@@ -177,6 +181,7 @@ class log {
     status write_start_offset_locked();
     status remove_front_segments_locked(int64_t below_offset);
     const segment* segment_for_locked(int64_t offset) const;
+    int64_t first_batch_offset_locked() const;
     // Compaction (compaction.cc).
     static status finish_interrupted_compaction(const std::filesystem::path& dir);
     // Under the lock: if `group` is still in place, commits `work` as a swap and installs it.

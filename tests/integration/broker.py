@@ -147,6 +147,13 @@ class Broker:
             self._reap(30)
         return self.proc.returncode if self.proc else None
 
+    def pause(self):
+        """SIGSTOP: the process stays, silent, as a node stalled by GC or a VM pause is."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def restart(self, kill=False, timeout=30):
         """Stops (cleanly, or with kill -9) and starts again on the same port and data dir."""
         if kill:

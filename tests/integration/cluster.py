@@ -11,7 +11,7 @@ METADATA = 3
 
 
 class Cluster:
-    def __init__(self, binary, root, nodes=3, voters=3, extra_args=()):
+    def __init__(self, binary, root, nodes=3, voters=3, extra_args=(), log_level="info"):
         self.rpc_ports = {i: free_port() for i in range(1, nodes + 1)}
         self.voters = ",".join(f"{i}@127.0.0.1:{self.rpc_ports[i]}"
                                for i in range(1, voters + 1))
@@ -22,7 +22,7 @@ class Cluster:
                     "--broker-session-timeout-ms", "3000",
                     "--broker-heartbeat-interval-ms", "300", *extra_args]
             self.nodes[i] = Broker(binary, root / f"node-{i}" / "data", extra_args=args,
-                                   name=f"node-{i}", node_id=i)
+                                   name=f"node-{i}", node_id=i, log_level=log_level)
 
     def start(self):
         # Every node waits for a controller quorum before it serves: start them together.
@@ -90,6 +90,19 @@ class Cluster:
                     return False
             return True
         wait_until(elected, timeout, f"leaders elected for {topic}")
+
+    def leaders(self, topic, via):
+        """{partition: leader} as node `via` reports it (-1: none)."""
+        _, parts = self.metadata(via, [topic])["topics"][topic]
+        return {index: leader for index, _, leader, _, _ in parts}
+
+    def in_sync(self, topic, via):
+        """{partition: ISR} as node `via` reports it."""
+        _, parts = self.metadata(via, [topic])["topics"][topic]
+        return {index: sorted(isr) for index, _, _, _, isr in parts}
+
+    def live(self):
+        return [i for i, b in self.nodes.items() if b.alive]
 
     def controller_leader(self):
         """The node that logged leading the controller in the highest term, among those up."""

@@ -56,8 +56,7 @@ def create(bootstrap, name, partitions, rf=1, cluster=None):
 
 
 def led_by(cluster, node, topic):
-    _, parts = cluster.metadata(node, [topic])["topics"][topic]
-    return {index: leader for index, _, leader, _, _ in parts}
+    return cluster.leaders(topic, node)
 
 
 def test_a_topic_created_through_one_node_has_one_layout_everywhere(cluster):
@@ -161,12 +160,18 @@ def test_other_nodes_partitions_and_groups_are_refused_with_the_codes_clients_fo
     assert r.take(">i") == 1
     assert r.take(">i") == partition
     assert r.take(">h") == NOT_LEADER_OR_FOLLOWER
-    # A group goes to the node that serves its group-log partition; the others refuse it.
-    views = []
-    for node in (1, 2, 3):
-        r = Reader(call(cluster.nodes[node].address, 10, 0, string("g1")))  # FindCoordinator
-        views.append((r.take(">h"), r.take(">i"), r.string(), r.take(">i")))
-    assert views[0] == views[1] == views[2] and views[0][0] == 0, views
+    # A group goes to the node that leads its group-log partition; the others refuse it.
+    # The first FindCoordinator creates the group log: COORDINATOR_NOT_AVAILABLE until its
+    # partitions have leaders.
+    def find_coordinator():
+        views = []
+        for node in (1, 2, 3):
+            r = Reader(call(cluster.nodes[node].address, 10, 0, string("g1")))
+            views.append((r.take(">h"), r.take(">i"), r.string(), r.take(">i")))
+        return views if views[0][0] == 0 else None
+
+    views = wait_until(find_coordinator, 20, "a coordinator for g1")
+    assert views[0] == views[1] == views[2], views
     coordinator = views[0][1]
     assert views[0][2:] == cluster.nodes[coordinator].address
     elsewhere = next(i for i in (1, 2, 3) if i != coordinator)

@@ -154,11 +154,12 @@ int16_t group_manager::write(std::vector<log_record> records, std::vector<durabl
         if (executor != nullptr) {
             answer = std::make_shared<net::later<cluster::replicate_result>>(*executor);
         }
-        part->replicate(std::move(write), [answer, p](cluster::replicate_result r) {
+        int32_t index = p;  // clang cannot capture a structured binding
+        part->replicate(std::move(write), [answer, index](cluster::replicate_result r) {
             if (answer) {
                 answer->set(r);
             } else if (r.code != cluster::replicate_errc::none) {
-                log::get("groups")->warn("a write to {}-{} failed", log_topic, p);
+                log::get("groups")->warn("a write to {}-{} failed", log_topic, index);
             }
         });
         if (answer) marks.push_back({part, answer});

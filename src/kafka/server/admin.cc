@@ -2,6 +2,7 @@
 // AlterConfigs, IncrementalAlterConfigs.
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "kafka/protocol/alter_configs.h"
 #include "kafka/protocol/create_partitions.h"
 #include "kafka/protocol/delete_records.h"
@@ -12,6 +13,7 @@
 #include "kafka/server/broker_configs.h"
 #include "kafka/server/controller_calls.h"
 #include "kafka/server/handlers.h"
+#include "net/later.h"
 #include "storage/errc.h"
 
 namespace trib::kafka {
@@ -104,12 +106,13 @@ asio::awaitable<p::delete_records_response> handle_delete_records(request_contex
                 out.error_code = error_code::offset_out_of_range;
                 continue;
             }
-            if (auto st = part->delete_records_before(offset); !st) {
-                out.error_code = st.error() == storage::errc::offset_out_of_range
-                                     ? error_code::offset_out_of_range
-                                     : error_code::kafka_storage_error;
-                continue;
-            }
+            auto answer = std::make_shared<net::later<cluster::replicate_result>>(ctx.executor);
+            int64_t deadline = steady_clock_ms() + std::max(req.timeout_ms, 0);
+            part->delete_records_before(offset, deadline,
+                                        [answer](cluster::replicate_result r) { answer->set(r); });
+            auto moved = co_await answer->get();
+            out.error_code = replicate_error(moved);
+            if (out.error_code != error_code::none) continue;
             out.low_watermark = part->log_start();
         }
     }

@@ -62,6 +62,7 @@ struct broker_config {
     int32_t group_initial_rebalance_delay_ms = 3000;
     int64_t offsets_retention_ms = int64_t{7} * 24 * 3600 * 1000;
     int32_t offsets_partitions = 16;
+    int32_t offsets_replication_factor = 3;
 };
 
 struct broker {

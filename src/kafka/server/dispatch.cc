@@ -30,6 +30,7 @@
 #include "kafka/protocol/offset_commit.h"
 #include "kafka/protocol/offset_delete.h"
 #include "kafka/protocol/offset_fetch.h"
+#include "kafka/protocol/offset_for_leader_epoch.h"
 #include "kafka/protocol/produce.h"
 #include "kafka/protocol/sync_group.h"
 #include "kafka/server/handlers.h"
@@ -116,6 +117,9 @@ constexpr handler_entry handlers[] = {
      typed<p::fetch_request, p::fetch_response, handle_fetch>},
     {p::supports<p::list_offsets_request>(0, 6),
      typed<p::list_offsets_request, p::list_offsets_response, handle_list_offsets>},
+    {p::supports<p::offset_for_leader_epoch_request>(0, 4),
+     typed<p::offset_for_leader_epoch_request, p::offset_for_leader_epoch_response,
+           handle_offset_for_leader_epoch>},
     {p::supports<p::metadata_request>(0, 12),
      typed<p::metadata_request, p::metadata_response, handle_metadata>},
     {p::supports<p::api_versions_request>(0, 3), api_versions},

@@ -1,4 +1,4 @@
-// Fetch (with long polling and byte limits) and ListOffsets.
+// Fetch (with long polling and byte limits), ListOffsets and OffsetForLeaderEpoch.
 #include "kafka/protocol/fetch.h"
 
 #include <algorithm>
@@ -8,7 +8,9 @@
 #include "base/clock.h"
 #include "kafka/protocol/error_codes.h"
 #include "kafka/protocol/list_offsets.h"
+#include "kafka/protocol/offset_for_leader_epoch.h"
 #include "kafka/server/handlers.h"
+#include "net/later.h"
 #include "storage/errc.h"
 
 namespace trib::kafka {
@@ -256,6 +258,37 @@ asio::awaitable<p::list_offsets_response> handle_list_offsets(request_context& c
                 out.timestamp = timestamp;
                 if (ctx.version() >= 4) out.leader_epoch = static_cast<int32_t>(leadership.epoch);
             }
+        }
+    }
+    co_return resp;
+}
+
+// A consumer whose leader changed asks where the epoch of its last record ended, to tell
+// whether the log it read from was truncated (KIP-320).
+asio::awaitable<p::offset_for_leader_epoch_response> handle_offset_for_leader_epoch(
+    request_context& ctx, p::offset_for_leader_epoch_request& req) {
+    p::offset_for_leader_epoch_response resp;
+    for (const auto& topic : req.topics) {
+        auto& topic_out = resp.topics.emplace_back();
+        topic_out.topic = topic.topic;
+        for (const auto& lp : topic.partitions) {
+            auto& out = topic_out.partitions.emplace_back();
+            out.partition = lp.partition;
+            auto part = ctx.b.partitions.get(topic.topic, lp.partition);
+            if (!part) {
+                out.error_code = missing_partition_error(ctx.b, topic.topic, lp.partition);
+                continue;
+            }
+            out.error_code = leader_error(*part, ctx.version() >= 2 ? lp.current_leader_epoch : -1);
+            if (out.error_code != error_code::none) continue;
+            using epoch_end = std::pair<int64_t, int64_t>;
+            auto answer = std::make_shared<net::later<epoch_end>>(ctx.executor);
+            part->end_of_epoch(lp.leader_epoch, [answer](int64_t epoch, int64_t end) {
+                answer->set({epoch, end});
+            });
+            epoch_end found = co_await answer->get();
+            out.leader_epoch = static_cast<int32_t>(found.first);
+            out.end_offset = found.second;
         }
     }
     co_return resp;

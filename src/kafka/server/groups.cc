@@ -69,13 +69,22 @@ auto run_unwaited(request_context& ctx, Fn fn) {
 }
 
 // The group log is created when a group first needs it (as Kafka does), so its partitions
-// spread over the brokers that are up by then.
+// spread over the brokers that are up by then; with fewer of them than the replication factor
+// asks (one node for development), it has as many replicas as there are brokers.
 asio::awaitable<void> ensure_group_log(request_context& ctx) {
     if (ctx.b.partitions.topic(g::group_manager::log_topic)) co_return;
     cluster::controller_request create{.kind = cluster::request_kind::create_topic};
     create.topic = g::group_manager::log_topic;
     create.partitions = ctx.b.config.offsets_partitions;
-    create.replication_factor = 1;
+    auto live = static_cast<int32_t>(live_brokers(*ctx.b.partitions.image()).size());
+    create.replication_factor = std::clamp(live, 1, ctx.b.config.offsets_replication_factor);
+    if (create.replication_factor < ctx.b.config.offsets_replication_factor) {
+        log::get("kafka")->info(
+            "creating {} with {} replicas per partition: {} brokers are live "
+            "(groups.offsets_replication_factor is {})",
+            g::group_manager::log_topic, create.replication_factor, live,
+            ctx.b.config.offsets_replication_factor);
+    }
     create.configs = {{"cleanup.policy", "compact"}, {"segment.bytes", "104857600"}};
     auto answer = co_await ask_controller(ctx, std::move(create));
     if (answer.code != cluster::errc::none && answer.code != cluster::errc::topic_exists) {
@@ -121,18 +130,19 @@ asio::awaitable<p::find_coordinator_response> handle_find_coordinator(
             port = -1;
             return;
         }
-        // The coordinator is the node serving the group's group-log partition.
+        // The coordinator is the leader of the group's group-log partition: it moves with
+        // that partition's leadership.
         node = -1;
         port = -1;
-        auto log = ctx.b.partitions.topic(g::group_manager::log_topic);
-        if (!log) {
+        auto img = ctx.b.partitions.image();
+        const auto* log = img->find_topic(g::group_manager::log_topic);
+        if (log == nullptr) {
             error = error_code::coordinator_not_available;
             return;
         }
         int32_t partition = ctx.b.groups->partition_for(key);
-        auto img = ctx.b.partitions.image();
-        const auto& replicas = log->replicas.at(static_cast<size_t>(partition));
-        auto leader = img->brokers.find(replicas.empty() ? -1 : replicas.front());
+        auto state = ctx.b.partitions.state_of(*img, *log, partition);
+        auto leader = img->brokers.find(state.leader);
         if (leader == img->brokers.end() || leader->second.fenced) {
             error = error_code::coordinator_not_available;
             return;

@@ -17,6 +17,8 @@ struct fetch_request;
 struct fetch_response;
 struct list_offsets_request;
 struct list_offsets_response;
+struct offset_for_leader_epoch_request;
+struct offset_for_leader_epoch_response;
 struct create_topics_request;
 struct create_topics_response;
 struct delete_topics_request;
@@ -71,6 +73,8 @@ asio::awaitable<protocol::fetch_response> handle_fetch(request_context& ctx,
                                                        protocol::fetch_request& req);
 asio::awaitable<protocol::list_offsets_response> handle_list_offsets(
     request_context& ctx, protocol::list_offsets_request& req);
+asio::awaitable<protocol::offset_for_leader_epoch_response> handle_offset_for_leader_epoch(
+    request_context& ctx, protocol::offset_for_leader_epoch_request& req);
 asio::awaitable<protocol::create_topics_response> handle_create_topics(
     request_context& ctx, protocol::create_topics_request& req);
 asio::awaitable<protocol::delete_topics_response> handle_delete_topics(
@@ -120,5 +124,7 @@ asio::awaitable<protocol::offset_delete_response> handle_offset_delete(
 // (KIP-320; -1: no check): NOT_LEADER_OR_FOLLOWER on a follower, FENCED_LEADER_EPOCH for
 // an older epoch than the leader's, UNKNOWN_LEADER_EPOCH for a newer one (fetch.cc).
 int16_t leader_error(const cluster::partition& part, int32_t current_epoch);
+// What a replicated write's outcome (cluster::partition) means to a Kafka client.
+int16_t replicate_error(const cluster::replicate_result& r);
 
 }  // namespace trib::kafka

@@ -212,6 +212,14 @@ int16_t sequence_error(cluster::sequence_verdict v) {
     return error_code::none;
 }
 
+cluster::acks_level acks_of(int16_t acks) {
+    if (acks == 0) return cluster::acks_level::none;
+    if (acks == 1) return cluster::acks_level::leader;
+    return cluster::acks_level::all;
+}
+
+}  // namespace
+
 // What a replicated write's outcome means to a Kafka client (CLUSTER_PROTOCOL.md: every
 // one of them retriable except the sequence errors, and never UNKNOWN_SERVER_ERROR).
 int16_t replicate_error(const cluster::replicate_result& r) {
@@ -233,14 +241,6 @@ int16_t replicate_error(const cluster::replicate_result& r) {
     }
     return error_code::kafka_storage_error;
 }
-
-cluster::acks_level acks_of(int16_t acks) {
-    if (acks == 0) return cluster::acks_level::none;
-    if (acks == 1) return cluster::acks_level::leader;
-    return cluster::acks_level::all;
-}
-
-}  // namespace
 
 asio::awaitable<std::optional<p::produce_response>> handle_produce(request_context& ctx,
                                                                    p::produce_request& req) {

@@ -56,6 +56,12 @@ raft_node::raft_node(const raft_options& options, stable_log& stable, hard_state
     }
     apply_config_from_log();
     reset_election_timeout();
+    if (_configs.empty() && _config.voters.size() == 1 && _config.voters.front() == _opt.id) {
+        // Alone in a committed configuration (a replication factor of 1), this node committed
+        // every entry it holds when it wrote it: it says so at once, so a log that can take
+        // no appends (damage found at open) still serves what it has.
+        _commit = _log.last_offset();
+    }
 }
 
 void raft_node::reset_election_timeout() {

@@ -46,9 +46,12 @@ TEST(offset_translator, a_snapshot_carries_what_its_prefix_held) {
     t.reset(0, 0);
     t.add_internal(0, 0);
     t.add_internal(5, 5);
-    auto bytes = offset_translator::encode_snapshot(t.internal_below(8));
+    auto bytes =
+        offset_translator::encode_snapshot({.internal_below = t.internal_below(8), .log_start = 9});
+    auto decoded = offset_translator::decode_snapshot(bytes).value();
+    EXPECT_EQ(decoded.log_start, 9);
     offset_translator after;
-    after.reset(8, offset_translator::decode_snapshot(bytes).value());
+    after.reset(8, decoded.internal_below);
     EXPECT_EQ(after.to_kafka(8), t.to_kafka(8));
     EXPECT_EQ(after.to_raft(6), t.to_raft(6));
     for (size_t n = 0; n < bytes.size(); ++n) {

@@ -91,6 +91,24 @@ TEST(snapshot, node_restarted_from_a_compacted_log_resumes_after_it) {
 
 // ---- restarts ----
 
+TEST(restart, a_lone_voter_commits_what_it_holds_at_once) {
+    // Alone in its configuration, every entry it holds was committed when written: after a
+    // restart it serves them before any election (a damaged log may never take another).
+    cluster c({1});
+    ASSERT_TRUE(c.elect(1));
+    offset_t x = c.propose(1, "x", 3);
+    c.restart(1);
+    EXPECT_EQ(c.node(1).role(), role::follower);
+    EXPECT_EQ(c.node(1).commit_offset(), x + 2);
+    // Not so for a member of a larger group: what it holds may not have reached a majority.
+    cluster three_nodes({1, 2, 3});
+    ASSERT_TRUE(three_nodes.elect(1));
+    three_nodes.isolate(1);
+    offset_t lone = three_nodes.propose(1, "unreplicated");
+    three_nodes.restart(1);
+    EXPECT_LT(three_nodes.node(1).commit_offset(), lone);
+}
+
 TEST(restart, node_keeps_synced_term_and_vote) {
     raft_options o;
     o.pre_vote = false;
