@@ -103,14 +103,24 @@ class Broker:
         return self
 
     def _drain_stderr(self, proc):
-        with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(f"--- start: {' '.join(self.command())}\n")
-            for line in proc.stderr:
+        log = open(self.log_path, "a", encoding="utf-8")
+        log.write(f"--- start: {' '.join(self.command())}\n")
+        for line in proc.stderr:
+            with self._cond:
+                self._lines.append(line)
+                self._cond.notify_all()
+            if log is None:
+                continue
+            try:
                 log.write(line)
                 log.flush()
-                with self._cond:
-                    self._lines.append(line)
-                    self._cond.notify_all()
+            except OSError:  # its disk is full (test_disk_full): the lines are still kept
+                log = None
+        if log is not None:
+            try:
+                log.close()
+            except OSError:
+                pass
         with self._cond:
             self._cond.notify_all()
 

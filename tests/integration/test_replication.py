@@ -108,9 +108,10 @@ class Writer:
 
 
 def read_partition(bootstrap, topic, partition, timeout=60):
-    """[(offset, value)] of one partition from offset 0 to its end."""
+    """[(offset, value)] of one partition from its start to its end."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                  "enable.auto.commit": False, "enable.partition.eof": True})
+                  "enable.auto.commit": False, "enable.partition.eof": True,
+                  "auto.offset.reset": "earliest"})
     c.assign([TopicPartition(topic, partition, 0)])
     out = []
     deadline = time.monotonic() + timeout
@@ -345,16 +346,22 @@ def offset_for_leader_epoch(address, topic, partition, epoch):
     return error, leader_epoch, end
 
 
-def current_epoch(address, topic, partition):
-    """The leader epoch ListOffsets v4 reports with the latest offset."""
+def list_offset(address, topic, partition, timestamp):
+    """ListOffsets v4 -> (error, offset, leader epoch); timestamp -1 latest, -2 earliest."""
     body = (struct.pack(">ib", -1, 0) + struct.pack(">i", 1) + string(topic) +
-            struct.pack(">i", 1) + struct.pack(">iiq", partition, -1, -1))
+            struct.pack(">i", 1) + struct.pack(">iiq", partition, -1, timestamp))
     r = Reader(call(address, 2, 4, body))
     r.take(">i")  # throttle
     assert r.take(">i") == 1
     r.string()
     assert r.take(">i") == 1
-    _, error, _, _, epoch = r.take(">i"), r.take(">h"), r.take(">q"), r.take(">q"), r.take(">i")
+    _, error, _, offset, epoch = r.take(">i"), r.take(">h"), r.take(">q"), r.take(">q"), \
+        r.take(">i")
+    return error, offset, epoch
+
+
+def current_epoch(address, topic, partition):
+    error, _, epoch = list_offset(address, topic, partition, -1)
     assert error == 0, error
     return epoch
 
@@ -392,3 +399,43 @@ def test_offset_for_leader_epoch_says_where_an_epoch_ended(cluster):
     assert r.take(">h") == FENCED_LEADER_EPOCH
     assert len(read_partition(cluster.bootstrap(second), "epochs", 0)) == 15
     cluster.nodes[first].start(timeout=60)
+
+
+def delete_records(address, topic, partition, offset):
+    """DeleteRecords v0 -> (low watermark, error)."""
+    body = (struct.pack(">i", 1) + string(topic) + struct.pack(">iiq", 1, partition, offset) +
+            struct.pack(">i", 30000))
+    r = Reader(call(address, 21, 0, body))
+    r.take(">i")
+    assert r.take(">i") == 1 and r.string() == topic and r.take(">i") == 1
+    index, low, error = r.take(">iqh")
+    return low, error
+
+
+def test_delete_records_reaches_every_replica(cluster):
+    create(cluster, "trim", 1)
+    p = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all", "linger.ms": 50})
+    for i in range(50):
+        p.produce("trim", value=b"t%d" % i, partition=0)
+    assert p.flush(30) == 0
+    leader = cluster.leaders("trim", 1)[0]
+    # 20 lies inside a batch: the batch stays whole on disk, the log starts at 20 all the same.
+    assert delete_records(cluster.nodes[leader].address, "trim", 0, 20) == (20, 0)
+    assert delete_records(cluster.nodes[leader].address, "trim", 0, 10) == (20, 0)
+    # Other replicas lead in turn (the leader killed each time): each starts at 20.
+    seen = []
+    for _ in range(3):
+        now = cluster.leaders("trim", cluster.live()[0])[0]
+        seen.append(now)
+        error, start, _ = list_offset(cluster.nodes[now].address, "trim", 0, -2)
+        assert (error, start) == (0, 20), f"node {now} starts at {start}"
+        log = read_partition(cluster.bootstrap(now), "trim", 0)
+        assert log[0] == (20, b"t20") and len(log) == 30, log[:3]
+        cluster.nodes[now].kill()
+        survivor = cluster.live()[0]
+        wait_until(lambda: cluster.leaders("trim", survivor)[0] not in (-1, now), 15,
+                   "another leader")
+        cluster.nodes[now].start(timeout=60)
+        wait_until(lambda: len(cluster.in_sync("trim", survivor)[0]) == 3, 30,
+                   "every replica in sync")
+    assert len(set(seen)) >= 2, seen

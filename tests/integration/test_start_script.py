@@ -29,9 +29,16 @@ def test_scripts_start_nodes_3_runs_a_local_cluster(tmp_path):
             assert (tmp_path / "tributary-data" / f"node-{i}").is_dir()
         adm = AdminClient({"bootstrap.servers": "127.0.0.1:9093"})
         adm.create_topics([NewTopic("spread", 3, 1)])["spread"].result(30)
-        md = wait_until(lambda: (lambda m: m if len(m.brokers) == 3 else None)(
-            adm.list_topics(timeout=10)), 20, "three brokers")
-        assert sorted(p.leader for p in md.topics["spread"].partitions.values()) == [1, 2, 3]
+
+        def settled():
+            m = adm.list_topics(timeout=10)
+            parts = m.topics["spread"].partitions.values() if "spread" in m.topics else []
+            ok = len(m.brokers) == 3 and parts and all(p.leader >= 0 for p in parts)
+            return m if ok else None
+
+        md = wait_until(settled, 20, "three brokers and a leader for each partition")
+        parts = md.topics["spread"].partitions.values()
+        assert sorted(p.leader for p in parts) == [1, 2, 3]
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)

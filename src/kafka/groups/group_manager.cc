@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -55,22 +56,30 @@ result<void, error> group_manager::refresh(int64_t now_ms) {
     size_t records = 0;
     size_t skipped = 0;
     size_t loaded = 0;
+    std::set<int32_t> fresh;
     for (int32_t p = 0; p < _cfg.log_partitions; ++p) {
         auto part = _partitions.get(log_topic, p);
         bool leading = part && part->leader().ready;
         if (!leading) {
             // Led elsewhere now: this node stops answering for its groups (NOT_COORDINATOR);
             // the next time it leads, it loads them afresh from the log.
-            _loaded.erase(p);
+            if (_loaded.erase(p) > 0) {
+                _coordinator.unload(
+                    [&](const std::string& group_id) { return partition_for(group_id) == p; });
+            }
             continue;
         }
         if (_loaded.contains(p)) continue;
         TRIB_TRY(replay(*part, records, skipped));
         _loaded.insert(p);
+        fresh.insert(p);
         ++loaded;
     }
     if (loaded == 0) return {};
-    _coordinator.finish_load(now_ms);
+    // Only the groups just loaded: the others' sessions run on.
+    _coordinator.finish_load(now_ms, [&](const std::string& group_id) {
+        return fresh.contains(partition_for(group_id));
+    });
     log::get("groups")->info("group log replayed: {} records from {} partitions ({} skipped)",
                              records, loaded, skipped);
     return {};

@@ -24,6 +24,7 @@
 #include "kafka/protocol/sync_group.h"
 #include "kafka/server/controller_calls.h"
 #include "kafka/server/handlers.h"
+#include "net/async_event.h"
 #include "net/later.h"
 
 namespace trib::kafka {
@@ -34,6 +35,7 @@ namespace p = protocol;
 namespace g = groups;
 
 constexpr int8_t group_key_type = 0;
+constexpr auto max_load_wait = std::chrono::seconds(2);
 constexpr const char* transactions_unsupported =
     "Tributary does not support transactions yet: use an idempotent producer "
     "(enable.idempotence) without transactional.id";
@@ -98,7 +100,19 @@ asio::awaitable<void> ensure_group_log(request_context& ctx) {
 // that skips FindCoordinator (raw tools) still finds the group log created.
 asio::awaitable<int16_t> coordinator_error(request_context& ctx, const std::string& group_id) {
     co_await ensure_group_log(ctx);
-    switch (ctx.b.groups->owner_of(group_id)) {
+    auto owner = ctx.b.groups->owner_of(group_id);
+    if (owner == g::group_manager::ownership::loading) {
+        // A new leader of the group-log partition loads within a Raft tick or two; clients
+        // back off for long after COORDINATOR_LOAD_IN_PROGRESS, so a short load is awaited.
+        auto wake = std::make_shared<net::async_event>(ctx.executor);
+        auto until = std::chrono::steady_clock::now() + max_load_wait;
+        while (owner == g::group_manager::ownership::loading &&
+               std::chrono::steady_clock::now() < until) {
+            co_await wake->wait_for(std::chrono::milliseconds(20));
+            owner = ctx.b.groups->owner_of(group_id);
+        }
+    }
+    switch (owner) {
         case g::group_manager::ownership::here:
             co_return error_code::none;
         case g::group_manager::ownership::loading:

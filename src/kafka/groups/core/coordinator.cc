@@ -545,6 +545,18 @@ void coordinator::abandon_waiters() {
     }
 }
 
+void coordinator::unload(const std::function<bool(const std::string& group_id)>& which) {
+    for (auto it = _groups.begin(); it != _groups.end();) {
+        if (!which(it->first)) {
+            ++it;
+            continue;
+        }
+        for (auto& [mid, m] : it->second.members)
+            fail_waiting(m, ec::not_coordinator);
+        erase_group(it++);
+    }
+}
+
 std::vector<log_record> coordinator::take_records() {
     return std::exchange(_records, {});
 }

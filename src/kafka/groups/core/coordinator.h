@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -75,9 +76,15 @@ class coordinator {
     // Records to append to the group log since the last call.
     std::vector<log_record> take_records();
 
-    // Start: each record of the group log in order, then finish_load.
+    // Loading (at start, or when this node comes to lead a group-log partition): each
+    // record of the group log in order, then finish_load. Members of the groups `loaded`
+    // names (all when empty) get a full session from `now`; the others are untouched.
     void replay(const bytes& key, const std::optional<bytes>& value);
-    void finish_load(int64_t now);
+    void finish_load(int64_t now,
+                     const std::function<bool(const std::string& group_id)>& loaded = {});
+    // Another node coordinates these groups now: they are forgotten here (waiting calls get
+    // NOT_COORDINATOR), to be loaded afresh from the log if they come back.
+    void unload(const std::function<bool(const std::string& group_id)>& which);
 
   private:
     struct member {

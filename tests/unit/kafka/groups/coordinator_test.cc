@@ -212,6 +212,27 @@ TEST(group_coordinator, a_member_that_vanishes_is_removed_after_its_session_time
     EXPECT_EQ(h.c.describe("g").members.size(), 2U);
 }
 
+TEST(group_coordinator, loading_other_groups_leaves_a_members_session_running) {
+    // A node that comes to lead another group-log partition loads its groups; the groups it
+    // already served keep their members' deadlines (they used to get a fresh session).
+    stable_group h;
+    h.SetUp();
+    h.advance(6000);
+    EXPECT_EQ(h.heartbeat(h.a), ec::none);
+    EXPECT_EQ(h.heartbeat(h.e), ec::none);
+    h.c.finish_load(h.now, [](const std::string& id) { return id == "other"; });
+    h.advance(4500);  // b's session (from its last heartbeat, 10.5 s ago) is over
+    EXPECT_EQ(h.heartbeat(h.a), ec::rebalance_in_progress);
+}
+
+TEST(group_coordinator, unloaded_groups_are_forgotten_and_their_waiters_told) {
+    stable_group h;
+    h.SetUp();
+    h.c.unload([](const std::string& id) { return id == "g"; });
+    EXPECT_TRUE(h.c.describe("g").members.empty());
+    EXPECT_EQ(h.heartbeat(h.a), ec::unknown_member_id);
+}
+
 TEST(group_coordinator, a_late_joiner_triggers_a_rebalance_and_members_that_do_not_rejoin_drop) {
     stable_group h;
     h.SetUp();
