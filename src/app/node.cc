@@ -292,6 +292,19 @@ result<void, error> node::start() {
     return {};
 }
 
+void node::hand_over_leaderships() {
+    // Clients still connected are told NOT_LEADER_OR_FOLLOWER and move to the new leaders;
+    // a handover that does not finish in time ends with the process (an election follows).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    size_t pending = 0;
+    do {
+        _controller->run_and_wait([&] { pending = _partitions->hand_over_leaderships(); });
+        if (pending == 0) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < deadline);
+    log::get("app")->warn("stopping with {} partition leaderships not handed over", pending);
+}
+
 result<void, error> node::run_until_signal() {
     auto log = log::get("app");
     asio::io_context io(1);
@@ -311,6 +324,7 @@ result<void, error> node::run_until_signal() {
     log->info("kafka listener started address={} advertised={}", _cfg.kafka_listen.to_string(),
               _cfg.advertised().to_string());
     io.run();
+    hand_over_leaderships();
     _shards->stop();
     _server->stop();
     _groups->abandon_waiters();

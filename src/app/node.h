@@ -45,13 +45,16 @@ class node {
     result<void, error> start();
 
     // Serves until a shutdown signal arrives (including one deferred during start), then
-    // stops cleanly: no new connections, the loops stop, every log is flushed. Fails when the
+    // stops cleanly: leaderships handed over, no new connections, the loops stop, every log
+    // is flushed. Fails when the
     // node had to stop for another reason (its node id is held by another live process).
     result<void, error> run_until_signal();
 
   private:
     result<void, error> wait_for_controller();
     result<void, error> upgrade_single_node_metadata();
+    // A clean stop first hands the partitions this node leads to live followers (up to 3 s).
+    void hand_over_leaderships();
 
     config _cfg;
     data_dir_lock _data_dir;

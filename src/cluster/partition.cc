@@ -628,6 +628,23 @@ void partition::follow_log_start(raft::group& g) {
     (void)g.move_log_start(start, snapshot_data(g, start));
 }
 
+bool partition::hand_over() {
+    raft::group* g = find_group();
+    if (g == nullptr || g->failed()) return false;
+    auto& node = g->node();
+    if (node.role() != raft::role::leader) return false;
+    if (node.transfer_target() != raft::no_node) return true;  // under way
+    // The follower furthest along among those heard from within an election timeout.
+    auto window = static_cast<uint64_t>(std::max(1, _binding.election_ticks));
+    std::optional<raft::raft_node::peer_status> best;
+    for (const auto& p : node.peers()) {
+        if (p.voter && p.ticks_since_heard <= window && (!best || p.match > best->match)) best = p;
+    }
+    if (!best || !node.transfer_leadership(best->id)) return false;
+    g->pump();
+    return true;
+}
+
 void partition::close() {
     _closed = true;
     std::vector<parked> dropped;

@@ -144,6 +144,10 @@ class partition : public std::enable_shared_from_this<partition> {
     status rebuild(const raft::snapshot& snap, int64_t now_ms);
     // Fails what waits (the node stops or the partition is closed).
     void close();
+    // A clean stop: a leader hands its leadership to its most caught-up live follower, so
+    // clients move on at once rather than after an election timeout. True while a handover
+    // is under way (this replica still leads).
+    bool hand_over();
     // Called on every leadership change, with this partition (the manager announces it).
     void on_leadership_change(std::function<void(const partition&)> fn) {
         _leadership_listener = std::move(fn);

@@ -312,6 +312,21 @@ void partition_manager::close_partition_locked(const std::string& name, int32_t 
     _partition_topic.erase({name, index});
 }
 
+size_t partition_manager::hand_over_leaderships() {
+    std::vector<std::shared_ptr<partition>> held;
+    {
+        std::shared_lock lock(_mutex);
+        for (const auto& [key, p] : _partitions)
+            held.push_back(p);
+    }
+    // Without the lock: a handover pumps the group, whose listeners announce.
+    size_t pending = 0;
+    for (const auto& p : held) {
+        if (p->hand_over()) ++pending;
+    }
+    return pending;
+}
+
 void partition_manager::close_all() {
     std::unique_lock lock(_mutex);
     while (!_partitions.empty()) {

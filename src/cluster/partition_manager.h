@@ -111,6 +111,9 @@ class partition_manager {
     void tick();
     // On the Raft loop: closes every partition (the node stops).
     void close_all();
+    // On the Raft loop, as a clean stop begins: starts handing over every leadership that a
+    // live follower can take; returns how many handovers are still under way.
+    size_t hand_over_leaderships();
 
   private:
     partition_manager(std::filesystem::path data_dir, topic_defaults defaults,

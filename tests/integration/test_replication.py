@@ -8,11 +8,13 @@ What a user can rely on, proven here with unmodified clients:
   and every replica's log is the same, byte for byte.
 - A leader paused (SIGSTOP) for longer than the election timeout is replaced; when it wakes
   it follows the new leader, and nothing acknowledged meanwhile is lost.
+- A leader stopped cleanly (SIGTERM) hands its partitions to a follower first.
 - With two of three nodes down nothing is acknowledged (the write times out); once they are
   back, writes succeed again.
 - kafka-python (with retries) and KafkaJS carry on through a leader's kill -9.
 - A committed consumer-group offset survives the kill -9 of its coordinator.
 - OffsetForLeaderEpoch (API 23) answers where an epoch ended.
+- DeleteRecords moves the log start of every replica (each leads in turn and starts there).
 """
 import json
 import os
@@ -231,6 +233,25 @@ def test_a_paused_leader_is_replaced_and_follows_when_it_wakes(cluster):
                "the woken node naming the new leader")
     check_history(writer, read_partition(cluster.bootstrap(), "paused", 0))
     assert_replicas_identical(cluster, "paused", 0)
+
+
+def test_a_clean_stop_hands_leadership_over_without_an_election_timeout(cluster):
+    create(cluster, "handover", 1)
+    leader = cluster.leaders("handover", 1)[0]
+    writer = Writer(cluster.bootstrap(), "handover").start()
+    writer.wait_for(RATE)
+    stopped_at = time.monotonic()
+    cluster.nodes[leader].stop()
+    writer.wait_for(len(writer.acked) + RATE)
+    gap = writer.longest_gap_after(stopped_at)
+    writer.finish()
+    print(f"leader {leader} stopped cleanly: no acknowledgement for {gap:.2f} s")
+    assert not writer.failed, writer.failed[:3]
+    assert "not handed over" not in cluster.nodes[leader].logs()
+    survivor = next(i for i in cluster.nodes if i != leader)
+    assert cluster.leaders("handover", survivor)[0] not in (-1, leader)
+    check_history(writer, read_partition(cluster.bootstrap(survivor), "handover", 0))
+    cluster.nodes[leader].start(timeout=60)
 
 
 def test_without_a_majority_nothing_is_acknowledged_until_it_returns(cluster):

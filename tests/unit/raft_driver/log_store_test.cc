@@ -176,5 +176,46 @@ TEST(log_store, compacting_keeps_the_data_and_the_config_in_force_and_survives_a
     EXPECT_EQ(s->entries(7, 7, 1 << 20).value().size(), 1u);
 }
 
+TEST(log_store, a_start_inside_an_entry_keeps_the_entry_whole_and_survives_a_reopen) {
+    // DeleteRecords may start the log inside a batch: the snapshot point goes to the end of
+    // the entry before it, the entry stays readable whole (Raft replicates it) and a snapshot
+    // installed later still empties the log.
+    temp_dir d;
+    auto payload = std::make_shared<const std::vector<uint8_t>>(std::vector<uint8_t>{1});
+    {
+        auto s = open(d);
+        ready rd;
+        rd.entries = {data_entry(0, 1, 10), data_entry(10, 1, 10), data_entry(20, 2)};
+        ASSERT_TRUE(s->write(rd, 0).has_value());
+        ASSERT_TRUE(s->data()->flush().has_value());
+        EXPECT_EQ(s->batch_start_of(5), 0);
+        auto moved = s->move_start(5, payload);
+        ASSERT_TRUE(moved.has_value());
+        EXPECT_EQ(moved->last_offset, -1);  // no whole entry before 5
+        EXPECT_EQ(s->data()->start_offset(), 5);
+        EXPECT_EQ(s->entries(0, 9, 1 << 20).value().size(), 1u);
+        moved = s->move_start(15, payload);
+        ASSERT_TRUE(moved.has_value());
+        EXPECT_EQ(moved->last_offset, 9);
+        EXPECT_EQ(moved->last_term, 1);
+        EXPECT_FALSE(s->move_start(30, payload).has_value());  // past the end
+    }
+    auto s = open(d);
+    EXPECT_EQ(s->snapshot().last_offset, 9);
+    EXPECT_EQ(s->data()->start_offset(), 15);
+    EXPECT_EQ(s->position_of(12).value().base_offset, 10);
+    EXPECT_EQ(s->position_of(12).value().term, 1);
+    EXPECT_EQ(s->position_of(20).value().term, 2);
+    auto es = s->entries(10, 20, 1 << 20).value();
+    ASSERT_EQ(es.size(), 2u);
+    EXPECT_EQ(es[0].base_offset, 10);
+    ready install;
+    install.snapshot = snapshot{.last_offset = 29, .last_term = 3, .config = {{1, 2, 3}}};
+    install.entries = {data_entry(30, 3)};
+    ASSERT_TRUE(s->write(install, 0).has_value());
+    EXPECT_EQ(s->data()->start_offset(), 30);
+    EXPECT_EQ(s->last_offset(), 30);
+}
+
 }  // namespace
 }  // namespace trib::raft

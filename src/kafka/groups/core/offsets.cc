@@ -234,8 +234,7 @@ void coordinator::replay(const bytes& key, const std::optional<bytes>& value) {
     g.state = g.members.empty() ? group_state::empty : group_state::stable;
 }
 
-void coordinator::finish_load(int64_t now,
-                              const std::function<bool(const std::string&)>& loaded) {
+void coordinator::finish_load(int64_t now, const std::function<bool(const std::string&)>& loaded) {
     // Members get a full session from now to show they are still there.
     for (auto& [id, g] : _groups) {
         if (loaded && !loaded(id)) continue;
