@@ -296,6 +296,15 @@ constexpr setting setting_table[] = {
      "(Kafka's replica.lag.time.max.ms)",
      false, parse_int<int64_t, &config::replica_lag_max_ms, 100, 3'600'000>,
      show_int<int64_t, &config::replica_lag_max_ms>},
+    {"replication.auto_leader_rebalance", "auto-leader-rebalance",
+     "Leaders move back to each partition's preferred replica once it is in sync "
+     "(auto.leader.rebalance.enable)",
+     false, parse_bool<&config::auto_leader_rebalance>, show_bool<&config::auto_leader_rebalance>},
+    {"replication.leader_rebalance_check_ms", "leader-rebalance-check-ms",
+     "How often a leader that is not its partition's preferred replica checks whether that one "
+     "can take over",
+     false, parse_int<int64_t, &config::leader_rebalance_check_ms, 100, 3'600'000>,
+     show_int<int64_t, &config::leader_rebalance_check_ms>},
     {"log.level", "log-level", "trace, debug, info, warn, error, critical or off", false,
      parse_log_level, [](const config& c) { return show_level(c.log_level); }},
     {"log.format", "log-format", "text or json (one JSON object per line)", false, parse_log_format,

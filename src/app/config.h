@@ -68,6 +68,8 @@ struct config {
     // one and two of these campaigns (100 ms ticks).
     int64_t partition_election_timeout_ms = 500;
     int64_t replica_lag_max_ms = 30000;  // replica.lag.time.max.ms
+    bool auto_leader_rebalance = true;   // auto.leader.rebalance.enable
+    int64_t leader_rebalance_check_ms = 10000;
 
     bool auto_create_topics = false;
     int32_t default_partitions = 1;

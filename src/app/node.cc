@@ -219,6 +219,8 @@ result<void, error> node::start() {
          .tick_ms = 100,
          .election_ticks = static_cast<int>(_cfg.partition_election_timeout_ms / 100),
          .replica_lag_max_ms = _cfg.replica_lag_max_ms,
+         .preferred_leader_check_ms =
+             _cfg.auto_leader_rebalance ? _cfg.leader_rebalance_check_ms : 0,
          .announce =
              [&host](int32_t to, std::span<const uint8_t> payload) {
                  host.send_on(raft::host::leadership_channel, to, payload);

@@ -563,8 +563,12 @@ void partition::on_tick() {
         p.done({.code = replicate_errc::not_leader});
         return true;
     });
-    const auto& node = g->node();
-    if (node.role() != raft::role::leader) return;
+    auto& node = g->node();
+    if (node.role() != raft::role::leader) {
+        _ticks_leading = 0;
+        return;
+    }
+    ++_ticks_leading;
     // In sync: caught up with the whole log within replica.lag.time.max.ms.
     uint64_t lag_ticks = static_cast<uint64_t>(
         std::max<int64_t>(1, _binding.replica_lag_max_ms / std::max(1, _binding.tick_ms)));
@@ -579,6 +583,7 @@ void partition::on_tick() {
             if (p.id == r && p.voter && p.ticks_since_caught_up <= lag_ticks) isr.push_back(r);
         }
     }
+    prefer_leader(node, peers);
     bool changed = false;
     {
         std::lock_guard lock(_mutex);
@@ -586,6 +591,26 @@ void partition::on_tick() {
         _in_sync = std::move(isr);
     }
     if (changed && _leadership_listener) _leadership_listener(*this);
+}
+
+void partition::prefer_leader(raft::raft_node& node,
+                              const std::vector<raft::raft_node::peer_status>& peers) {
+    // Leaders go back to their preferred replicas (the first of each assignment, which
+    // placement spreads evenly), as Kafka's auto.leader.rebalance.enable does.
+    auto every = static_cast<uint64_t>(
+        std::max<int64_t>(1, _binding.preferred_leader_check_ms / std::max(1, _binding.tick_ms)));
+    if (_binding.preferred_leader_check_ms <= 0 || _ticks_leading % every != 0) return;
+    int32_t preferred = _binding.replicas.empty() ? -1 : _binding.replicas.front();
+    if (preferred == _binding.self || node.transfer_target() != raft::no_node) return;
+    for (const auto& p : peers) {
+        // Only to a replica that has the whole log and answers: the handover is then quick.
+        if (p.id == preferred && p.voter &&
+            p.ticks_since_heard <=
+                static_cast<uint64_t>(std::max(1, _binding.election_ticks / 2)) &&
+            p.match == node.log().last_offset()) {
+            (void)node.transfer_leadership(preferred);  // the host pumps after the tick
+        }
+    }
 }
 
 raft::batch_bytes partition::snapshot_data(const raft::group& g, int64_t new_start) const {

@@ -83,6 +83,9 @@ class partition : public std::enable_shared_from_this<partition> {
         int tick_ms = 100;
         int election_ticks = 10;
         int64_t replica_lag_max_ms = 30000;  // replica.lag.time.max.ms
+        // A leader that is not the preferred replica hands leadership to it when it is in
+        // sync and caught up, checked this often; 0: never.
+        int64_t preferred_leader_check_ms = 0;
     };
 
     partition(std::string topic, int32_t index, std::shared_ptr<storage::log> log,
@@ -179,6 +182,8 @@ class partition : public std::enable_shared_from_this<partition> {
     void on_state_changed();
     void on_tick();
     void publish_leadership(const raft::raft_node& node);
+    void prefer_leader(raft::raft_node& node,
+                       const std::vector<raft::raft_node::peer_status>& peers);
     void settle_waiters(raft::group& g, int64_t now_ms);
     void release_parked(int64_t now_ms);
     void apply_to_producers(const raft::entry& e);
@@ -213,6 +218,7 @@ class partition : public std::enable_shared_from_this<partition> {
     std::deque<proposed> _proposed;           // applied to _producers at propose, not yet written
     std::multimap<int64_t, waiter> _waiting;  // by last offset
     std::vector<parked> _parked;              // wait for this leader to be ready
+    uint64_t _ticks_leading = 0;
     // Log-start moves (after this offset commits, the log starts at that one), ascending.
     std::deque<std::pair<int64_t, int64_t>> _start_moves;
     std::function<void(const partition&)> _leadership_listener;

@@ -262,14 +262,16 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
     uint64_t group = t.groups[static_cast<size_t>(index)];
     auto p = std::make_shared<partition>(
         t.name, index, (*store)->data(), settings,
-        partition::raft_binding{.host = _replication.host,
-                                .post = _replication.post,
-                                .group = group,
-                                .self = _replication.self,
-                                .replicas = replicas,
-                                .tick_ms = _replication.tick_ms,
-                                .election_ticks = _replication.election_ticks,
-                                .replica_lag_max_ms = _replication.replica_lag_max_ms});
+        partition::raft_binding{
+            .host = _replication.host,
+            .post = _replication.post,
+            .group = group,
+            .self = _replication.self,
+            .replicas = replicas,
+            .tick_ms = _replication.tick_ms,
+            .election_ticks = _replication.election_ticks,
+            .replica_lag_max_ms = _replication.replica_lag_max_ms,
+            .preferred_leader_check_ms = _replication.preferred_leader_check_ms});
     // Idempotent producers' sequences come back from the batch headers.
     if (auto st = p->rebuild((*store)->snapshot(), wall_clock_ms()); !st) {
         return unexpected(

@@ -57,6 +57,7 @@ struct replication_options {
     int tick_ms = 100;
     int election_ticks = 5;
     int64_t replica_lag_max_ms = 30000;
+    int64_t preferred_leader_check_ms = 0;  // 0: leaders stay where elections put them
     // Sends a leadership announcement to a broker (best effort).
     std::function<void(core::node_id, std::span<const uint8_t>)> announce;
 };

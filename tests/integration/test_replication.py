@@ -8,13 +8,15 @@ What a user can rely on, proven here with unmodified clients:
   and every replica's log is the same, byte for byte.
 - A leader paused (SIGSTOP) for longer than the election timeout is replaced; when it wakes
   it follows the new leader, and nothing acknowledged meanwhile is lost.
-- A leader stopped cleanly (SIGTERM) hands its partitions to a follower first.
+- A leader stopped cleanly (SIGTERM) hands its partitions to a follower first; a rolling
+  restart of all three nodes under load loses nothing.
 - With two of three nodes down nothing is acknowledged (the write times out); once they are
   back, writes succeed again.
 - kafka-python (with retries) and KafkaJS carry on through a leader's kill -9.
 - A committed consumer-group offset survives the kill -9 of its coordinator.
 - OffsetForLeaderEpoch (API 23) answers where an epoch ended.
 - DeleteRecords moves the log start of every replica (each leads in turn and starts there).
+- Leaders go back to their preferred replicas (spread evenly by placement) when they return.
 """
 import json
 import os
@@ -39,7 +41,8 @@ RATE = int(os.environ.get("TRIB_REPLICATION_RATE", "300"))
 
 @pytest.fixture
 def cluster(tributary_bin, tmp_path):
-    c = Cluster(tributary_bin, tmp_path).start()
+    # Leaders go back to their preferred replicas within a second (10 s by default).
+    c = Cluster(tributary_bin, tmp_path, extra_args=("--leader-rebalance-check-ms", "1000")).start()
     yield c
     problems = c.close()
     for b in c.nodes.values():
@@ -254,6 +257,26 @@ def test_a_clean_stop_hands_leadership_over_without_an_election_timeout(cluster)
     cluster.nodes[leader].start(timeout=60)
 
 
+def test_a_rolling_restart_under_load_loses_nothing(cluster):
+    create(cluster, "rolling", 1)
+    writer = Writer(cluster.bootstrap(), "rolling").start()
+    writer.wait_for(RATE // 2)
+    gaps = []
+    for i in cluster.nodes:
+        at = time.monotonic()
+        cluster.nodes[i].stop()
+        cluster.nodes[i].start(timeout=60)
+        writer.wait_for(len(writer.acked) + RATE // 2)
+        gaps.append(writer.longest_gap_after(at))
+        wait_until(lambda: len(cluster.in_sync("rolling", i)[0]) == 3, 30,
+                   f"node {i} back in sync")
+    writer.finish()
+    print(f"rolling restart: longest pause in acknowledgements per node {gaps}")
+    assert not writer.failed, writer.failed[:3]
+    check_history(writer, read_partition(cluster.bootstrap(), "rolling", 0))
+    assert_replicas_identical(cluster, "rolling", 0)
+
+
 def test_without_a_majority_nothing_is_acknowledged_until_it_returns(cluster):
     create(cluster, "quorum", 1)
     leader = cluster.leaders("quorum", 1)[0]
@@ -312,6 +335,23 @@ def test_kafka_python_and_kafkajs_carry_on_through_a_leader_kill(cluster):
     js_acked = {v.encode(): o for v, o in result["acked"].items()}
     assert len(js_acked) == 300
     assert all(log.get(o) == v for v, o in js_acked.items()), "a KafkaJS record was lost"
+
+
+def test_leadership_goes_back_to_the_preferred_replica_when_it_returns(cluster):
+    create(cluster, "balanced", 3)
+    before = cluster.leaders("balanced", 1)
+    assert sorted(before.values()) == [1, 2, 3], before  # placement spreads preferred leaders
+    victim = before[0]
+    cluster.nodes[victim].kill()
+    survivor = next(i for i in cluster.nodes if i != victim)
+    wait_until(lambda: victim not in cluster.leaders("balanced", survivor).values() and
+               -1 not in cluster.leaders("balanced", survivor).values(), 15,
+               f"node {victim}'s leaderships taken over")
+    cluster.nodes[victim].start(timeout=60)
+    back = time.monotonic()
+    wait_until(lambda: cluster.leaders("balanced", survivor) == before, 20,
+               "every leadership back on its preferred replica")
+    print(f"leaderships back on node {victim} {time.monotonic() - back:.2f} s after it started")
 
 
 def find_coordinator(cluster, node, group):

@@ -28,7 +28,7 @@ def test_scripts_start_nodes_3_runs_a_local_cluster(tmp_path):
             assert any(f"node {i}: kafka 127.0.0.1:{port}" in line for line in lines), lines
             assert (tmp_path / "tributary-data" / f"node-{i}").is_dir()
         adm = AdminClient({"bootstrap.servers": "127.0.0.1:9093"})
-        adm.create_topics([NewTopic("spread", 3, 1)])["spread"].result(30)
+        adm.create_topics([NewTopic("spread", 3, 3)])["spread"].result(30)
 
         def settled():
             m = adm.list_topics(timeout=10)
@@ -36,9 +36,16 @@ def test_scripts_start_nodes_3_runs_a_local_cluster(tmp_path):
             ok = len(m.brokers) == 3 and parts and all(p.leader >= 0 for p in parts)
             return m if ok else None
 
-        md = wait_until(settled, 20, "three brokers and a leader for each partition")
+        def balanced():
+            m = settled()
+            leaders = m and sorted(p.leader for p in m.topics["spread"].partitions.values())
+            return m if leaders == [1, 2, 3] else None
+
+        # Leaders are spread over the three: the first elections may not place them so, the
+        # preferred-leader check (every 10 s) moves them there.
+        md = wait_until(balanced, 40, "a leader for each partition on each node")
         parts = md.topics["spread"].partitions.values()
-        assert sorted(p.leader for p in parts) == [1, 2, 3]
+        assert all(sorted(p.replicas) == [1, 2, 3] for p in parts)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
