@@ -137,22 +137,23 @@ result<std::optional<storage::timestamp_offset>> partition::offset_for_timestamp
 }
 
 void partition::delete_records_before(int64_t offset, int64_t deadline_ms, done_fn done) {
-    _binding.post([self = shared_from_this(), offset, deadline_ms, done = std::move(done)] {
-        int64_t raft = 0;
-        {
-            std::lock_guard lock(self->_offsets_mutex);
-            raft = std::min(self->_offsets.to_raft(offset), self->committed_end());
-        }
-        if (raft <= self->_log->start_offset()) {
-            done({});  // never backwards
-            return;
-        }
-        replicate_request move{
-            .acks = acks_level::all, .deadline_ms = deadline_ms, .now_ms = wall_clock_ms()};
-        move.batches.push_back(make_log_start_batch(raft, move.now_ms));
-        // Committed means applied here: on_committed moves the start before it answers.
-        self->run(std::move(move), std::move(done));
-    });
+    _binding.post(
+        [self = shared_from_this(), offset, deadline_ms, done = std::move(done)]() mutable {
+            int64_t raft = 0;
+            {
+                std::lock_guard lock(self->_offsets_mutex);
+                raft = std::min(self->_offsets.to_raft(offset), self->committed_end());
+            }
+            if (raft <= self->_log->start_offset()) {
+                done({});  // never backwards
+                return;
+            }
+            replicate_request move{
+                .acks = acks_level::all, .deadline_ms = deadline_ms, .now_ms = wall_clock_ms()};
+            move.batches.push_back(make_log_start_batch(raft, move.now_ms));
+            // Committed means applied here: on_committed moves the start before it answers.
+            self->run(std::move(move), std::move(done));
+        });
 }
 
 void partition::set_in_sync(std::vector<int32_t> isr) {

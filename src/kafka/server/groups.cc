@@ -79,7 +79,8 @@ asio::awaitable<void> ensure_group_log(request_context& ctx) {
     create.topic = g::group_manager::log_topic;
     create.partitions = ctx.b.config.offsets_partitions;
     auto live = static_cast<int32_t>(live_brokers(*ctx.b.partitions.image()).size());
-    create.replication_factor = std::clamp(live, 1, ctx.b.config.offsets_replication_factor);
+    create.replication_factor =
+        static_cast<int16_t>(std::clamp(live, 1, ctx.b.config.offsets_replication_factor));
     if (create.replication_factor < ctx.b.config.offsets_replication_factor) {
         log::get("kafka")->info(
             "creating {} with {} replicas per partition: {} brokers are live "
