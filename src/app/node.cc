@@ -225,6 +225,8 @@ result<void, error> node::start() {
              [&host](int32_t to, std::span<const uint8_t> payload) {
                  host.send_on(raft::host::leadership_channel, to, payload);
              }});
+    host.transport().on_reachability(
+        [pm = _partitions.get()](int32_t peer, bool up) { pm->set_reachable(peer, up); });
     host.set_handler(raft::host::leadership_channel,
                      [pm = _partitions.get()](int32_t, std::span<const uint8_t> payload) {
                          return pm->on_announcement(payload);

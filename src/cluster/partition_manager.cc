@@ -410,10 +410,24 @@ partition_state partition_manager::state_of(const core::image& img, const core::
         out.in_sync = known->in_sync;
         local->set_in_sync(known->in_sync);
     }
-    if (out.leader >= 0 && !img.live(out.leader)) out.leader = -1;
+    if (out.leader >= 0 && (!img.live(out.leader) || !reachable(out.leader))) out.leader = -1;
     if (out.in_sync.empty()) out.in_sync = replicas;
     std::erase_if(out.in_sync, [&](int32_t r) { return !img.live(r); });
     return out;
+}
+
+void partition_manager::set_reachable(int32_t node, bool reachable) {
+    std::lock_guard lock(_reach_mutex);
+    if (reachable) {
+        _unreachable.erase(node);
+    } else if (node != _replication.self) {
+        _unreachable.insert(node);
+    }
+}
+
+bool partition_manager::reachable(int32_t node) const {
+    std::lock_guard lock(_reach_mutex);
+    return !_unreachable.contains(node);
 }
 
 partition_manager::image_ptr partition_manager::image() const {

@@ -17,7 +17,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -115,6 +117,11 @@ class partition_manager {
     // On the Raft loop, as a clean stop begins: starts handing over every leadership that a
     // live follower can take; returns how many handovers are still under way.
     size_t hand_over_leaderships();
+    // The transport's view of another node (any thread): while its connections are refused
+    // (its process died), Metadata names no leader it led, so clients look again soon
+    // instead of waiting out their reconnect backoff on a dead address.
+    void set_reachable(int32_t node, bool reachable);
+    bool reachable(int32_t node) const;
 
   private:
     partition_manager(std::filesystem::path data_dir, topic_defaults defaults,
@@ -134,6 +141,8 @@ class partition_manager {
     std::map<std::pair<std::string, int32_t>, topic_id> _partition_topic;  // whose log it is
     replication_options _replication;
     leader_table _leaders;
+    mutable std::mutex _reach_mutex;
+    std::set<int32_t> _unreachable;
     int64_t _next_announce_ms = 0;
     storage::cleaner _cleaner;
 };

@@ -118,6 +118,7 @@ struct transport::impl : std::enable_shared_from_this<impl> {
         std::vector<uint8_t> queued;
         bool writing = false;
         std::string last_refusal;  // logged once until it changes
+        bool unreachable = false;  // the last connect failed (a dead process refuses at once)
     };
 
     asio::io_context& loop;
@@ -132,6 +133,18 @@ struct transport::impl : std::enable_shared_from_this<impl> {
     std::vector<std::weak_ptr<tcp::socket>> inbound;
     transport_stats stats;
     bool stopped = false;
+    std::function<void(node_id, bool)> on_reachability;
+
+    void note_reachable(peer& p, node_id to, bool reachable) {
+        if (p.unreachable == !reachable) return;
+        p.unreachable = !reachable;
+        if (on_reachability) on_reachability(to, reachable);
+    }
+
+    void peer_seen(node_id id, bool alive) {
+        auto it = peers.find(id);
+        if (it != peers.end()) note_reachable(it->second, id, alive);
+    }
 
     impl(asio::io_context& l, identity id, frame_handler h, size_t max_frame, size_t max_queued)
         : loop(l),
@@ -169,6 +182,7 @@ struct transport::impl : std::enable_shared_from_this<impl> {
             if (!p.socket) {
                 bool refused = false;
                 ec = co_await self->connect(p, to, refused);
+                self->note_reachable(p, to, !ec);
                 if (ec) {
                     // Unreachable: what was queued is lost (Raft resends); try again later.
                     self->stats.frames_dropped += 1;
@@ -343,12 +357,19 @@ struct transport::impl : std::enable_shared_from_this<impl> {
         }
         node_id from = h->from;
         self->learn_peer(from, h->advertised);
+        self->peer_seen(from, true);
         std::vector<uint8_t> frame;
         while (!self->stopped) {
             uint8_t length[4];
             co_await asio::async_read(*socket, asio::buffer(length),
                                       asio::redirect_error(use_awaitable, ec));
             if (ec) {
+                // Closed by the peer's side: its process ended (or closed this connection,
+                // and then it reconnects at its next send and is seen again).
+                if (!self->stopped &&
+                    (ec == asio::error::eof || ec == asio::error::connection_reset)) {
+                    self->peer_seen(from, false);
+                }
                 break;
             }
             size_t n = big_endian::load(length, 4);
@@ -386,6 +407,10 @@ transport::transport(asio::io_context& loop, identity self,
             _impl->peers[id].configured = true;
         }
     }
+}
+
+void transport::on_reachability(std::function<void(node_id, bool)> fn) {
+    _impl->on_reachability = std::move(fn);
 }
 
 void transport::add_peer(node_id id, const peer_address& address) {

@@ -71,6 +71,10 @@ class transport {
     // Queues `frame` for `to` (on the loop's thread). Dropped if the peer is unknown or its
     // queue already holds max_queued_bytes.
     void send(node_id to, std::span<const uint8_t> frame);
+    // Called on the loop when connecting to a peer fails after it worked (or from the
+    // start), and when it works again: a peer whose process died refuses at once, long
+    // before any timeout says it is gone.
+    void on_reachability(std::function<void(node_id, bool reachable)> fn);
     // Adds a peer, or moves one that was not given up front to a new address.
     void add_peer(node_id id, const peer_address& address);
     bool knows(node_id id) const;
