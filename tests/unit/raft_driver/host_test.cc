@@ -202,6 +202,22 @@ TEST_F(three_hosts, a_stopped_leader_is_replaced_and_committed_entries_stay) {
     EXPECT_EQ(log_bytes(old, after), now);
 }
 
+TEST_F(three_hosts, a_leader_whose_process_is_gone_is_reported_unreachable_and_back) {
+    // What Metadata uses to stop naming a dead leader: a follower sees the leader's
+    // connections close (and its port refuse) long before its election timeout.
+    propose_and_commit(3, "r");
+    node_id old = leader();
+    node_id follower = old == 1 ? 2 : 1;
+    std::map<node_id, bool> seen;
+    hosts[static_cast<size_t>(follower - 1)]->transport().on_reachability(
+        [&](node_id peer, bool up) { seen[peer] = up; });
+    stop(old);
+    ASSERT_TRUE(
+        run_until([&] { return seen.contains(old) && !seen[old]; }, std::chrono::seconds(5)));
+    start(old);
+    ASSERT_TRUE(run_until([&] { return seen[old]; }, std::chrono::seconds(10)));
+}
+
 }  // namespace
 }  // namespace trib::raft
 
