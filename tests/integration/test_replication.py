@@ -10,6 +10,7 @@ What a user can rely on, proven here with unmodified clients:
   it follows the new leader, and nothing acknowledged meanwhile is lost.
 - A leader stopped cleanly (SIGTERM) hands its partitions to a follower first; a rolling
   restart of all three nodes under load loses nothing.
+- A replica whose partition directory was lost rejoins and gets every record again.
 - With two of three nodes down nothing is acknowledged (the write times out); once they are
   back, writes succeed again.
 - kafka-python (with retries) and KafkaJS carry on through a leader's kill -9.
@@ -41,8 +42,12 @@ RATE = int(os.environ.get("TRIB_REPLICATION_RATE", "300"))
 
 @pytest.fixture
 def cluster(tributary_bin, tmp_path):
-    # Leaders go back to their preferred replicas within a second (10 s by default).
-    c = Cluster(tributary_bin, tmp_path, extra_args=("--leader-rebalance-check-ms", "1000")).start()
+    # Leaders go back to their preferred replicas within a second (10 s by default); a
+    # replica not caught up for 2 s leaves the ISR (30 s by default), so "back in the ISR"
+    # means caught up again.
+    c = Cluster(tributary_bin, tmp_path,
+                extra_args=("--leader-rebalance-check-ms", "1000",
+                            "--replica-lag-time-max-ms", "2000")).start()
     yield c
     problems = c.close()
     for b in c.nodes.values():
@@ -275,6 +280,28 @@ def test_a_rolling_restart_under_load_loses_nothing(cluster):
     assert not writer.failed, writer.failed[:3]
     check_history(writer, read_partition(cluster.bootstrap(), "rolling", 0))
     assert_replicas_identical(cluster, "rolling", 0)
+
+
+def test_a_replica_whose_data_was_lost_rejoins_and_re_replicates(cluster):
+    import shutil
+    create(cluster, "wiped", 1)
+    writer = Writer(cluster.bootstrap(), "wiped").start()
+    writer.wait_for(RATE)
+    victim = next(i for i in cluster.nodes if i != cluster.leaders("wiped", 1)[0])
+    cluster.nodes[victim].kill()
+    # The partition's directory (its log and Raft state) is gone; the node's controller log
+    # is kept (a wiped controller voter is not covered yet).
+    shutil.rmtree(cluster.nodes[victim].data_dir / "topics" / "wiped-0")
+    writer.wait_for(len(writer.acked) + RATE // 2)
+    cluster.nodes[victim].start(timeout=60)
+    leader = cluster.leaders("wiped", 1 if victim != 1 else 2)[0]
+    wait_until(lambda: len(cluster.in_sync("wiped", leader)[0]) == 3, 30,
+               f"node {victim} back in sync with an empty disk")
+    writer.wait_for(len(writer.acked) + RATE // 2)
+    writer.finish()
+    assert not writer.failed, writer.failed[:3]
+    check_history(writer, read_partition(cluster.bootstrap(), "wiped", 0))
+    assert_replicas_identical(cluster, "wiped", 0)
 
 
 def test_without_a_majority_nothing_is_acknowledged_until_it_returns(cluster):
