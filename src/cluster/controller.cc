@@ -508,20 +508,7 @@ void controller::broker_duties(int64_t now) {
                 }
                 _next_broker_action_ms = steady_clock_ms() + register_retry_ms;
                 if (a.code == errc::duplicate_broker && _config.on_fatal) {
-                    // The holder may be this node's own previous process, dead but not yet
-                    // fenced (a restart right after a crash, with a wiped disk): once a session
-                    // has passed it is fenced if it is gone. Refused after that, it is alive.
-                    int64_t refused_at = steady_clock_ms();
-                    if (_duplicate_since_ms < 0) {
-                        _duplicate_since_ms = refused_at;
-                        log::get("controller")
-                            ->warn("{}; waiting up to {} ms for it to be fenced if it is gone",
-                                   a.message, _config.session_timeout_ms);
-                    }
-                    if (refused_at - _duplicate_since_ms >
-                        _config.session_timeout_ms + 2 * _config.heartbeat_interval_ms) {
-                        _config.on_fatal(a.message);
-                    }
+                    _config.on_fatal(a.message);
                     return;
                 }
                 if (a.message != _last_registration_error) {

@@ -179,7 +179,6 @@ class controller {
     bool _heartbeat_in_flight = false;
     int64_t _next_broker_action_ms = 0;
     std::string _last_registration_error;
-    int64_t _duplicate_since_ms = -1;  // first refusal as a duplicate of a live broker
     bool _stopping = false;
 };
 

@@ -256,21 +256,24 @@ result<raft::snapshot> log_store::compact(offset_t through, batch_bytes data) {
     if (at.last_offset != through || through <= _snap.last_offset) {
         return unexpected(make_error_code(errc::offset_out_of_range));
     }
-    raft::snapshot sn{.last_offset = through,
-                      .last_term = at.term,
-                      .config = _snap.config,
-                      .data = std::move(data)};
+    // Durable first: a crash before the cut leaves a log that starts before its snapshot,
+    // which open repairs (index_log).
+    TRIB_TRY(snapshot_through(through, at.term, std::move(data)));
+    TRIB_TRY(_log->advance_start_offset(through + 1));
+    return _snap;
+}
+
+status log_store::snapshot_through(offset_t through, term_t term, batch_bytes data) {
+    raft::snapshot sn{
+        .last_offset = through, .last_term = term, .config = _snap.config, .data = std::move(data)};
     for (const auto& [offset, config] : _configs) {
         if (offset <= through) {
             sn.config = config;
         }
     }
-    // Durable first: a crash before the cut leaves a log that starts before its snapshot,
-    // which open repairs (index_log).
     TRIB_TRY(write_snapshot(sn));
-    TRIB_TRY(_log->advance_start_offset(through + 1));
     std::erase_if(_configs, [&](const auto& c) { return c.first <= through; });
-    return sn;
+    return {};
 }
 
 offset_t log_store::batch_start_of(offset_t offset) const {
@@ -289,19 +292,8 @@ result<raft::snapshot> log_store::move_start(offset_t new_start, batch_bytes dat
     // log's start may then lie inside the next one, which stays whole.
     offset_t through = batch_start_of(new_start) - 1;
     if (through > _snap.last_offset) {
-        raft::snapshot sn{.last_offset = through,
-                          .last_term = term_of(through),
-                          .config = _snap.config,
-                          .data = std::move(data)};
-        for (const auto& [offset, config] : _configs) {
-            if (offset <= through) {
-                sn.config = config;
-            }
-        }
-        // Durable first, as compact does: a crash before the cut leaves a log that starts
-        // before its snapshot, which open repairs.
-        TRIB_TRY(write_snapshot(sn));
-        std::erase_if(_configs, [&](const auto& c) { return c.first <= through; });
+        // Durable first, as compact does.
+        TRIB_TRY(snapshot_through(through, term_of(through), std::move(data)));
     }
     TRIB_TRY(_log->advance_start_offset(new_start));
     return _snap;

@@ -55,6 +55,9 @@ class log_store final : public stable_log {
     offset_t batch_start_of(offset_t offset) const;
 
   private:
+    // Writes the snapshot through `through` (an entry's end) durably, with the configuration
+    // in force there, and forgets the config entries it covers.
+    status snapshot_through(offset_t through, term_t term, batch_bytes data);
     log_store(std::filesystem::path dir, std::shared_ptr<storage::log> log)
         : _dir(std::move(dir)), _log(std::move(log)) {}
     status index_log();
