@@ -488,10 +488,14 @@ void partition::on_written(const raft::ready& rd) {
         _offsets.truncate(from);
         for (const raft::entry& e : rd.entries) {
             // Raft's batches and ours (log-start moves) are internal: every control batch.
-            if (e.kind != raft::entry_kind::data || model::header_fields(e.bytes()).is_control())
+            // Only those are looked into; client batches pass on their header alone.
+            if (e.kind != raft::entry_kind::data) {
                 _offsets.add_internal(e.base_offset, e.last_offset);
-            if (auto target = log_start_of(e.bytes()))
-                _start_moves.emplace_back(e.base_offset, *target);
+            } else if (model::header_fields(e.bytes()).is_control()) {
+                _offsets.add_internal(e.base_offset, e.last_offset);
+                if (auto target = log_start_of(e.bytes()))
+                    _start_moves.emplace_back(e.base_offset, *target);
+            }
         }
     }
     for (const raft::entry& e : rd.entries) {
