@@ -449,15 +449,24 @@ bool controller::on_rpc(core::node_id from, std::span<const uint8_t> payload) {
     uint64_t id = decoded->id;
     if (decoded->request) {
         const controller_request* request = &*decoded->request;
+        // A broker's registration and heartbeats name its rpc address: the answer goes to the
+        // process there, also when another process holds the id (it learns it is refused).
+        rpc::peer_address sender;
+        if (request->kind == request_kind::register_broker ||
+            request->kind == request_kind::broker_heartbeat) {
+            sender = {request->broker.rpc.host, request->broker.rpc.port};
+        }
         if (!leading()) {
             _host->send_rpc(
-                from, encode_rpc(id, controller_response{.code = errc::not_controller,
-                                                         .message = "not the controller leader",
-                                                         .leader = _group->node().leader()}));
+                from,
+                encode_rpc(id, controller_response{.code = errc::not_controller,
+                                                   .message = "not the controller leader",
+                                                   .leader = _group->node().leader()}),
+                sender);
             return true;
         }
-        execute(*request, [this, from, id](const controller_response& r) {
-            _host->send_rpc(from, encode_rpc(id, r));
+        execute(*request, [this, from, id, sender](const controller_response& r) {
+            _host->send_rpc(from, encode_rpc(id, r), sender);
         });
         return true;
     }

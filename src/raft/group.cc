@@ -113,6 +113,13 @@ void group::fail(const std::string& what, std::error_code ec) {
 }
 
 void group::notice_state() {
+    if (_node.followers_lost_log() != _seen_lost_logs) {
+        _seen_lost_logs = _node.followers_lost_log();
+        log::get("raft")->warn(
+            "group {}: node {} no longer has entries it acknowledged (its disk was wiped or "
+            "replaced); it is sent the log again from what it has",
+            _id, _node.last_follower_lost_log());
+    }
     if (_node.role() == _seen_role && _node.term() == _seen_term &&
         _node.leader() == _seen_leader) {
         return;

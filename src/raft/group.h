@@ -84,6 +84,7 @@ class group {
     raft::role _seen_role = raft::role::follower;
     term_t _seen_term = -1;
     node_id _seen_leader = no_node;
+    uint64_t _seen_lost_logs = 0;
     std::optional<ready> _in_flight;
     offset_t _durable_needed = -1;  // the in-flight ready's last entry
     bool _failed = false;

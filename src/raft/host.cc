@@ -136,12 +136,13 @@ void host::set_handler(uint8_t channel, rpc_handler handler) {
     _handlers[channel] = std::move(handler);
 }
 
-void host::send_on(uint8_t channel, node_id to, std::span<const uint8_t> payload) {
+void host::send_on(uint8_t channel, node_id to, std::span<const uint8_t> payload,
+                   const rpc::peer_address& at) {
     std::vector<uint8_t> frame;
     frame.reserve(payload.size() + 1);
     frame.push_back(channel);
     frame.insert(frame.end(), payload.begin(), payload.end());
-    _transport.send(to, frame);
+    _transport.send_to(to, at, frame);
 }
 
 bool host::on_frame(node_id from, std::span<const uint8_t> whole) {

@@ -51,16 +51,18 @@ class host {
     // it returns false for a malformed one (the connection is closed).
     using rpc_handler = std::function<bool(node_id from, std::span<const uint8_t> payload)>;
     void set_rpc_handler(rpc_handler handler) { set_handler(rpc_channel, std::move(handler)); }
-    // Sends a payload to `to`'s rpc handler (best effort, like every frame).
-    void send_rpc(node_id to, std::span<const uint8_t> payload) {
-        send_on(rpc_channel, to, payload);
+    // Sends a payload to `to`'s rpc handler (best effort, like every frame); with `at`, to
+    // the process there that says it is `to` (see transport::send_to).
+    void send_rpc(node_id to, std::span<const uint8_t> payload, const rpc::peer_address& at = {}) {
+        send_on(rpc_channel, to, payload, at);
     }
     // Frames start with a channel byte: 0 is Raft's, 1 the controller's, 2 the partitions'
     // leadership announcements.
     static constexpr uint8_t rpc_channel = 1;
     static constexpr uint8_t leadership_channel = 2;
     void set_handler(uint8_t channel, rpc_handler handler);
-    void send_on(uint8_t channel, node_id to, std::span<const uint8_t> payload);
+    void send_on(uint8_t channel, node_id to, std::span<const uint8_t> payload,
+                 const rpc::peer_address& at = {});
     rpc::transport& transport() { return _transport; }
     // Opens (or creates) a group in `dir/group-<id>`; `bootstrap` are its voters if it is new.
     result<group*, error> add_group(group_id id, configuration bootstrap,

@@ -119,13 +119,27 @@ struct transport::impl : std::enable_shared_from_this<impl> {
         bool writing = false;
         std::string last_refusal;  // logged once until it changes
         bool unreachable = false;  // the last connect failed (a dead process refuses at once)
+        // A hello named another address while the connection to this one works: either the
+        // node moved and the old connection has yet to fail, or another process claims the
+        // id (and is refused by the controller). Taken up only once the connection fails, so
+        // a claimant cannot draw a live node's traffic away.
+        std::optional<peer_address> moved_to;
     };
+
+    static void connection_failed(peer& p) {
+        if (p.moved_to) {
+            p.address = *p.moved_to;
+            p.moved_to.reset();
+        }
+    }
 
     asio::io_context& loop;
     node_id self;
     peer_address advertised;
     std::string cluster_id;
     std::map<node_id, peer> peers;
+    std::map<std::string, peer> by_address;  // for send_to; "id@host:port"
+    static constexpr size_t max_by_address = 16;
     frame_handler on_frame;
     size_t max_frame_bytes;
     size_t max_queued_bytes;
@@ -157,12 +171,36 @@ struct transport::impl : std::enable_shared_from_this<impl> {
 
     void send(node_id to, std::span<const uint8_t> frame) {
         auto it = peers.find(to);
-        if (stopped || it == peers.end() || it->second.queued.size() > max_queued_bytes ||
-            frame.size() > max_frame_bytes) {
+        if (it == peers.end()) {
             ++stats.frames_dropped;
             return;
         }
-        peer& p = it->second;
+        enqueue(it->second, to, frame, true);
+    }
+
+    // To the process at `at` claiming the id `to`, whether or not it is the one the id's
+    // traffic goes to: answers to a request that named its sender's address.
+    void send_to(node_id to, const peer_address& at, std::span<const uint8_t> frame) {
+        auto it = peers.find(to);
+        if (at.host.empty() || (it != peers.end() && it->second.address.host == at.host &&
+                                it->second.address.port == at.port)) {
+            send(to, frame);
+            return;
+        }
+        std::string key = fmt::format("{}@{}:{}", to, at.host, at.port);
+        if (!by_address.contains(key) && by_address.size() >= max_by_address) {
+            std::erase_if(by_address, [](const auto& e) { return !e.second.writing; });
+        }
+        auto [entry, fresh] = by_address.try_emplace(key);
+        if (fresh) entry->second.address = at;
+        enqueue(entry->second, to, frame, false);
+    }
+
+    void enqueue(peer& p, node_id to, std::span<const uint8_t> frame, bool the_ids_peer) {
+        if (stopped || p.queued.size() > max_queued_bytes || frame.size() > max_frame_bytes) {
+            ++stats.frames_dropped;
+            return;
+        }
         size_t at = p.queued.size();
         p.queued.resize(at + 4 + frame.size());
         big_endian::store(p.queued.data() + at, frame.size(), 4);
@@ -170,20 +208,25 @@ struct transport::impl : std::enable_shared_from_this<impl> {
         ++stats.frames_sent;
         if (!p.writing) {
             p.writing = true;
-            asio::co_spawn(loop, write_loop(shared_from_this(), to), asio::detached);
+            asio::co_spawn(loop, write_loop(shared_from_this(), &p, to, the_ids_peer),
+                           asio::detached);
         }
     }
 
-    static asio::awaitable<void> write_loop(std::shared_ptr<impl> self, node_id to) {
-        peer& p = self->peers.at(to);
+    // `p` stays valid while it is writing: peers are never erased, and the by-address ones
+    // only when idle.
+    static asio::awaitable<void> write_loop(std::shared_ptr<impl> self, peer* pp, node_id to,
+                                            bool the_ids_peer) {
+        peer& p = *pp;
         std::vector<uint8_t> buffer;
         while (!p.queued.empty() && !self->stopped) {
             std::error_code ec;
             if (!p.socket) {
                 bool refused = false;
                 ec = co_await self->connect(p, to, refused);
-                self->note_reachable(p, to, !ec);
+                if (the_ids_peer) self->note_reachable(p, to, !ec);
                 if (ec) {
+                    connection_failed(p);
                     // Unreachable: what was queued is lost (Raft resends); try again later.
                     self->stats.frames_dropped += 1;
                     p.queued.clear();
@@ -199,11 +242,12 @@ struct transport::impl : std::enable_shared_from_this<impl> {
                                        asio::redirect_error(use_awaitable, ec));
             ++self->stats.writes;
             if (ec) {
-                if (p.socket) {  // learn_peer may have closed it for a new address
+                if (p.socket) {
                     std::error_code ignored;
                     p.socket->close(ignored);
                     p.socket.reset();
                 }
+                connection_failed(p);
                 ++self->stats.frames_dropped;
             }
         }
@@ -279,15 +323,19 @@ struct transport::impl : std::enable_shared_from_this<impl> {
 
     void learn_peer(node_id id, const peer_address& address) {
         peer& p = peers[id];
-        if (p.configured || (p.address.host == address.host && p.address.port == address.port)) {
+        if (p.configured) {
+            return;
+        }
+        if (p.address.host == address.host && p.address.port == address.port) {
+            p.moved_to.reset();  // the node at the known address said hello again
+            return;
+        }
+        if (p.socket) {
+            p.moved_to = address;
             return;
         }
         p.address = address;
-        if (p.socket) {
-            std::error_code ignored;
-            p.socket->close(ignored);  // the next write reconnects to the new address
-            p.socket.reset();
-        }
+        p.moved_to.reset();
     }
 
     static asio::awaitable<void> accept_loop(std::shared_ptr<impl> self) {
@@ -419,6 +467,10 @@ void transport::add_peer(node_id id, const peer_address& address) {
     }
 }
 
+void transport::send_to(node_id to, const peer_address& at, std::span<const uint8_t> frame) {
+    _impl->send_to(to, at, frame);
+}
+
 bool transport::knows(node_id id) const {
     return _impl->peers.contains(id);
 }
@@ -467,12 +519,16 @@ void transport::stop() {
     _impl->stopped = true;
     std::error_code ec;
     _impl->acceptor.close(ec);
-    for (auto& [id, p] : _impl->peers) {
-        if (p.socket) {
-            p.socket->close(ec);
+    auto close_all = [&ec](auto& peers) {
+        for (auto& [key, p] : peers) {
+            if (p.socket) {
+                p.socket->close(ec);
+            }
+            p.queued.clear();
         }
-        p.queued.clear();
-    }
+    };
+    close_all(_impl->peers);
+    close_all(_impl->by_address);
     for (auto& weak : _impl->inbound) {
         if (auto s = weak.lock()) {
             s->close(ec);

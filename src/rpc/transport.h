@@ -71,6 +71,10 @@ class transport {
     // Queues `frame` for `to` (on the loop's thread). Dropped if the peer is unknown or its
     // queue already holds max_queued_bytes.
     void send(node_id to, std::span<const uint8_t> frame);
+    // Queues `frame` for the process at `at` that says it is `to` (its own connection when
+    // that is not where `to`'s traffic goes): the answer to a request that named its
+    // sender's address reaches that sender, even one claiming another's id.
+    void send_to(node_id to, const peer_address& at, std::span<const uint8_t> frame);
     // Called on the loop when connecting to a peer fails after it worked (or from the
     // start), and when it works again: a peer whose process died refuses at once, long
     // before any timeout says it is gone.

@@ -96,6 +96,10 @@ class raft_node {
         bool voter = false;
     };
     std::vector<peer_status> peers() const;
+    // How often, as leader, a follower was found to have lost entries it had acknowledged
+    // (its disk wiped or replaced): the driver says so in its log.
+    uint64_t followers_lost_log() const { return _followers_lost_log; }
+    node_id last_follower_lost_log() const { return _last_follower_lost_log; }
 
   private:
     struct progress {
@@ -169,6 +173,8 @@ class raft_node {
     std::vector<std::pair<offset_t, configuration>> _configs;  // config entries after snapshot
 
     uint64_t _ticks = 0;  // ticks since the node started
+    uint64_t _followers_lost_log = 0;
+    node_id _last_follower_lost_log = no_node;
     int _election_elapsed = 0;
     int _heartbeat_elapsed = 0;
     int _randomized_timeout = 0;

@@ -244,6 +244,15 @@ void raft_node::handle_append_response(const message& m) {
         }
         // Resume at the batch of ours that holds the offset after the follower's hint.
         offset_t hint = std::min(m.match_offset, m.prev_offset - 1);
+        if (p.state == progress::mode::probe && hint < p.match) {
+            // It refuses what it acknowledged before: it lost its log (a wiped or replaced
+            // disk), so what it matches is only what it has now. Lowering a match is safe
+            // (the commit offset never goes back); keeping it would probe at the old match
+            // forever.
+            p.match = std::max<offset_t>(hint, -1);
+            ++_followers_lost_log;
+            _last_follower_lost_log = m.from;
+        }
         offset_t next = boundary_before(hint + 1);
         become_probe(p, next < 0 ? p.match + 1 : next);
         send_append(m.from, false);
@@ -295,6 +304,13 @@ void raft_node::handle_heartbeat_response(const message& m) {
         // Appends sent before the heartbeat did not arrive before it: lost (or, where the
         // network reorders, slow — resending is harmless).
         become_probe(p, p.match + 1);
+    }
+    if (p.state != progress::mode::snapshot && m.match_offset < p.match) {
+        // Less than it acknowledged: it lost its log (or this answer was overtaken by a later
+        // acknowledgement). An append at its match tells which: it is refused only by a
+        // follower without those entries (see handle_append_response).
+        become_probe(p, p.match + 1);
+        send_append(m.from, true);
     }
     if (p.state == progress::mode::replicate && p.inflight.size() >= _opt.max_inflight_appends) {
         // Acknowledgements may have been lost: let one more append go; its answer acknowledges

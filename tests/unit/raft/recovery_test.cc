@@ -167,6 +167,33 @@ TEST(restart, restarted_follower_catches_up) {
     EXPECT_TRUE(test::same_log(c.disk(2).all_entries(), c.disk(1).all_entries()));
 }
 
+// A follower whose disk was wiped refuses appends at the offsets it acknowledged before; the
+// leader must not take that for a stale answer, or it would probe at the old match forever.
+// Caught up by a new entry, and by heartbeats alone when nothing new is written.
+TEST(restart, a_follower_with_a_wiped_disk_is_sent_the_log_again) {
+    for (bool write_after : {true, false}) {
+        SCOPED_TRACE(write_after ? "new entry after the wipe" : "heartbeats only");
+        cluster c({1, 2, 3});
+        ASSERT_TRUE(c.elect(1));
+        offset_t last = -1;
+        for (int i = 0; i < 5; ++i)
+            last = c.propose(1, "before");
+        c.settle();
+        c.tick_all();
+        ASSERT_EQ(c.node(2).commit_offset(), last);
+        c.add(2, three);  // a fresh disk: nothing but the bootstrap configuration
+        ASSERT_EQ(c.node(2).log().last_offset(), -1);
+        if (write_after) last = c.propose(1, "after");
+        c.tick_all(5);
+        EXPECT_EQ(c.node(2).log().last_offset(), last);
+        EXPECT_EQ(c.node(2).commit_offset(), last);
+        EXPECT_TRUE(test::same_log(c.disk(2).all_entries(), c.disk(1).all_entries()));
+        EXPECT_EQ(c.node(1).followers_lost_log(), 1u);
+        EXPECT_EQ(c.node(1).last_follower_lost_log(), 2);
+        c.expect_committed_prefixes_agree();
+    }
+}
+
 // An entry acknowledged as committed survives any minority crashing with its unsynced writes
 // lost (some prefix of them landing, the next perhaps torn). Node 3's disk is slow: it has
 // written the entry but not synced it, so it has not acknowledged it either.
