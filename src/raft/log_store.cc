@@ -57,6 +57,7 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
     if (!data) {
         return fail(data.error(), "cannot open the log: " + data.error().message());
     }
+    (*data)->keep_emptied_batches();
     std::unique_ptr<log_store> s(new log_store(dir, std::move(*data)));
     s->_snap.config = std::move(bootstrap);
 

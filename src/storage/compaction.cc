@@ -117,6 +117,7 @@ struct batch_filter {
     // Each idempotent producer's last batch in the closed segments (producer id -> base
     // offset): emptied, it stays as a header so the producer's sequence survives a reopen.
     const std::map<int64_t, int64_t>& last_batch_of_producer;
+    bool keep_emptied;  // every emptied batch stays as a header (log::keep_emptied_batches)
 };
 
 // The bytes that replace one batch: the batch itself when every record stays, the survivors
@@ -144,7 +145,7 @@ result<std::vector<uint8_t>> filter_batch(std::span<const uint8_t> batch, const 
         auto last = f.last_batch_of_producer.find(h->producer_id);
         bool producers_last = h->producer_id >= 0 && last != f.last_batch_of_producer.end() &&
                               last->second == h->base_offset;
-        if (!producers_last) return std::vector<uint8_t>();
+        if (!producers_last && !f.keep_emptied) return std::vector<uint8_t>();
     }
     model::batch_options o;
     o.base_offset = h->base_offset;
@@ -306,7 +307,7 @@ result<compaction_stats> log::compact(int64_t now_ms, int64_t max_offset, size_t
         }));
     }
     batch_filter filter{newest, now_ms - cfg.delete_retention_ms, max_decompressed(cfg),
-                        last_batch_of_producer};
+                        last_batch_of_producer, _keep_emptied_batches.load()};
     compaction_stats stats;
     std::error_code ec;
     auto work = _dir / work_dir_name;

@@ -168,6 +168,10 @@ class log {
     log_config config() const;
     // Takes effect for the next append, roll, flush decision and cleaning pass.
     void set_config(const log_config& config);
+    // Compaction then keeps a batch it empties as a header with no records, so every offset
+    // stays in some batch (a Raft log: a lagging follower is sent the batches compacted in
+    // place, each with its offsets and term, and there is no hole to send).
+    void keep_emptied_batches() { _keep_emptied_batches = true; }
     const std::filesystem::path& dir() const { return _dir; }
 
   private:
@@ -196,16 +200,16 @@ class log {
     std::vector<std::shared_ptr<segment>> _segments;  // ascending base offset; back is active
     int64_t _start_offset = 0;
     int64_t _flushed_offset = 0;
-    int64_t _active_created_ms = -1;  // first append into the active segment
-    bool _failed = false;             // an fsync failed: no more writes (fsyncgate)
-    uint64_t _truncations = 0;
-    std::vector<damaged_range> _damage;    // of the active segment, found at open
+    int64_t _active_created_ms = -1;     // first append into the active segment
+    bool _failed = false;                // an fsync failed: no more writes (fsyncgate)
+    uint64_t _truncations = 0;           // bumped by truncate, so a racing flush does not overreach
+    std::vector<damaged_range> _damage;  // of the active segment, found at open
     mutable std::mutex _checkpoint_mutex;  // taken after _mutex, or alone
     std::optional<recovery_point_file> _checkpoint;
     uint64_t _checkpoint_truncations = 0;   // _truncations when the checkpoint was last written
     std::atomic<int64_t> _reserved_end{0};  // what the durable checkpoint reserves
-    int64_t _cleaned_end = 0;  // compaction has seen every offset below this        // bumped by
-                               // truncate, so a racing flush does not overreach
+    int64_t _cleaned_end = 0;               // compaction has seen every offset below this
+    std::atomic<bool> _keep_emptied_batches{false};
 };
 
 }  // namespace trib::storage

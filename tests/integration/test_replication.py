@@ -11,6 +11,8 @@ What a user can rely on, proven here with unmodified clients:
 - A leader stopped cleanly (SIGTERM) hands its partitions to a follower first; a rolling
   restart of all three nodes under load loses nothing.
 - A replica whose partition directory was lost rejoins and gets every record again.
+- A follower that missed batches its leader then compacted catches up and serves the same
+  compacted records when it leads.
 - With two of three nodes down nothing is acknowledged (the write times out); once they are
   back, writes succeed again.
 - kafka-python (with retries) and KafkaJS carry on through a leader's kill -9.
@@ -290,7 +292,7 @@ def test_a_replica_whose_data_was_lost_rejoins_and_re_replicates(cluster):
     victim = next(i for i in cluster.nodes if i != cluster.leaders("wiped", 1)[0])
     cluster.nodes[victim].kill()
     # The partition's directory (its log and Raft state) is gone; the node's controller log
-    # is kept (a wiped controller voter is not covered yet).
+    # is kept (a wiped controller voter: test_cluster.py).
     shutil.rmtree(cluster.nodes[victim].data_dir / "topics" / "wiped-0")
     writer.wait_for(len(writer.acked) + RATE // 2)
     cluster.nodes[victim].start(timeout=60)
@@ -302,6 +304,74 @@ def test_a_replica_whose_data_was_lost_rejoins_and_re_replicates(cluster):
     assert not writer.failed, writer.failed[:3]
     check_history(writer, read_partition(cluster.bootstrap(), "wiped", 0))
     assert_replicas_identical(cluster, "wiped", 0)
+
+
+def test_a_follower_behind_compacted_batches_catches_up(tributary_bin, tmp_path):
+    # The leader compacts while a follower is down; what the follower missed is then partly
+    # compacted away. Emptied batches stay as headers, so every offset the follower needs is
+    # still in some batch, with its term: it catches up and, leading again, serves the same
+    # compacted view.
+    c = Cluster(tributary_bin, tmp_path,
+                extra_args=("--leader-rebalance-check-ms", "1000",
+                            "--replica-lag-time-max-ms", "2000",
+                            "--cleaner-interval-ms", "200")).start()
+    try:
+        adm = AdminClient({"bootstrap.servers": c.bootstrap()})
+        configs = {"cleanup.policy": "compact", "segment.bytes": "4096",
+                   "min.cleanable.dirty.ratio": "0.01"}
+        adm.create_topics([NewTopic("keyed", 1, 3, config=configs)],
+                          request_timeout=30)["keyed"].result(30)
+        c.wait_for_leaders("keyed")
+        preferred = c.metadata(1, ["keyed"])["topics"]["keyed"][1][0][3][0]
+        wait_until(lambda: c.leaders("keyed", 1)[0] == preferred, 20, "the preferred leader")
+        c.nodes[preferred].kill()
+        survivor = next(i for i in c.nodes if i != preferred)
+        wait_until(lambda: c.leaders("keyed", survivor)[0] not in (-1, preferred), 20,
+                   "another leader")
+        p = Producer({"bootstrap.servers": c.bootstrap(survivor), "acks": "all",
+                      "linger.ms": 5})
+        last = {}
+        for i in range(3000):
+            key = b"k%02d" % (i % 20)
+            last[key] = b"v-%05d-" % i + b"x" * 80
+            p.produce("keyed", key=key, value=last[key], partition=0)
+            if i % 500 == 0:
+                p.flush(30)
+        assert p.flush(30) == 0
+        leader = c.leaders("keyed", survivor)[0]
+        wait_until(lambda: "keyed-0: compacted" in c.nodes[leader].logs(), 30,
+                   "the leader compacting")
+        started = time.monotonic()
+        c.nodes[preferred].start(timeout=60)
+        wait_until(lambda: c.leaders("keyed", survivor)[0] == preferred, 40,
+                   f"node {preferred} caught up and leading again")
+        print(f"node {preferred} caught up past compacted batches and led again "
+              f"{time.monotonic() - started:.2f} s after its start")
+        log = []
+        consumer = Consumer({"bootstrap.servers": c.bootstrap(), "group.id": "unused",
+                             "enable.auto.commit": False, "enable.partition.eof": True,
+                             "auto.offset.reset": "earliest"})
+        consumer.assign([TopicPartition("keyed", 0, 0)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            m = consumer.poll(0.5)
+            if m is None:
+                continue
+            if m.error() is not None:
+                assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
+                break
+            log.append((m.offset(), m.key(), m.value()))
+        consumer.close()
+        offsets = [o for o, _, _ in log]
+        assert offsets == sorted(set(offsets))
+        newest = {}
+        for _, k, v in log:
+            newest[k] = v
+        assert newest == last
+        assert len(log) < 3000, "nothing was compacted"
+    finally:
+        problems = c.close()
+        assert not problems, "\n".join(problems)
 
 
 def test_without_a_majority_nothing_is_acknowledged_until_it_returns(cluster):

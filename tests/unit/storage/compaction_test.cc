@@ -357,5 +357,32 @@ TEST(compaction, keeps_an_emptied_last_batch_of_each_idempotent_producer) {
         EXPECT_EQ(r.value->front(), 'n') << r.offset;
 }
 
+// A Raft log: a batch compaction empties stays as a header with its offsets and epoch, so
+// batches still cover every offset and a follower can be sent any range.
+TEST(compaction, a_log_that_keeps_emptied_batches_leaves_no_offset_uncovered) {
+    temp_dir dir;
+    auto l = log::open(dir.path(), compacted_config()).value();
+    l->keep_emptied_batches();
+    std::vector<std::pair<int64_t, int64_t>> before;  // base, last of every batch
+    write_history(*l, 5000);
+    ASSERT_TRUE(l->for_each_batch_header([&](const model::batch_header& h) {
+                     before.emplace_back(h.base_offset, h.base_offset + h.last_offset_delta);
+                 }).has_value());
+    auto records_before = read_all(*l);
+    int64_t cleanable = active_base(*l);
+    auto stats = l->compact(5000);
+    ASSERT_TRUE(stats.has_value());
+    ASSERT_GT(stats->records_removed, 0u);
+    std::vector<std::pair<int64_t, int64_t>> after;
+    int emptied = 0;
+    ASSERT_TRUE(l->for_each_batch_header([&](const model::batch_header& h) {
+                     after.emplace_back(h.base_offset, h.base_offset + h.last_offset_delta);
+                     if (h.record_count == 0) ++emptied;
+                 }).has_value());
+    EXPECT_EQ(after, before);
+    EXPECT_GT(emptied, 0);
+    EXPECT_EQ(read_all(*l), expected_after(records_before, cleanable, true));
+}
+
 }  // namespace
 }  // namespace trib::storage
