@@ -119,8 +119,9 @@ class Writer:
         return max(b - a for a, b in zip(times, times[1:])) if len(times) > 1 else None
 
 
-def read_partition(bootstrap, topic, partition, timeout=60):
-    """[(offset, value)] of one partition from its start to its end."""
+def read_partition(bootstrap, topic, partition, timeout=60, keys=False):
+    """[(offset, value)] (with keys: [(offset, key, value)]) of one partition from its start
+    to its end."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                   "enable.auto.commit": False, "enable.partition.eof": True,
                   "auto.offset.reset": "earliest"})
@@ -134,7 +135,7 @@ def read_partition(bootstrap, topic, partition, timeout=60):
         if m.error() is not None:
             assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
             break
-        out.append((m.offset(), m.value()))
+        out.append((m.offset(), m.key(), m.value()) if keys else (m.offset(), m.value()))
     else:
         raise AssertionError(f"{topic}-{partition} not read to its end in {timeout} s")
     c.close()
@@ -347,21 +348,7 @@ def test_a_follower_behind_compacted_batches_catches_up(tributary_bin, tmp_path)
                    f"node {preferred} caught up and leading again")
         print(f"node {preferred} caught up past compacted batches and led again "
               f"{time.monotonic() - started:.2f} s after its start")
-        log = []
-        consumer = Consumer({"bootstrap.servers": c.bootstrap(), "group.id": "unused",
-                             "enable.auto.commit": False, "enable.partition.eof": True,
-                             "auto.offset.reset": "earliest"})
-        consumer.assign([TopicPartition("keyed", 0, 0)])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            m = consumer.poll(0.5)
-            if m is None:
-                continue
-            if m.error() is not None:
-                assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
-                break
-            log.append((m.offset(), m.key(), m.value()))
-        consumer.close()
+        log = read_partition(c.bootstrap(), "keyed", 0, keys=True)
         offsets = [o for o, _, _ in log]
         assert offsets == sorted(set(offsets))
         newest = {}
