@@ -182,8 +182,7 @@ struct transport::impl : std::enable_shared_from_this<impl> {
     // traffic goes to: answers to a request that named its sender's address.
     void send_to(node_id to, const peer_address& at, std::span<const uint8_t> frame) {
         auto it = peers.find(to);
-        if (at.host.empty() || (it != peers.end() && it->second.address.host == at.host &&
-                                it->second.address.port == at.port)) {
+        if (at.host.empty() || (it != peers.end() && it->second.address == at)) {
             send(to, frame);
             return;
         }
@@ -326,7 +325,7 @@ struct transport::impl : std::enable_shared_from_this<impl> {
         if (p.configured) {
             return;
         }
-        if (p.address.host == address.host && p.address.port == address.port) {
+        if (p.address == address) {
             p.moved_to.reset();  // the node at the known address said hello again
             return;
         }

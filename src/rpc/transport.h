@@ -34,6 +34,7 @@ using node_id = int32_t;
 struct peer_address {
     std::string host;
     uint16_t port = 0;
+    friend bool operator==(const peer_address&, const peer_address&) = default;
 };
 
 // Who we are on the wire.
