@@ -569,20 +569,31 @@ def test_delete_records_reaches_every_replica(cluster):
     # 20 lies inside a batch: the batch stays whole on disk, the log starts at 20 all the same.
     assert delete_records(cluster.nodes[leader].address, "trim", 0, 20) == (20, 0)
     assert delete_records(cluster.nodes[leader].address, "trim", 0, 10) == (20, 0)
-    # Other replicas lead in turn (the leader killed each time): each starts at 20.
-    seen = []
-    for _ in range(3):
-        now = cluster.leaders("trim", cluster.live()[0])[0]
-        seen.append(now)
-        error, start, _ = list_offset(cluster.nodes[now].address, "trim", 0, -2)
+    # Other replicas lead in turn (the leader killed each time): each starts at 20. Each is
+    # checked while the one before is down, since automatic rebalancing may hand leadership
+    # back to a returning preferred replica at any moment.
+    def check_current_leader():
+        def answered():
+            now = cluster.leaders("trim", cluster.live()[0])[0]
+            if now < 0:
+                return None
+            error, start, _ = list_offset(cluster.nodes[now].address, "trim", 0, -2)
+            return None if error == 6 else (now, error, start)  # 6: NOT_LEADER_OR_FOLLOWER
+        now, error, start = wait_until(answered, 15, "a leader that answers")
         assert (error, start) == (0, 20), f"node {now} starts at {start}"
         log = read_partition(cluster.bootstrap(now), "trim", 0)
         assert log[0] == (20, b"t20") and len(log) == 30, log[:3]
-        cluster.nodes[now].kill()
+        return now
+
+    seen = [check_current_leader()]
+    for _ in range(2):
+        victim = seen[-1]
+        cluster.nodes[victim].kill()
         survivor = cluster.live()[0]
-        wait_until(lambda: cluster.leaders("trim", survivor)[0] not in (-1, now), 15,
+        wait_until(lambda: cluster.leaders("trim", survivor)[0] not in (-1, victim), 15,
                    "another leader")
-        cluster.nodes[now].start(timeout=60)
+        seen.append(check_current_leader())
+        cluster.nodes[victim].start(timeout=60)
         wait_until(lambda: len(cluster.in_sync("trim", survivor)[0]) == 3, 30,
                    "every replica in sync")
     assert len(set(seen)) >= 2, seen
