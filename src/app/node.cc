@@ -1,8 +1,10 @@
 #include "app/node.h"
 
 #include <csignal>
+#include <cstdlib>
 #include <future>
 #include <random>
+#include <string_view>
 #include <thread>
 
 #include <asio/io_context.hpp>
@@ -286,6 +288,19 @@ result<void, error> node::start() {
     bc.offsets_retention_ms = _cfg.offsets_retention_ms;
     bc.offsets_partitions = _cfg.offsets_partitions;
     bc.offsets_replication_factor = _cfg.offsets_replication_factor;
+    if (const char* canary = std::getenv("TRIBUTARY_UNSAFE_CANARY")) {
+        // The chaos harness's self-test only: it must see this mode lose acknowledged data.
+        if (std::string_view(canary) != "ack-before-commit") {
+            return unexpected(error{std::make_error_code(std::errc::invalid_argument),
+                                    fmt::format("TRIBUTARY_UNSAFE_CANARY={} names no canary "
+                                                "(the one there is: ack-before-commit)",
+                                                canary)});
+        }
+        log::get("app")->critical(
+            "UNSAFE test mode TRIBUTARY_UNSAFE_CANARY=ack-before-commit: acks=all is answered "
+            "before commit, acknowledged data can be lost");
+        bc.canary_ack_before_commit = true;
+    }
     _broker = std::make_unique<kafka::broker>(bc, *_partitions, *_groups);
     _producer_ids = std::make_unique<cluster::producer_id_allocator>();
     _broker->producer_ids = _producer_ids.get();

@@ -400,13 +400,19 @@ partition_state partition_manager::state_of(const core::image& img, const core::
         out.epoch = l.epoch;
         out.in_sync = local->in_sync();
     }
-    if (auto known = _leaders.find(group); known && known->term > out.epoch) {
+    auto known = _leaders.find(group);
+    // This node's own past announcement says less than its Raft group does now: a leader cut
+    // off from its peers steps down, and must not go on naming itself to clients.
+    bool self_stale =
+        known && local && known->leader == _replication.self && !local->leader().local;
+    if (known && !self_stale && known->term > out.epoch) {
         // Another replica announced a newer leadership than this one has heard of.
         out.leader = known->leader;
         out.epoch = known->term;
         out.in_sync = known->in_sync;
         if (local && known->leader != _replication.self) local->set_in_sync(known->in_sync);
-    } else if (known && local && known->term == out.epoch && !local->leader().local) {
+    } else if (known && !self_stale && local && known->term == out.epoch &&
+               !local->leader().local) {
         out.in_sync = known->in_sync;
         local->set_in_sync(known->in_sync);
     }

@@ -63,6 +63,10 @@ struct broker_config {
     int64_t offsets_retention_ms = int64_t{7} * 24 * 3600 * 1000;
     int32_t offsets_partitions = 16;
     int32_t offsets_replication_factor = 3;
+    // A deliberately broken mode for the chaos harness's self-test, never for use:
+    // acks=all is answered once the leader has the batch, before a majority does.
+    // Set only by the environment variable TRIBUTARY_UNSAFE_CANARY=ack-before-commit.
+    bool canary_ack_before_commit = false;
 };
 
 struct broker {

@@ -212,9 +212,9 @@ int16_t sequence_error(cluster::sequence_verdict v) {
     return error_code::none;
 }
 
-cluster::acks_level acks_of(int16_t acks) {
+cluster::acks_level acks_of(int16_t acks, bool canary_ack_before_commit) {
     if (acks == 0) return cluster::acks_level::none;
-    if (acks == 1) return cluster::acks_level::leader;
+    if (acks == 1 || canary_ack_before_commit) return cluster::acks_level::leader;
     return cluster::acks_level::all;
 }
 
@@ -296,7 +296,7 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                 continue;
             }
             cluster::replicate_request write{
-                .acks = acks_of(req.acks),
+                .acks = acks_of(req.acks, ctx.b.config.canary_ack_before_commit),
                 .deadline_ms = steady_clock_ms() + std::max<int32_t>(req.timeout_ms, 0),
                 .min_insync = settings.min_insync_replicas,
                 .now_ms = now};

@@ -1,0 +1,182 @@
+"""Faults for a chaos run: a schedule drawn from the seed, and the code that carries it out.
+
+The schedule is fixed before the run starts (written to schedule.json): at each step, which
+kind of fault, aimed at which role (the leader or a follower of partition k, the controller
+leader, a random node), for how long. Roles become node ids only when the step runs, since
+who leads depends on the run. Every step writes inject/injected/heal/healed events to
+nemesis.jsonl with the node ids it touched; those are for the report and the liveness
+figures only, never for the safety checks.
+"""
+import json
+import random
+import re
+import threading
+import time
+
+KINDS = ("kill", "pause", "partition", "one-way", "flaky", "client-cut", "clock",
+         "rolling-restart")
+ROLES = ("leader", "follower", "controller", "random")
+
+
+def make_schedule(seed, kinds, window_s, partitions, hold=(3.0, 8.0), gap=(2.0, 5.0)):
+    """Fault steps filling window_s seconds: [{at, kind, role, partition, hold, ...}]."""
+    rng = random.Random(seed)
+    steps, at = [], rng.uniform(*gap)
+    while at < window_s:
+        kind = rng.choice(kinds)
+        step = {"at": round(at, 3), "kind": kind, "role": rng.choice(ROLES),
+                "partition": rng.randrange(partitions), "hold": round(rng.uniform(*hold), 3)}
+        if kind == "flaky":
+            step["loss_percent"] = rng.choice((10, 20, 30))
+        if kind == "clock":
+            step["offset_s"] = rng.choice((-300, -60, 60, 300))
+        if kind == "rolling-restart":
+            step["role"] = "all"
+        steps.append(step)
+        at += step["hold"] + rng.uniform(*gap)
+    return steps
+
+
+class Nemesis:
+    """Carries out a schedule against nodes {id: Node} on a Network, from its own thread."""
+
+    def __init__(self, nodes, network, metadata, log_path, seed):
+        self.nodes = nodes
+        self.network = network
+        self.metadata = metadata  # callable: {partition: (leader, [replicas])}
+        self.log = open(log_path, "a", buffering=1)
+        self.rng = random.Random(seed ^ 0x5EED)
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.thread = None
+        self.injected = {}
+
+    def event(self, type_, step, **extra):
+        self.log.write(json.dumps({"t": time.monotonic_ns(), "type": type_,
+                                   "fault": step["kind"], **extra}) + "\n")
+
+    def run(self, schedule, started_at):
+        self.thread = threading.Thread(target=self._run, args=(schedule, started_at),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, schedule, started_at):
+        for step in schedule:
+            if self.stop_event.wait(max(0.0, started_at + step["at"] - time.monotonic())):
+                return
+            try:
+                self.perform(step)
+            except Exception as e:  # noqa: BLE001 (recorded; the run's verdict says UNKNOWN)
+                self.event("error", step, error=repr(e))
+
+    def stop(self):
+        self.stop_event.set()
+        if self.thread:
+            self.thread.join()
+
+    def target(self, step):
+        """The node id a step's role names now, or None when there is none (no leader)."""
+        live = [i for i, n in self.nodes.items() if n.alive and not n.paused]
+        if not live:
+            return None
+        role = step["role"]
+        if role in ("leader", "follower"):
+            leader, replicas = self.metadata().get(step["partition"], (-1, []))
+            if role == "leader":
+                return leader if leader in live else None
+            followers = [r for r in replicas if r != leader and r in live]
+            return self.rng.choice(followers) if followers else None
+        if role == "controller":
+            node = controller_leader(self.nodes)
+            return node if node in live else None
+        return self.rng.choice(live)
+
+    def led_by(self, node):
+        return sorted(p for p, (leader, _) in self.metadata().items() if leader == node)
+
+    def perform(self, step):
+        kind = step["kind"]
+        if kind == "rolling-restart":
+            return self.rolling_restart(step)
+        node = self.target(step)
+        if node is None:
+            self.event("skipped", step, reason=f"no {step['role']} now")
+            return
+        self.event("inject", step, node=node, role=step["role"], led=self.led_by(node))
+        heal = self.inject(step, node)
+        self.event("injected", step, node=node)
+        if self.stop_event.wait(step["hold"]):
+            pass  # stopping: heal at once
+        self.event("heal", step, node=node)
+        heal()
+        self.event("healed", step, node=node)
+
+    def inject(self, step, node):
+        """Causes step's fault on node; returns the function that heals it."""
+        n, kind = self.nodes[node], step["kind"]
+        others = [i for i in self.nodes if i != node]
+        if kind == "kill":
+            n.kill()
+            return lambda: (n.start(), n.wait_ready())
+        if kind == "pause":
+            n.pause()
+            return n.resume
+        if kind == "partition":
+            self.network.isolate([[node], others])
+            return self.network.heal
+        if kind == "one-way":
+            self.network.one_way(node, others)
+            return self.network.heal
+        if kind == "flaky":
+            self.network.flaky(node, step["loss_percent"])
+            return self.network.heal
+        if kind == "client-cut":
+            from node import KAFKA_PORT
+            self.network.cut_client(node, KAFKA_PORT)
+            return self.network.heal
+        if kind == "clock":
+            set_clock(n, step["offset_s"])
+            return lambda: set_clock(n, 0)
+        raise ValueError(f"unknown fault {kind}")
+
+    def rolling_restart(self, step):
+        for i, n in self.nodes.items():
+            if self.stop_event.is_set():
+                return
+            self.event("inject", step, node=i, led=self.led_by(i))
+            n.stop()
+            n.start()
+            n.wait_ready()
+            self.event("healed", step, node=i)
+            time.sleep(2)
+
+    def heal_all(self):
+        """After the fault window: every node running and reachable, clocks back."""
+        self.network.heal()
+        for n in self.nodes.values():
+            if n.clock_file is not None:
+                set_clock(n, 0)
+            n.resume()
+        for n in self.nodes.values():
+            if not n.alive:
+                n.start()
+        for n in self.nodes.values():
+            n.wait_ready()
+
+
+def set_clock(node, offset_s):
+    if node.clock_file is None:
+        raise RuntimeError("the clock fault needs nodes started under libfaketime")
+    node.clock_file.write_text(f"{offset_s:+d}s\n" if offset_s else "+0\n")
+
+
+def controller_leader(nodes):
+    """The node that most recently logged leading the controller (highest term)."""
+    best = (-1, -1)
+    for i, n in nodes.items():
+        if not n.log_path.exists():
+            continue
+        text = n.log_path.read_text(errors="replace")
+        for m in re.finditer(r"node (\d+) leads the controller in term (\d+)", text):
+            best = max(best, (int(m.group(2)), int(m.group(1))))
+    return best[1] if best[1] >= 0 else None

@@ -1,0 +1,88 @@
+"""A cluster of tributary processes, each in its own network namespace (net.py, node.py):
+what a chaos run and the fault tests start, ask and tear down."""
+import time
+
+import net
+from node import RPC_PORT, Node
+
+
+def quiet(_):
+    """librdkafka's log lines would flood the output; the histories say what matters."""
+
+
+class NetCluster:
+    def __init__(self, binary, run_dir, nodes=3, extra_args=(), clock=False):
+        self.dir = run_dir
+        self.network = net.Network(range(1, nodes + 1))
+        voters = ",".join(f"{i}@{self.network.host(i)}:{RPC_PORT}" for i in self.network.nodes)
+        self.nodes = {}
+        for i in self.network.nodes:
+            clock_file = None
+            if clock:
+                clock_file = run_dir / f"n{i}.clock"
+            self.nodes[i] = Node(binary, i, run_dir, self.network, voters,
+                                 extra_args=extra_args, clock_file=clock_file)
+        self._admin = None
+
+    def start(self, env=None):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.network.create()
+        for n in self.nodes.values():
+            if n.clock_file is not None:
+                n.clock_file.write_text("+0\n")
+            n.start(env)
+        for n in self.nodes.values():
+            n.wait_ready()
+        return self
+
+    def close(self):
+        for n in self.nodes.values():
+            n.resume()
+            if n.alive:
+                n.kill()
+        self.network.close()
+
+    @property
+    def brokers(self):
+        return ",".join(n.bootstrap for n in self.nodes.values())
+
+    def admin(self, node=None):
+        from confluent_kafka.admin import AdminClient
+        servers = self.nodes[node].bootstrap if node else self.brokers
+        return AdminClient({"bootstrap.servers": servers, "logger": quiet})
+
+    def create_topic(self, name, partitions, rf=3, timeout=60):
+        """Creates the topic (retrying while the cluster settles) and waits for its leaders."""
+        from confluent_kafka.admin import NewTopic
+        admin = self.admin()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                admin.create_topics([NewTopic(name, partitions, rf)])[name].result(30)
+                break
+            except Exception as e:  # noqa: BLE001
+                if "TOPIC_ALREADY_EXISTS" in str(e):
+                    break
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        while time.monotonic() < deadline:
+            leaders = self.metadata(name)
+            if len(leaders) == partitions and all(lead >= 0 for lead, _ in leaders.values()):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"topic {name} has a partition without a leader after {timeout} s")
+
+    def metadata(self, topic, node=None):
+        """{partition: (leader, replicas)} as the cluster (or one node) says now; {} when no
+        answer comes."""
+        try:
+            admin = self._admin if node is None else self.admin(node)
+            if admin is None:
+                admin = self._admin = self.admin()
+            meta = admin.list_topics(topic, timeout=2).topics.get(topic)
+        except Exception:  # noqa: BLE001
+            return {}
+        if meta is None or meta.error is not None:
+            return {}
+        return {p: (m.leader, list(m.replicas)) for p, m in meta.partitions.items()}
