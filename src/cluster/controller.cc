@@ -488,6 +488,16 @@ bool controller::on_rpc(core::node_id from, std::span<const uint8_t> payload) {
     return true;
 }
 
+int64_t controller::cut_off_after_ms() const {
+    // Three heartbeats missed in a row, and never less than a controller election takes.
+    return std::max<int64_t>(3 * _config.heartbeat_interval_ms, 2000);
+}
+
+bool controller::cut_off(int64_t now_ms) const {
+    int64_t last = _last_acknowledged_ms.load();
+    return _config.voters.size() > 1 && last >= 0 && now_ms - last > cut_off_after_ms();
+}
+
 void controller::broker_duties(int64_t now) {
     if (_stopping || now < _next_broker_action_ms) {
         return;
@@ -509,6 +519,7 @@ void controller::broker_duties(int64_t now) {
                 _registering = false;
                 if (a.code == errc::none) {
                     _registered = true;
+                    _last_acknowledged_ms = steady_clock_ms();
                     _last_registration_error.clear();
                     log::get("controller")
                         ->info("broker {} registered incarnation={:016x}", _config.self,
@@ -537,6 +548,7 @@ void controller::broker_duties(int64_t now) {
     handle_submit(std::move(r), now + heartbeat_timeout.count(),
                   [this](const controller_response& a) {
                       _heartbeat_in_flight = false;
+                      if (a.code == errc::none) _last_acknowledged_ms = steady_clock_ms();
                       if (a.code == errc::unknown_broker) {
                           _registered = false;  // e.g. a snapshot from before we registered
                           _next_broker_action_ms = 0;

@@ -100,6 +100,11 @@ class controller {
     // Thread-safe.
     image_ptr image() const;
     core::node_id leader_id() const { return _leader.load(); }
+    // Whether this broker has lost touch with the controller: in a cluster of several
+    // voters, none of its heartbeats (or its registration) acknowledged for
+    // cut_off_after_ms(). Such a node cannot tell clients who leads anything.
+    bool cut_off(int64_t now_ms) const;
+    int64_t cut_off_after_ms() const;
     core::node_id self() const { return _config.self; }
     bool is_voter() const { return _config.voters.contains(_config.self); }
     // Runs `request` at the controller leader; `reply` (on the controller thread) gets the
@@ -177,6 +182,7 @@ class controller {
     bool _registered = false;
     bool _registering = false;
     bool _heartbeat_in_flight = false;
+    std::atomic<int64_t> _last_acknowledged_ms{-1};  // steady clock; -1: not yet registered
     int64_t _next_broker_action_ms = 0;
     std::string _last_registration_error;
     bool _stopping = false;

@@ -552,6 +552,18 @@ void partition::on_state_changed() {
         dropped.swap(_parked);
         for (auto& p : dropped)
             p.done({.code = code});
+        // Writes awaiting commit are answered now, not at their timeout: their client may
+        // hold more requests behind them (an idempotent producer keeps its order), so
+        // leaving them to time out stalls the partition for the client long after a new
+        // leader serves. What committed is answered as such; the rest is told to retry at
+        // the new leader, whose log dedups an idempotent retry of what did get through.
+        settle_waiters(*g, steady_clock_ms());
+        if (node.role() != raft::role::leader) {
+            for (auto& [offset, w] : _waiting) {
+                if (w.acks == acks_level::all) w.done({.code = code});
+            }
+            std::erase_if(_waiting, [](const auto& e) { return e.second.acks == acks_level::all; });
+        }
     } else if (node.leader_ready()) {
         release_parked(steady_clock_ms());
     }

@@ -1,13 +1,19 @@
 """A cluster of tributary processes, each in its own network namespace (net.py, node.py):
 what a chaos run and the fault tests start, ask and tear down."""
+import logging
 import time
 
 import net
 from node import RPC_PORT, Node
 
 
-def quiet(_):
-    """librdkafka's log lines would flood the output; the histories say what matters."""
+def quiet_logger():
+    """librdkafka's log lines (reconnects during faults) would flood the output; the
+    histories say what matters."""
+    logger = logging.getLogger("chaos.rdkafka")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    return logger
 
 
 class NetCluster:
@@ -49,7 +55,7 @@ class NetCluster:
     def admin(self, node=None):
         from confluent_kafka.admin import AdminClient
         servers = self.nodes[node].bootstrap if node else self.brokers
-        return AdminClient({"bootstrap.servers": servers, "logger": quiet})
+        return AdminClient({"bootstrap.servers": servers, "logger": quiet_logger()})
 
     def create_topic(self, name, partitions, rf=3, timeout=60):
         """Creates the topic (retrying while the cluster settles) and waits for its leaders."""

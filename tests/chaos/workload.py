@@ -11,6 +11,7 @@ clock for every process on the machine. Run with /usr/bin/python3 (Debian's conf
 """
 import argparse
 import json
+import logging
 import random
 import signal
 import sys
@@ -40,8 +41,13 @@ class History:
         self.file.close()
 
 
-def quiet(_):
-    """librdkafka's log lines would flood the run's output; the histories say what matters."""
+def quiet_logger():
+    """librdkafka's log lines (reconnects during faults) would flood the output; the
+    histories say what matters."""
+    logger = logging.getLogger("chaos.rdkafka")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    return logger
 
 
 def produce(args, history):
@@ -51,7 +57,7 @@ def produce(args, history):
     conf = {"bootstrap.servers": args.brokers, "acks": "all", "enable.idempotence": True,
             "max.in.flight.requests.per.connection": 5, "message.timeout.ms": 30000,
             "linger.ms": 5, "enable.gapless.guarantee": args.gapless,
-            "logger": quiet}
+            "logger": quiet_logger()}
     producer = Producer(conf)
     seq = 0
     fatal = []
@@ -97,7 +103,7 @@ def consumer_conf(args, group):
     return {"bootstrap.servers": args.brokers, "group.id": group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "enable.partition.eof": False, "isolation.level": "read_committed",
-            "logger": quiet}
+            "logger": quiet_logger()}
 
 
 def record_poll(history, messages):
@@ -178,7 +184,7 @@ def drain(args, history):
 def observe(args, history):
     """Every interval: each partition's leader (Metadata) and high watermark (ListOffsets
     latest, from the leader); a change of leader is written as a leader-change event."""
-    admin = AdminClient({"bootstrap.servers": args.brokers, "logger": quiet})
+    admin = AdminClient({"bootstrap.servers": args.brokers, "logger": quiet_logger()})
     consumer = Consumer(consumer_conf(args, "chaos-observer"))
     leaders = {}
     while not stopping:

@@ -2,6 +2,7 @@
 #include <cctype>
 #include <optional>
 
+#include "base/clock.h"
 #include "base/logging.h"
 #include "cluster/controller.h"
 #include "cluster/errc.h"
@@ -110,6 +111,20 @@ asio::awaitable<handler_result> api_versions(request_context& ctx) {
     co_return encoded(reply.response, reply.version);
 }
 
+// A node cut off from the controller knows no leader it could name; clients stick to the
+// broker they are connected to for Metadata (librdkafka does), so it closes the connection
+// and they ask another node, which knows who leads now.
+asio::awaitable<handler_result> metadata(request_context& ctx) {
+    if (ctx.b.controller != nullptr && ctx.b.controller->cut_off(steady_clock_ms())) {
+        log::get("kafka")->debug(
+            "cut off from the controller: closing the connection of a "
+            "Metadata request from client {}",
+            ctx.frame.header.client_id.value_or("-"));
+        co_return handler_result{std::nullopt, true};
+    }
+    co_return co_await typed<p::metadata_request, p::metadata_response, handle_metadata>(ctx);
+}
+
 constexpr handler_entry handlers[] = {
     {p::supports<p::produce_request>(0, 9),
      typed<p::produce_request, p::produce_response, handle_produce>},
@@ -120,8 +135,7 @@ constexpr handler_entry handlers[] = {
     {p::supports<p::offset_for_leader_epoch_request>(0, 4),
      typed<p::offset_for_leader_epoch_request, p::offset_for_leader_epoch_response,
            handle_offset_for_leader_epoch>},
-    {p::supports<p::metadata_request>(0, 12),
-     typed<p::metadata_request, p::metadata_response, handle_metadata>},
+    {p::supports<p::metadata_request>(0, 12), metadata},
     {p::supports<p::api_versions_request>(0, 3), api_versions},
     {p::supports<p::create_topics_request>(0, 7),
      typed<p::create_topics_request, p::create_topics_response, handle_create_topics>},
