@@ -173,6 +173,11 @@ class Run:
     def verdict(self, healed_at, producer_codes):
         events = checker.load(self.dir)
         liveness = liveness_failures(events, healed_at, self.args.partitions)
+        # A fatal producer error is a client stopped by what the cluster answered (librdkafka
+        # 2.0.2 has a few of its own, CLUSTER_PROTOCOL.md): never a PASS, always looked at.
+        for e in events:
+            if e.get("f") == "producer-fatal":
+                liveness.append(f"producer {e['proc']} hit a fatal error: {e['value']['error']}")
         for name, code in producer_codes.items():
             if code not in (0,):
                 liveness.append(f"producer {name} ended with {code} (undelivered at the end)")
@@ -191,10 +196,13 @@ class Run:
                                             self.rss_max.items()},
                             "nemesis_errors": [e["error"] for e in errors]}
         result["availability"] = availability(events, read_jsonl(self.dir / "nemesis.jsonl"))
-        if crashes and result["verdict"] != "FAIL":
+        if crashes:
             result["verdict"] = "FAIL"
-        if errors and result["verdict"] == "PASS":
-            result["verdict"] = "UNKNOWN"
+            result["reasons"].append(f"health: {len(crashes)} broker crash(es)")
+        if errors:
+            if result["verdict"] == "PASS":
+                result["verdict"] = "UNKNOWN"
+            result["reasons"].append(f"nemesis: {len(errors)} step(s) failed")
         return result
 
 
@@ -226,19 +234,29 @@ def liveness_failures(events, healed_at, partitions, within_s=10):
 
 def availability(events, nemesis_events):
     """Longest gap between acknowledged writes on any partition, and per leader fault the
-    time from its injection to the next acknowledged write on each partition it led."""
+    failover: the longest gap between acknowledged writes on each partition the target led,
+    from the injection to the heal."""
     acks = acks_by_partition(events)
     for ts in acks.values():
         ts.sort()
     gaps = [(b - a) / 1e9 for ts in acks.values() for a, b in zip(ts, ts[1:])]
     failovers = []
+    heals = {}
     for e in nemesis_events:
-        if e["type"] == "inject" and e.get("led"):
-            for p in e["led"]:
-                ts = acks.get(p, [])
-                i = bisect.bisect_left(ts, e["t"])
-                if i < len(ts):
-                    failovers.append((ts[i] - e["t"]) / 1e9)
+        if e["type"] == "healed":
+            heals.setdefault(e.get("node"), []).append(e["t"])
+    for e in nemesis_events:
+        if e["type"] != "inject" or not e.get("led"):
+            continue
+        healed = [t for t in heals.get(e.get("node"), []) if t >= e["t"]]
+        end = min(healed) if healed else e["t"]
+        for p in e["led"]:
+            ts = acks.get(p, [])
+            lo = max(bisect.bisect_right(ts, e["t"]) - 1, 0)
+            hi = min(bisect.bisect_right(ts, end) + 1, len(ts))
+            window = ts[lo:hi]
+            if len(window) >= 2:
+                failovers.append(max((b - a) / 1e9 for a, b in zip(window, window[1:])))
     failovers.sort()
     return {"max_unavailable_s": round(max(gaps, default=0), 3),
             "failover_p50_s": round(failovers[len(failovers) // 2], 3) if failovers else None,

@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 stopping = False
@@ -53,14 +53,18 @@ def quiet_logger():
 def produce(args, history):
     """Idempotent acks=all sends of unique values, round-robin over the partitions, at a
     capped rate. Delivery errors are indeterminate (info): after retries a timed-out batch
-    may still have been written. A local refusal (queue full) is a definite failure."""
+    may still have been written. A local refusal (queue full) is a definite failure. A
+    fatal producer error (e.g. OUT_OF_ORDER_SEQUENCE_NUMBER after the broker lost what it
+    acknowledged) is written as a producer-fatal event, and a new producer (a new producer
+    id) carries on, as an application would."""
     conf = {"bootstrap.servers": args.brokers, "acks": "all", "enable.idempotence": True,
             "max.in.flight.requests.per.connection": 5, "message.timeout.ms": 30000,
             "linger.ms": 5, "enable.gapless.guarantee": args.gapless,
             "logger": quiet_logger()}
-    producer = Producer(conf)
     seq = 0
-    fatal = []
+    undelivered = 0
+    interval = 1.0 / args.rate if args.rate > 0 else 0.0
+    next_at = time.monotonic()
 
     def delivered(err, msg, value):
         partition = msg.partition()
@@ -70,33 +74,36 @@ def produce(args, history):
         else:
             history.write("info", "send", {"partition": partition, "value": value,
                                            "error": err.name()})
-            if err.fatal():
-                fatal.append(err.name())
 
-    interval = 1.0 / args.rate if args.rate > 0 else 0.0
-    next_at = time.monotonic()
-    while not stopping and not fatal:
-        now = time.monotonic()
-        if now < next_at:
-            producer.poll(min(next_at - now, 0.05))
-            continue
-        next_at = max(next_at + interval, now - 1.0)  # no burst after a stall
-        partition = seq % args.partitions
-        value = f"{args.proc}:{seq}"
-        seq += 1
-        history.write("invoke", "send", {"partition": partition, "value": value,
-                                         "idempotent": True})
+    while not stopping:
+        producer = Producer(conf)
         try:
-            producer.produce(args.topic, value=value.encode(), partition=partition,
-                             on_delivery=lambda e, m, v=value: delivered(e, m, v))
-        except BufferError:
-            history.write("fail", "send", {"partition": partition, "value": value,
-                                           "error": "local queue full"})
-        producer.poll(0)
-    left = producer.flush(35)
-    if fatal:
-        history.write("info", "producer-fatal", {"error": fatal[0]})
-    return 0 if left == 0 else 4
+            while not stopping:
+                now = time.monotonic()
+                if now < next_at:
+                    producer.poll(min(next_at - now, 0.05))
+                    continue
+                next_at = max(next_at + interval, now - 1.0)  # no burst after a stall
+                partition = seq % args.partitions
+                value = f"{args.proc}:{seq}"
+                seq += 1
+                history.write("invoke", "send", {"partition": partition, "value": value,
+                                                 "idempotent": True})
+                try:
+                    producer.produce(args.topic, value=value.encode(), partition=partition,
+                                     on_delivery=lambda e, m, v=value: delivered(e, m, v))
+                except BufferError:
+                    history.write("fail", "send", {"partition": partition, "value": value,
+                                                   "error": "local queue full"})
+                producer.poll(0)
+            undelivered = producer.flush(35)
+        except KafkaException as e:
+            history.write("info", "producer-fatal", {"error": str(e.args[0])})
+            try:
+                producer.flush(5)  # what is left gets its (error) delivery report
+            except KafkaException:
+                pass
+    return 0 if undelivered == 0 else 4
 
 
 def consumer_conf(args, group):
