@@ -212,11 +212,15 @@ def index_send(history, event):
         send.idempotent = v.get("idempotent", True)
     elif kind == "ok":
         send.outcome = "ok"
-        send.offset = v["offset"]
+        # librdkafka acknowledges some writes with no offset (null): those a later batch's
+        # answer showed persisted, after their own request's answer was lost.
+        offset = v.get("offset")
+        send.offset = offset if offset is not None and offset >= 0 else None
         send.ack_t = event["t"]
         send.acked_partition = v.get("partition", send.partition)
-        observe(history, send.acked_partition, send.offset, value, event.get("proc"),
-                event["t"])
+        if send.offset is not None:
+            observe(history, send.acked_partition, send.offset, value, event.get("proc"),
+                    event["t"])
     elif kind in ("fail", "info") and send.outcome != "ok":
         send.outcome = kind
 
@@ -427,17 +431,30 @@ def acked_sends(history):
     return (send for send in history.sends.values() if send.outcome == "ok")
 
 
+def acked_at_offsets(history):
+    """Acknowledged sends whose acknowledgement named their offset."""
+    return (send for send in acked_sends(history) if send.offset is not None)
+
+
 def check_drained(history, anomalies):
     """lost: an acknowledged send the complete final drain did not read at its acknowledged
-    offset. unseen-at-end: an acknowledged send no poll at all returned. Both need a complete
-    drain; the caller leaves them unevaluated otherwise."""
+    offset (one acknowledged without an offset: anywhere in its partition). unseen-at-end:
+    an acknowledged send no poll at all returned. Both need a complete drain; the caller
+    leaves them unevaluated otherwise."""
+    drained_values = {(p, v) for p, at in history.drain_reads.items() for v in at.values()}
+    drained_values |= {(p, v) for p, _, v in history.drain_extra_reads}
     for send in acked_sends(history):
         partition, offset, value = send.acked_partition, send.offset, send.value
-        drained = history.drain_reads.get(partition, {}).get(offset)
-        if drained != value and (partition, offset, value) not in history.drain_extra_reads:
-            why = ("drain read nothing there" if drained is None
-                   else f"drain read {drained!r} there")
-            anomalies.add("lost", partition, offset, [value], [send.proc], send.ack_t, why)
+        if offset is None:
+            if (partition, value) not in drained_values:
+                anomalies.add("lost", partition, None, [value], [send.proc], send.ack_t,
+                              "acknowledged without an offset, not in the drain")
+        else:
+            drained = history.drain_reads.get(partition, {}).get(offset)
+            if drained != value and (partition, offset, value) not in history.drain_extra_reads:
+                why = ("drain read nothing there" if drained is None
+                       else f"drain read {drained!r} there")
+                anomalies.add("lost", partition, offset, [value], [send.proc], send.ack_t, why)
         if value not in history.polled:
             anomalies.add("unseen-at-end", partition, offset, [value], [send.proc],
                           send.ack_t, "acknowledged, never read")
@@ -447,7 +464,7 @@ def check_lost_writes(history, anomalies):
     """lost-write (Jepsen, reported only: it dates a loss): an acknowledged send at or below
     the highest offset pollers other than the drain read on its partition, which none of
     those polls returned."""
-    for send in acked_sends(history):
+    for send in acked_at_offsets(history):
         partition, value = send.acked_partition, send.value
         if (send.offset <= history.max_offset_before_drain.get(partition, -1)
                 and value not in history.polled_before_drain):
@@ -459,7 +476,7 @@ def check_send_order(history, anomalies):
     """nonmonotonic-send: one producer's acknowledged offsets on a partition do not increase
     in the order it invoked the sends."""
     previous = {}  # (proc, partition) -> the send acknowledged before, in invoke order
-    for send in acked_sends(history):
+    for send in acked_at_offsets(history):
         slot = (send.proc, send.acked_partition)
         before = previous.get(slot)
         if before is not None and send.offset <= before.offset:
@@ -474,7 +491,7 @@ def check_realtime_offsets(history, anomalies):
     written"): a send invoked after another send to its partition was acknowledged must get a
     larger offset. A sweep over acks by time keeps the highest offset acknowledged so far."""
     by_partition = {}
-    for send in acked_sends(history):
+    for send in acked_at_offsets(history):
         by_partition.setdefault(send.acked_partition, []).append(send)
     for partition, sends in by_partition.items():
         acks = sorted(sends, key=lambda s: s.ack_t)

@@ -55,9 +55,10 @@ class Node:
     def command(self):
         cmd = [*self.network.exec_prefix(self.id)]
         if self.clock_file is not None:
-            # The file's content ("+0", "+300s", "-120s") is read at every clock call.
+            # The file's content ("+0", "+300s", "-120s") is read at every clock call. Only
+            # the wall clock jumps (as NTP steps it); a monotonic clock never does.
             cmd += ["env", f"FAKETIME_TIMESTAMP_FILE={self.clock_file}", "FAKETIME_NO_CACHE=1",
-                    "LD_PRELOAD=" + faketime_library()]
+                    "DONT_FAKE_MONOTONIC=1", "LD_PRELOAD=" + faketime_library()]
         return cmd + [
             self.binary, "--node-id", str(self.id), "--data-dir", str(self.data_dir),
             "--listen", self.bootstrap, "--rpc-listen", f"{self.host}:{RPC_PORT}",

@@ -50,6 +50,10 @@ def parse(argv):
     p.add_argument("--partitions", type=int, default=6)
     p.add_argument("--producers", type=int, default=2)
     p.add_argument("--pollers", type=int, default=2)
+    p.add_argument("--kafkajs-rate", type=float, default=50,
+                   help="records/s of one KafkaJS producer (0: none)")
+    p.add_argument("--group-members", type=int, default=2,
+                   help="consumers of one group that commit what they read")
     p.add_argument("--rate", type=float, default=1000, help="records/s over all producers")
     p.add_argument("--warmup", type=float, default=10)
     p.add_argument("--recovery", type=float, default=20)
@@ -124,6 +128,16 @@ class Run:
         self.clients[proc] = subprocess.Popen(cmd, stdout=log, stderr=log)
         return self.clients[proc]
 
+    def spawn_kafkajs(self, proc, rate):
+        opts = {"proc": proc, "brokers": self.brokers, "topic": TOPIC,
+                "partitions": self.args.partitions, "rate": rate,
+                "out": str(self.dir / "history" / f"{proc}.jsonl")}
+        log = open(self.dir / "history" / f"{proc}.log", "ab")
+        env = {**os.environ, "NODE_PATH": str(HERE.parent / "integration" / "js" / "node_modules")}
+        self.clients[proc] = subprocess.Popen(
+            ["node", str(HERE / "kafkajs_producer.js"), json.dumps(opts)], stdout=log,
+            stderr=log, env=env)
+
     def stop_clients(self, prefix, timeout=60):
         procs = [(n, p) for n, p in self.clients.items() if n.startswith(prefix)]
         for _, p in procs:
@@ -149,8 +163,12 @@ class Run:
         for i in range(a.producers):
             extra = ["--rate", a.rate / a.producers] + (["--gapless"] if i == 0 else [])
             self.spawn("produce", f"p{i + 1}", *extra)
+        if a.kafkajs_rate > 0:
+            self.spawn_kafkajs("js1", a.kafkajs_rate)
         for i in range(a.pollers):
             self.spawn("poll", f"c{i + 1}", "--seed", a.seed + i, "--crash-s", 30)
+        for i in range(a.group_members):
+            self.spawn("group", f"g{i + 1}", "--seed", a.seed + 100 + i, "--crash-s", 30)
         self.spawn("observe", "observer")
         time.sleep(a.warmup)
         self.nemesis = Nemesis(self.nodes, self.network, self.metadata,
@@ -161,8 +179,9 @@ class Run:
         self.nemesis.heal_all()
         healed_at = time.monotonic_ns()
         time.sleep(a.recovery)
-        producer_codes = self.stop_clients("p")
+        producer_codes = {**self.stop_clients("p"), **self.stop_clients("js")}
         self.stop_clients("c")
+        self.stop_clients("g")
         drain = self.spawn("drain", "drain", "--timeout", a.drain_timeout)
         drain.wait(a.drain_timeout + 30)
         self.stop_clients("observer")

@@ -544,3 +544,18 @@ def test_command_line_prints_the_summary_and_json(tmp_path):
     assert "verdict: FAIL" in summary and "coverage: leader-elections 0, needed 1" in summary
     result = json.loads("{" + body)
     assert result["anomalies"]["lost"] == 1 and result["examples"]["lost"][0]["offset"] == 1
+
+
+def test_an_ack_without_an_offset_counts_wherever_the_drain_finds_it():
+    """librdkafka acknowledges a write whose own answer was lost, once a later batch's answer
+    shows it persisted, with no offset: it is lost only if the drain has it nowhere."""
+    found = (Builder().send("p1", 0, "a", 0).invoke("p1", 0, "b").ack("p1", 0, "b", None)
+             .send("p1", 0, "c", 2))
+    found.drain({0: [(0, "a"), (1, "b"), (2, "c")]})
+    result = found.check()
+    assert result["verdict"] == "PASS", result["reasons"]
+    missing = (Builder().send("p1", 0, "a", 0).invoke("p1", 0, "b").ack("p1", 0, "b", None)
+               .send("p1", 0, "c", 2))
+    missing.drain({0: [(0, "a"), (2, "c")]})
+    result = missing.check()
+    assert result["anomalies"]["lost"] == 1 and result["verdict"] == "FAIL"

@@ -2,6 +2,7 @@
 
   workload.py produce  --proc p1 --brokers B --topic T --partitions N --rate R --out F
   workload.py poll     --proc c1 --brokers B --topic T --partitions N --out F --seed S
+  workload.py group    --proc g1 --brokers B --topic T --partitions N --out F --seed S
   workload.py observe  --proc observer --brokers B --topic T --partitions N --out F
   workload.py drain    --proc drain --brokers B --topic T --partitions N --out F --timeout S
 
@@ -149,6 +150,56 @@ def poll(args, history):
     return 0
 
 
+def group(args, history):
+    """A member of one consumer group (subscribe mode) that commits synchronously what it
+    has read after each poll. Each (re)assignment is an assign event (reads start at the
+    committed offsets), followed by what OffsetFetch says is committed; every crash_s
+    seconds the member is thrown away without committing and a new one joins."""
+    rng = random.Random(args.seed)
+    while not stopping:
+        conf = {**consumer_conf(args, "chaos-group"), "session.timeout.ms": 10000,
+                "heartbeat.interval.ms": 1000}
+        consumer = Consumer(conf)
+
+        def assigned(c, partitions):
+            ids = sorted(tp.partition for tp in partitions)
+            history.write("ok", "assign", {"partitions": ids, "group": "chaos-group"})
+            fetch_committed(c, ids)
+
+        def fetch_committed(c, ids):
+            if not ids:
+                return
+            history.write("invoke", "fetch-committed", {"group": "chaos-group"})
+            try:
+                got = c.committed([TopicPartition(args.topic, p) for p in ids], timeout=10)
+            except KafkaException as e:
+                history.write("fail", "fetch-committed", {"group": "chaos-group",
+                                                          "error": str(e.args[0])})
+                return
+            history.write("ok", "fetch-committed", {
+                "group": "chaos-group",
+                "offsets": {str(tp.partition): tp.offset if tp.offset >= 0 else -1
+                            for tp in got}})
+
+        consumer.subscribe([args.topic], on_assign=assigned)
+        crash_at = time.monotonic() + args.crash_s * (0.5 + rng.random())
+        while not stopping and time.monotonic() < crash_at:
+            records = record_poll(history, consumer.consume(500, 0.5))
+            if not records:
+                continue
+            offsets = {p: recs[-1][0] + 1 for p, recs in records.items()}
+            history.write("invoke", "commit", {"group": "chaos-group", "offsets": offsets})
+            try:
+                consumer.commit(offsets=[TopicPartition(args.topic, int(p), o)
+                                         for p, o in offsets.items()], asynchronous=False)
+                history.write("ok", "commit", {"group": "chaos-group", "offsets": offsets})
+            except KafkaException as e:  # e.g. a rebalance took the partition: not committed
+                history.write("info", "commit", {"group": "chaos-group", "offsets": offsets,
+                                                 "error": str(e.args[0])})
+        consumer.close()
+    return 0
+
+
 def end_offsets(args, consumer):
     ends = {}
     for p in range(args.partitions):
@@ -221,7 +272,7 @@ def observe(args, history):
 
 def main(argv):
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["produce", "poll", "observe", "drain"])
+    parser.add_argument("role", choices=["produce", "poll", "group", "observe", "drain"])
     parser.add_argument("--proc", required=True)
     parser.add_argument("--brokers", required=True)
     parser.add_argument("--topic", required=True)
@@ -238,7 +289,7 @@ def main(argv):
     signal.signal(signal.SIGINT, on_term)
     history = History(args.out, args.proc)
     try:
-        return {"produce": produce, "poll": poll, "observe": observe,
+        return {"produce": produce, "poll": poll, "group": group, "observe": observe,
                 "drain": drain}[args.role](args, history)
     finally:
         history.close()
