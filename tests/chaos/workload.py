@@ -12,7 +12,6 @@ clock for every process on the machine. Run with /usr/bin/python3 (Debian's conf
 """
 import argparse
 import json
-import logging
 import random
 import signal
 import sys
@@ -20,6 +19,8 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
+
+from netcluster import quiet_logger
 
 stopping = False
 
@@ -40,15 +41,6 @@ class History:
 
     def close(self):
         self.file.close()
-
-
-def quiet_logger():
-    """librdkafka's log lines (reconnects during faults) would flood the output; the
-    histories say what matters."""
-    logger = logging.getLogger("chaos.rdkafka")
-    logger.addHandler(logging.NullHandler())
-    logger.propagate = False
-    return logger
 
 
 def produce(args, history):
