@@ -182,3 +182,15 @@ def test_log_level_filters(start_node, tmp_path):
         time.sleep(0.05)
     assert node.stop(signal.SIGTERM) == 0
     assert node.lines == [], node.lines
+
+
+def test_an_unknown_canary_is_refused(tmp_path):
+    """TRIBUTARY_UNSAFE_CANARY (the chaos harness's broken test mode) takes one name; any
+    other value stops the node with an error naming it, rather than running normally."""
+    import os
+    env = {**os.environ, "TRIBUTARY_UNSAFE_CANARY": "ack-early"}
+    done = subprocess.run([os.environ["TRIBUTARY_BIN"], "--data-dir", str(tmp_path / "d"),
+                           "--listen", f"127.0.0.1:{free_port()}"],
+                          env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0, done.stderr
+    assert "TRIBUTARY_UNSAFE_CANARY=ack-early names no canary" in done.stderr, done.stderr
