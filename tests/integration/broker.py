@@ -14,6 +14,8 @@ import subprocess
 import threading
 import time
 
+from raw_kafka import ConnectionClosed
+
 READY_LINE = "kafka listener started"
 
 
@@ -27,12 +29,19 @@ def free_port():
 def wait_until(predicate, timeout, what, interval=0.05):
     """Polls predicate() until it returns something truthy; fails naming `what` after timeout."""
     deadline = time.monotonic() + timeout
+    closed = None
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except ConnectionClosed as e:
+            # A node cut off from the controller closes Metadata connections until it is
+            # back in touch: not there yet, ask again.
+            value, closed = None, e
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}"
+                                 + (f" (last: {closed})" if closed else ""))
         time.sleep(interval)
 
 

@@ -24,11 +24,17 @@ def connect(address):
     return sock
 
 
+class ConnectionClosed(AssertionError):
+    """The broker closed the connection before a whole response arrived (e.g. a node cut off
+    from the controller closes Metadata connections so that clients move to another node)."""
+
+
 def read_exact(sock, n):
     buf = bytearray()
     while len(buf) < n:
         chunk = sock.recv(n - len(buf))
-        assert chunk, f"connection closed after {len(buf)} of {n} bytes"
+        if not chunk:
+            raise ConnectionClosed(f"connection closed after {len(buf)} of {n} bytes")
         buf += chunk
     return bytes(buf)
 
