@@ -257,7 +257,10 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
     const core::replica_list& replicas = t.partitions[static_cast<size_t>(index)];
     raft::configuration voters{.voters = {replicas.begin(), replicas.end()}};
     std::sort(voters.voters.begin(), voters.voters.end());
-    auto store = raft::log_store::open(dir, voters, settings.log, dir);
+    // With peers, damaged data is dropped and sent again by the leader; alone, it is kept.
+    auto store = raft::log_store::open(
+        dir, voters, settings.log, dir,
+        replicas.size() > 1 ? raft::damage_repair::from_peers : raft::damage_repair::keep);
     if (!store) return unexpected(storage_error("cannot open " + dir.string(), store.error().code));
     uint64_t group = t.groups[static_cast<size_t>(index)];
     auto p = std::make_shared<partition>(

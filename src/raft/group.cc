@@ -32,6 +32,7 @@ group::group(group_id id, const raft_options& options, std::unique_ptr<log_store
       _flusher(flusher),
       _send(std::move(send)),
       _events(std::move(events)) {
+    _seen_rejoining = _node.rejoining();
     std::weak_ptr<bool> alive = _alive;
     _flusher.add(_store->data(), [this, alive, &loop] {
         // On a flusher thread: hop back to the group's loop (if the group still exists).
@@ -113,6 +114,13 @@ void group::fail(const std::string& what, std::error_code ec) {
 }
 
 void group::notice_state() {
+    if (_seen_rejoining && !_node.rejoining()) {
+        _seen_rejoining = false;
+        log::get("raft")->warn(
+            "group {}: holds again every entry it may have acknowledged "
+            "before its log was repaired; it votes and campaigns again",
+            _id);
+    }
     if (_node.followers_lost_log() != _seen_lost_logs) {
         _seen_lost_logs = _node.followers_lost_log();
         log::get("raft")->warn(

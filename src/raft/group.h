@@ -85,6 +85,7 @@ class group {
     term_t _seen_term = -1;
     node_id _seen_leader = no_node;
     uint64_t _seen_lost_logs = 0;
+    bool _seen_rejoining = false;  // raft_node::rejoining, as last seen
     std::optional<ready> _in_flight;
     offset_t _durable_needed = -1;  // the in-flight ready's last entry
     bool _failed = false;

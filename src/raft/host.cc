@@ -71,8 +71,12 @@ result<group*, error> host::add_group(group_id id, configuration bootstrap,
         return unexpected(error{make_error_code(errc::invalid_config_change),
                                 fmt::format("group {} exists", id)});
     }
+    // A learner, or a voter with peers, has someone to fetch damaged data from again.
+    auto repair = bootstrap.voters.size() > 1 || !bootstrap.contains(_config.id)
+                      ? damage_repair::from_peers
+                      : damage_repair::keep;
     auto store = log_store::open(_config.dir / fmt::format("group-{}", id), std::move(bootstrap),
-                                 _config.log_config);
+                                 _config.log_config, std::nullopt, repair);
     if (!store) {
         return unexpected(store.error());
     }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "base/assert.h"
+#include "base/logging.h"
 #include "model/crc32c.h"
 #include "model/record_batch.h"
 #include "raft/byte_io.h"
@@ -49,7 +50,8 @@ status write_sealed(const fs::path& path, std::vector<uint8_t> data) {
 result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
                                                           configuration bootstrap,
                                                           storage::log_config config,
-                                                          const std::optional<fs::path>& log_dir) {
+                                                          const std::optional<fs::path>& log_dir,
+                                                          damage_repair repair) {
     auto fail = [&](std::error_code ec, const std::string& what) {
         return unexpected(error{ec, fmt::format("raft store {}: {}", dir.string(), what)});
     };
@@ -72,10 +74,16 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
     }
     if (*state) {
         reader r(**state);
-        bool magic = r.u32() == state_magic && r.u16() == 1;
+        bool magic = r.u32() == state_magic;
+        uint16_t version = r.u16();
         s->_hard.term = r.i64();
         s->_hard.voted_for = r.i32();
-        if (!magic || !r.ok() || !r.done() || s->_hard.term < 0) {
+        if (version == 2) {
+            s->_hard.lost_through = r.i64();
+            s->_hard.lost_in_term = r.i64();
+        }
+        if (!magic || (version != 1 && version != 2) || !r.ok() || !r.done() || s->_hard.term < 0 ||
+            (version == 2 && s->_hard.lost_through < 0)) {
             return fail(make_error_code(storage::errc::corrupt_data), "raft_state malformed");
         }
     }
@@ -109,10 +117,70 @@ result<std::unique_ptr<log_store>, error> log_store::open(const fs::path& dir,
             return fail(st.error(), "cannot write raft_snapshot: " + st.error().message());
         }
     }
+    if (repair == damage_repair::from_peers) {
+        auto damage = s->_log->damage();
+        auto cut = s->repair_damage();
+        if (!cut) {
+            return fail(cut.error(), "cannot drop the damaged log: " + cut.error().message());
+        }
+        if (*cut) {
+            ::trib::log::get("raft")->error(
+                "raft store {}: damaged log data (offsets {} to {}, bytes {} to {} of the active "
+                "segment) dropped with all after it from offset {}; the group's leader sends it "
+                "again, and until this replica holds through offset {} again it neither votes "
+                "nor campaigns",
+                dir.string(), damage.front().first_offset,
+                damage.front().next_offset < 0 ? std::string("the end")
+                                               : std::to_string(damage.front().next_offset - 1),
+                damage.front().position, damage.front().position + damage.front().size, **cut,
+                s->_hard.lost_through);
+        }
+    }
     if (auto st = s->index_log(); !st) {
         return fail(st.error(), "cannot index the log: " + st.error().message());
     }
     return s;
+}
+
+status log_store::write_state(const hard_state& hs) {
+    std::vector<uint8_t> data;
+    writer w(data);
+    w.u32(state_magic);
+    // Version 1 unless a loss is remembered, so an older binary still opens a healthy store.
+    bool lost = hs.lost_through >= 0;
+    w.u16(lost ? 2 : 1);
+    w.i64(hs.term);
+    w.i32(hs.voted_for);
+    if (lost) {
+        w.i64(hs.lost_through);
+        w.i64(hs.lost_in_term);
+    }
+    TRIB_TRY(write_sealed(_dir / "raft_state", std::move(data)));
+    _hard = hs;
+    return {};
+}
+
+result<std::optional<offset_t>> log_store::repair_damage() {
+    auto damage = _log->damage();
+    if (damage.empty()) {
+        return std::optional<offset_t>{};
+    }
+    const storage::damaged_range& first = damage.front();
+    // The last offset this replica may have held: the log's end, or past every offset it was
+    // ever given when the damage ends the file (its offsets there are unknown).
+    offset_t held = damage.back().next_offset < 0 ? _log->checkpoint().reserved_end - 1
+                                                  : _log->end_offset() - 1;
+    offset_t cut = first.first_offset;
+    if (cut <= _snap.last_offset) {
+        cut = _log->first_batch_offset();  // all after the snapshot point goes
+    }
+    // Remembered durably before anything goes, so a crash in between cannot forget it.
+    hard_state hs = _hard;
+    hs.lost_through = std::max(hs.lost_through, held);
+    hs.lost_in_term = std::max(hs.lost_in_term, hs.term);
+    TRIB_TRY(write_state(hs));
+    TRIB_TRY(_log->truncate(cut));
+    return std::optional(cut);
 }
 
 void log_store::note_entry(const entry& e) {
@@ -302,14 +370,7 @@ result<raft::snapshot> log_store::move_start(offset_t new_start, batch_bytes dat
 
 status log_store::write(const ready& rd, int64_t now_ms) {
     if (rd.hard_state) {
-        std::vector<uint8_t> data;
-        writer w(data);
-        w.u32(state_magic);
-        w.u16(1);
-        w.i64(rd.hard_state->term);
-        w.i32(rd.hard_state->voted_for);
-        TRIB_TRY(write_sealed(_dir / "raft_state", std::move(data)));
-        _hard = *rd.hard_state;
+        TRIB_TRY(write_state(*rd.hard_state));
     }
     if (rd.snapshot) {
         // The snapshot replaces the whole log: durable first, then the old entries go.

@@ -15,6 +15,12 @@
 
 namespace trib::raft {
 
+// What open does with damaged log data (storage::log::damage): a replica with peers drops it
+// and everything after it, remembers what it may have lost (hard_state::lost_through) and
+// gets it again from the leader; a replica alone has no one to ask and keeps it, serving
+// what is intact until an operator salvages the log.
+enum class damage_repair : uint8_t { keep, from_peers };
+
 class log_store final : public stable_log {
   public:
     // Opens or creates the store in `dir`, its log in `dir/log` or, given, `log_dir` (a
@@ -25,7 +31,8 @@ class log_store final : public stable_log {
     // term 0, after a snapshot point just before its start.
     static result<std::unique_ptr<log_store>, error> open(
         const std::filesystem::path& dir, configuration bootstrap, storage::log_config config,
-        const std::optional<std::filesystem::path>& log_dir = std::nullopt);
+        const std::optional<std::filesystem::path>& log_dir = std::nullopt,
+        damage_repair repair = damage_repair::keep);
 
     raft::snapshot snapshot() const override { return _snap; }
     offset_t last_offset() const override;
@@ -62,6 +69,10 @@ class log_store final : public stable_log {
         : _dir(std::move(dir)), _log(std::move(log)) {}
     status index_log();
     status write_snapshot(const raft::snapshot& sn);
+    status write_state(const hard_state& hs);
+    // Drops the damage and all after it, the loss remembered first; returns where the log
+    // was cut (nullopt: no damage).
+    result<std::optional<offset_t>> repair_damage();
     void note_entry(const entry& e);
 
     std::filesystem::path _dir;

@@ -263,7 +263,10 @@ status log::truncate(int64_t offset) {
         _start_offset = offset;
         TRIB_TRY(write_start_offset_locked());
     }
-    if (offset >= _segments.back()->next_offset()) return {};
+    bool damage_after = std::any_of(_damage.begin(), _damage.end(), [&](const damaged_range& d) {
+        return d.first_offset >= offset;
+    });
+    if (offset >= _segments.back()->next_offset() && !damage_after) return {};
     ++_truncations;
     {
         // The recovery point comes down first: the offsets from `offset` on will be written

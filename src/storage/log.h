@@ -117,8 +117,9 @@ class log {
     status for_each_batch_header(
         const std::function<void(const model::batch_header&)>& visit) const;
 
-    // Removes everything at `offset` and after; `offset` must start a batch (or be the end),
-    // at or after the start, or be first_batch_offset() (then the start moves back to it).
+    // Removes everything at `offset` and after; `offset` must start a batch or a damaged
+    // range (which goes, and with it the log's damage) or be the end, at or after the start,
+    // or be first_batch_offset() (then the start moves back to it).
     status truncate(int64_t offset);
     // Moves the log start offset forward (DeleteRecords, retention); whole segments below it
     // are deleted. The start offset is kept durably.

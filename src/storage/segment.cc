@@ -363,10 +363,16 @@ status segment::read(const batch_location& from, size_t max_bytes, int64_t max_o
 }
 
 status segment::truncate(int64_t offset) {
-    if (offset >= _next_offset) return {};
+    // Where damage begins is a boundary too: its first byte (the repair of a replica's log
+    // cuts there, and its offset may be the segment's end when the damage ends the file).
+    auto damaged = std::find_if(_damage.begin(), _damage.end(),
+                                [&](const damaged_range& d) { return d.first_offset == offset; });
+    if (offset >= _next_offset && damaged == _damage.end()) return {};
     uint32_t cut = 0;
     bool at_boundary = offset <= _base_offset;
-    if (!at_boundary) {
+    if (damaged != _damage.end()) {
+        cut = damaged->position;
+    } else if (!at_boundary) {
         auto loc = find(offset);
         if (!loc) return unexpected(loc.error());
         if (!*loc || (*loc)->base_offset != offset) return errc::not_a_batch_boundary;

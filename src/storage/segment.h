@@ -99,7 +99,8 @@ class segment {
     // The first batch whose max timestamp is >= `timestamp`.
     result<std::optional<batch_location>> find_timestamp(int64_t timestamp) const;
 
-    // Removes every batch at or after `offset`, which must start a batch or be the end.
+    // Removes every batch at or after `offset`, which must start a batch, start a damaged
+    // range (the cut is at its first byte) or be the end.
     status truncate(int64_t offset);
     // Deletes the files (the segment must not be used afterwards).
     status remove();

@@ -79,7 +79,8 @@ class Writer:
         self.ack_times = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run)
+        # A daemon: a failed test must not leave pytest waiting for it forever.
+        self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _delivered(self, err, msg):
         with self.lock:

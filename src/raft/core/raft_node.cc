@@ -42,6 +42,8 @@ raft_node::raft_node(const raft_options& options, stable_log& stable, hard_state
       _log(stable),
       _term(state.term),
       _voted_for(state.voted_for),
+      _lost_through(state.lost_through),
+      _lost_in_term(state.lost_in_term),
       _persisted_state(state),
       _rng(options.seed ^ (static_cast<uint64_t>(options.id) << 32)) {
     TRIB_ASSERT_MSG(_opt.id != no_node, "a raft node needs an id");
@@ -71,7 +73,7 @@ void raft_node::reset_election_timeout() {
 }
 
 bool raft_node::promotable() const {
-    if (_log.has_pending_snapshot()) {
+    if (_log.has_pending_snapshot() || rejoining()) {
         return false;
     }
     if (_config.contains(_opt.id)) {
@@ -341,8 +343,9 @@ void raft_node::step(const message& m) {
 
 void raft_node::handle_vote_request(const message& m) {
     bool pre = m.type == msg_type::pre_vote;
-    bool can_vote = _voted_for == m.from || (_voted_for == no_node && _leader == no_node) ||
-                    (pre && m.term > _term);
+    bool can_vote =
+        !rejoining() && (_voted_for == m.from || (_voted_for == no_node && _leader == no_node) ||
+                         (pre && m.term > _term));
     bool up_to_date = m.last_term > _log.last_term() ||
                       (m.last_term == _log.last_term() && m.last_offset >= _log.last_offset());
     msg_type answer = pre ? msg_type::pre_vote_response : msg_type::vote_response;

@@ -77,6 +77,10 @@ class raft_node {
     const configuration& config() const { return _config; }
     const log_view& log() const { return _log; }
     node_id transfer_target() const { return _transfer_to; }
+    // The node lost entries it may have acknowledged (hard_state::lost_through) and has not
+    // got them back yet: it grants no votes and does not campaign, so it cannot help elect a
+    // leader that lacks a committed entry.
+    bool rejoining() const { return _lost_through >= 0; }
     // The leader's entry that opened its term: once it is committed, everything before it
     // is too, and the leader knows the whole committed log (-1 unless leader).
     offset_t term_start_offset() const {
@@ -124,6 +128,12 @@ class raft_node {
     void start_election(bool pre, bool transfer);
     void reset_election_timeout();
     bool promotable() const;
+    hard_state current_state() const {
+        return {.term = _term,
+                .voted_for = _voted_for,
+                .lost_through = _lost_through,
+                .lost_in_term = _lost_in_term};
+    }
 
     // messages
     void send(message m, bool after_persist);
@@ -163,6 +173,8 @@ class raft_node {
     raft::role _role = raft::role::follower;
     term_t _term = 0;
     node_id _voted_for = no_node;
+    offset_t _lost_through = -1;  // hard_state::lost_through
+    term_t _lost_in_term = 0;
     node_id _leader = no_node;
     offset_t _commit = -1;
     offset_t _applied = -1;

@@ -473,7 +473,7 @@ std::vector<message> raft_node::take_messages() {
 }
 
 bool raft_node::has_ready() const {
-    return _pending_broadcast || hard_state{_term, _voted_for} != _persisted_state ||
+    return _pending_broadcast || current_state() != _persisted_state ||
            _log.has_pending_snapshot() || _log.has_unhanded() || !_msgs.empty() ||
            !_msgs_after_persist.empty() ||
            std::min(_commit, _log.stable_offset()) > _reported_commit;
@@ -482,7 +482,7 @@ bool raft_node::has_ready() const {
 ready raft_node::take_ready() {
     ready rd;
     rd.messages = take_messages();
-    hard_state now{_term, _voted_for};
+    hard_state now = current_state();
     if (now != _persisted_state) {
         rd.hard_state = now;
         _persisted_state = now;
@@ -504,6 +504,19 @@ ready raft_node::take_ready() {
 
 void raft_node::advance(const ready& rd) {
     _log.persisted(rd.entries);
+    if (rejoining()) {
+        // Safe to vote again once the log durably holds every entry this node may have
+        // acknowledged and lost: all it held before (those offsets, from a leader), or a
+        // committed entry of a later term than the loss (Log Matching puts every entry
+        // committed before it, in this log, before it).
+        offset_t durable = std::max(_log.stable_offset(), _log.snapshot().last_offset);
+        offset_t known = std::min(_commit, durable);
+        if (durable >= _lost_through ||
+            (known >= _log.start_offset() - 1 && _log.term_at(known) > _lost_in_term)) {
+            _lost_through = -1;
+            _lost_in_term = 0;
+        }
+    }
     if (rd.commit_offset) {
         _applied = std::max(_applied, *rd.commit_offset);
     }

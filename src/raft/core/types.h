@@ -86,9 +86,15 @@ struct snapshot {
     batch_bytes data;  // may be null: nothing beyond the position
 };
 
+// What a node must remember across crashes. `lost_through` >= 0: this node dropped part of
+// its log that it may have acknowledged (damage found at open, repaired from the leader), so
+// a commit may have counted it for entries it no longer holds; until it is safe again (see
+// raft_node::rejoining) it neither votes nor campaigns. `lost_in_term` is its term then.
 struct hard_state {
     term_t term = 0;
     node_id voted_for = no_node;
+    offset_t lost_through = -1;
+    term_t lost_in_term = 0;
     friend bool operator==(const hard_state&, const hard_state&) = default;
 };
 

@@ -194,6 +194,84 @@ TEST(restart, a_follower_with_a_wiped_disk_is_sent_the_log_again) {
     }
 }
 
+// A follower that dropped damaged entries it had acknowledged (log_store's repair) must not
+// vote until it holds them again: here entry x is committed on nodes 1 and 2 only, node 2
+// loses it, and with node 1 cut off node 3 (which never had x) would win with node 2's vote
+// and x would be gone. The rejoining node refuses, stays out of elections itself, and votes
+// again once the leader has sent it x.
+TEST(restart, a_follower_that_lost_acknowledged_entries_votes_only_once_it_holds_them_again) {
+    cluster c({1, 2, 3});
+    ASSERT_TRUE(c.elect(1));
+    offset_t x = c.propose(1, "precious");
+    c.settle([](const message& m) { return m.to == 3 || m.from == 3; });
+    ASSERT_EQ(c.node(1).commit_offset(), x);
+    // Node 2 restarts having dropped x (the repair keeps what came before the damage).
+    std::vector<entry> kept;
+    for (const entry& e : c.disk(2).all_entries()) {
+        if (e.last_offset < x) kept.push_back(e);
+    }
+    term_t term = c.node(2).term();
+    c.add(2, three, kept,
+          hard_state{.term = term, .voted_for = 1, .lost_through = x, .lost_in_term = term});
+    ASSERT_TRUE(c.node(2).rejoining());
+    c.isolate(1);
+    const size_t since = c.trace.size();
+    for (int i = 0; i < 60; ++i)
+        c.tick_all();
+    EXPECT_EQ(c.leader(), no_node) << "node 3 won an election without the committed entry";
+    for (size_t i = since; i < c.trace.size(); ++i) {
+        const message& m = c.trace[i];
+        if (m.from == 2) {
+            EXPECT_NE(m.type, msg_type::pre_vote) << "a rejoining node campaigned";
+            EXPECT_NE(m.type, msg_type::vote) << "a rejoining node campaigned";
+            if (m.type == msg_type::pre_vote_response || m.type == msg_type::vote_response) {
+                EXPECT_FALSE(m.granted) << "a rejoining node granted a vote";
+            }
+        }
+    }
+    // Node 1 comes back: it (or whoever wins with the entry) sends x to node 2.
+    c.heal(1);
+    for (int i = 0; i < 200 && (c.leader() == no_node || c.node(2).rejoining()); ++i)
+        c.tick_all();
+    ASSERT_FALSE(c.node(2).rejoining());
+    EXPECT_GE(c.node(2).log().last_offset(), x);
+    EXPECT_EQ(c.disk(2).state().lost_through, -1) << "the cleared mark is persisted";
+    // Now node 2 votes again: without node 1, it and node 3 elect a leader holding x.
+    c.isolate(1);
+    for (int i = 0; i < 200 && (c.leader() == no_node || c.leader() == 1); ++i)
+        c.tick_all();
+    node_id l = c.leader();
+    ASSERT_TRUE(l == 2 || l == 3) << l;
+    const auto& log = c.disk(l).all_entries();
+    EXPECT_TRUE(
+        std::any_of(log.begin(), log.end(), [&](const entry& e) { return e.base_offset == x; }));
+    c.expect_committed_prefixes_agree();
+}
+
+// The mark also clears when a leader of a later term commits an entry the node holds: every
+// entry committed before it (the node's lost ones too) then lies in the node's log before it.
+TEST(restart, a_rejoining_follower_votes_again_after_a_later_terms_commit) {
+    cluster c({1, 2, 3});
+    ASSERT_TRUE(c.elect(1));
+    c.propose(1, "a");
+    c.settle();
+    term_t term = c.node(2).term();
+    // It may have held far more than anyone (a damaged tail of unknown length).
+    c.add(2, three, c.disk(2).all_entries(),
+          hard_state{.term = term, .voted_for = 1, .lost_through = 1 << 24, .lost_in_term = term});
+    c.tick_all(3);
+    EXPECT_TRUE(c.node(2).rejoining()) << "the same term's leader proves nothing";
+    c.isolate(2);
+    ASSERT_TRUE(c.node(1).transfer_leadership(3).has_value());  // node 1's vote elects 3
+    c.settle();
+    ASSERT_EQ(c.leader(), 3);
+    c.heal(2);
+    c.propose(3, "b");
+    for (int i = 0; i < 20 && c.node(2).rejoining(); ++i)
+        c.tick_all();
+    EXPECT_FALSE(c.node(2).rejoining());
+}
+
 // An entry acknowledged as committed survives any minority crashing with its unsynced writes
 // lost (some prefix of them landing, the next perhaps torn). Node 3's disk is slow: it has
 // written the entry but not synced it, so it has not acknowledged it either.
