@@ -181,6 +181,7 @@ class runner {
             need(_total.transfers_completed, "leadership transfers");
             need(_total.member_changes_committed, "membership changes");
             need(_total.crashes, "crashes");
+            need(_total.repairs, "repairs of damaged logs");
             need(_total.snapshots_installed, "snapshot installs");
             need(_total.truncations, "truncations of divergent suffixes");
             need(_total.acked, "acknowledged entries");

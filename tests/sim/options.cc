@@ -29,6 +29,7 @@ sim_options draw_options(uint64_t seed, int64_t safety_ticks) {
     o.partition_rate = maybe(0.3, 0, 0.01);
     o.crash_rate = maybe(0.3, 0, 0.02);
     o.tear_chance = r.unit();
+    o.damage_chance = maybe(0.5, 0, 0.3);
     o.pause_rate = maybe(0.5, 0, 0.005);
     o.fsync_max_ticks = static_cast<int>(r.between(0, 3));
     o.propose_rate = r.uniform(0.05, 0.5);
@@ -42,12 +43,13 @@ std::string sim_options::describe() const {
     return fmt::format(
         "seed={} voters={} spares={} election_ticks={} heartbeat_ticks={} safety_ticks={} "
         "drop={:.3f} duplicate={:.3f} delay_mean={:.2f} partition_rate={:.4f} "
-        "crash_rate={:.4f} tear_chance={:.2f} pause_rate={:.4f} fsync_max_ticks={} "
+        "crash_rate={:.4f} tear_chance={:.2f} damage_chance={:.2f} pause_rate={:.4f} "
+        "fsync_max_ticks={} "
         "propose_rate={:.3f} member_change_rate={:.4f} transfer_rate={:.4f} "
         "compact_rate={:.4f}",
         seed, voters, spares, election_ticks, heartbeat_ticks, safety_ticks, drop, duplicate,
-        delay_mean, partition_rate, crash_rate, tear_chance, pause_rate, fsync_max_ticks,
-        propose_rate, member_change_rate, transfer_rate, compact_rate);
+        delay_mean, partition_rate, crash_rate, tear_chance, damage_chance, pause_rate,
+        fsync_max_ticks, propose_rate, member_change_rate, transfer_rate, compact_rate);
 }
 
 }  // namespace trib::sim

@@ -36,6 +36,7 @@ struct sim_options {
     double partition_rate = 0;  // isolate one node, split in two, or cut one way
     double crash_rate = 0;      // a crash loses unsynced writes
     double tear_chance = 0;     // ... and may tear the next write
+    double damage_chance = 0;   // ... or find synced entries damaged and drop them (repair)
     double pause_rate = 0;      // no ticks, no delivery, for up to 5 election timeouts
     int fsync_max_ticks = 0;    // each fsync takes 0..this many ticks
 

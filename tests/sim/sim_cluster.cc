@@ -401,17 +401,70 @@ void sim_cluster::crash(node_id id, int64_t restart_at) {
     n.raft.reset();
     n.disk->crash(prefix_seed, tear);
     _check.on_recovered(id, n.synced, n.disk->state());
+    int64_t damaged_from = -1;
+    if (_rng.chance(_opt.damage_chance) && may_lose_entries(n)) {
+        const auto& log = n.disk->all_entries();
+        size_t first = _rng.below(log.size());
+        damaged_from = log[first].base_offset;
+        n.disk->repair_damage(first);
+        n.synced = n.disk->state();
+        ++_stats.repairs;
+    }
     n.proposals.clear();
     n.state = sim_node::health::crashed;
     n.wake_at = restart_at;
     ++_stats.crashes;
-    _trace.record(event::crash, {id, restart_at, tear ? 1 : 0, had_unsynced ? 1 : 0}, [&] {
-        return fmt::format(
-            "n{} CRASH until {} (unsynced writes {}, tear {}); disk now log {}..{} "
-            "term {} vote {}",
-            id, restart_at, had_unsynced, tear, n.disk->snapshot().last_offset + 1,
-            n.disk->last_offset(), n.disk->state().term, n.disk->state().voted_for);
+    _trace.record(
+        event::crash, {id, restart_at, tear ? 1 : 0, had_unsynced ? 1 : 0, damaged_from}, [&] {
+            return fmt::format(
+                "n{} CRASH until {} (unsynced writes {}, tear {}{}); disk now log {}..{} "
+                "term {} vote {}",
+                id, restart_at, had_unsynced, tear,
+                damaged_from < 0 ? std::string()
+                                 : fmt::format(", damage from {} dropped, lost through {}",
+                                               damaged_from, n.disk->state().lost_through),
+                n.disk->snapshot().last_offset + 1, n.disk->last_offset(), n.disk->state().term,
+                n.disk->state().voted_for);
+        });
+}
+
+bool sim_cluster::may_lose_entries(const sim_node& n) const {
+    // As tributary does: a replica repairs only with peers to fetch from (a lone voter keeps
+    // its damage). And one at a time: with two replicas that lost entries, a 3-voter group
+    // has no safe majority left and rightly elects no one, which is no liveness bug.
+    if (n.disk->all_entries().empty()) {
+        return false;
+    }
+    auto configs = n.disk->configs();
+    const raft::configuration& config =
+        configs.empty() ? n.disk->snapshot().config : configs.back().second;
+    if (config.voters.size() < 2 && config.contains(n.id)) {
+        return false;
+    }
+    return std::none_of(_nodes.begin(), _nodes.end(), [&](const sim_node& o) {
+        return o.id != n.id && o.disk->state().lost_through >= 0;
     });
+}
+
+bool sim_cluster::quorum_needs_a_rejoining_voter() const {
+    auto rejoining = [&](const sim_node& n) { return n.disk->state().lost_through >= 0; };
+    const sim_node* newest = nullptr;
+    for (const sim_node& n : _nodes) {
+        if (!n.is_up() || rejoining(n)) continue;
+        auto key = [](const sim_node& x) {
+            return std::pair(x.raft->log().last_term(), x.raft->log().last_offset());
+        };
+        if (newest == nullptr || key(n) > key(*newest)) newest = &n;
+    }
+    if (newest == nullptr) {
+        return true;
+    }
+    const raft::configuration& config = newest->raft->config();
+    size_t able = 0;
+    for (node_id v : config.voters) {
+        able += node(v).is_up() && !rejoining(node(v)) ? 1 : 0;
+    }
+    return std::any_of(_nodes.begin(), _nodes.end(), rejoining) && able < config.quorum();
 }
 
 void sim_cluster::restart(node_id id) {

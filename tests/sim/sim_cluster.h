@@ -98,6 +98,9 @@ class sim_cluster {
     std::vector<sim_node>& nodes() { return _nodes; }
     sim_network& network() { return _network; }
 
+    // Whether the configuration of the most up-to-date node that lost nothing has no quorum
+    // of voters that lost nothing (a node rejoining after a repair does not vote).
+    bool quorum_needs_a_rejoining_voter() const;
     // Pairwise log matching over every disk.
     void check_logs();
     // Acknowledged entries are in the durable state (what a crash now leaves) of `ids`.
@@ -107,6 +110,8 @@ class sim_cluster {
 
   private:
     void start(sim_node& n);
+    // Whether a crash may also find `n`'s synced entries damaged (and repair them).
+    bool may_lose_entries(const sim_node& n) const;
     // Drives one node's ready loop as far as it goes this tick; true when it did anything.
     bool pump(sim_node& n, int64_t now);
     void begin_write(sim_node& n, int64_t now);

@@ -100,6 +100,17 @@ class run {
             int64_t elapsed = _now - healed;
             node_id leader = _cluster.leader();
             if (leader == raft::no_node) {
+                if (!had_leader && elapsed >= _options.liveness_leader_ticks &&
+                    _cluster.quorum_needs_a_rejoining_voter()) {
+                    // Rightly stuck: a node that lost entries it acknowledged must not vote,
+                    // and no quorum forms without it. Checked for safety, not liveness.
+                    ++_stats.repair_blocked;
+                    _trace.record(event::phase, {_now}, [&] {
+                        return fmt::format("no quorum without a rejoining voter; final checks");
+                    });
+                    _cluster.check_logs();
+                    return !_check.failed();
+                }
                 if (!had_leader && elapsed >= _options.liveness_leader_ticks) {
                     _liveness_failure =
                         fmt::format("tick {}: no leader within {} ticks of healing", _now, elapsed);

@@ -21,6 +21,8 @@ void sim_stats::add(const sim_stats& o) {
     compactions += o.compactions;
     images_compared += o.images_compared;
     crashes += o.crashes;
+    repairs += o.repairs;
+    repair_blocked += o.repair_blocked;
     pauses += o.pauses;
     partitions += o.partitions;
     truncations += o.truncations;
@@ -38,14 +40,15 @@ std::string sim_stats::summary() const {
     return fmt::format(
         "seeds {} ticks {} elections {} leader transfers {}/{} (completed/requested) config "
         "changes {}/{} (committed/proposed) snapshots sent {} installed {} compactions {} "
-        "controller images compared {} crashes {} pauses {} partitions {} truncations {} proposals "
+        "controller images compared {} crashes {} repairs {} (runs ending blocked by one {}) "
+        "pauses {} partitions {} truncations {} proposals "
         "{} acked {} messages {} "
         "dropped {} duplicated {} invariant violations {} liveness failures {} determinism "
         "mismatches {}",
         seeds, ticks, elections, transfers_completed, transfers_requested, member_changes_committed,
         member_changes_proposed, snapshots_sent, snapshots_installed, compactions, images_compared,
-        crashes, pauses, partitions, truncations, proposals, acked, messages, dropped, duplicated,
-        violations, liveness_failures, determinism_mismatches);
+        crashes, repairs, repair_blocked, pauses, partitions, truncations, proposals, acked,
+        messages, dropped, duplicated, violations, liveness_failures, determinism_mismatches);
 }
 
 }  // namespace trib::sim

@@ -76,6 +76,8 @@ struct sim_stats {
     uint64_t snapshots_installed = 0;
     uint64_t compactions = 0;
     uint64_t crashes = 0;
+    uint64_t repairs = 0;         // a crash left damaged entries, dropped and fetched again
+    uint64_t repair_blocked = 0;  // runs ending with no quorum but for a rejoining voter
     uint64_t pauses = 0;
     uint64_t partitions = 0;
     uint64_t truncations = 0;  // a write replaced a divergent suffix

@@ -165,4 +165,16 @@ void memory_log::crash(uint64_t seed, bool tear) {
     _volatile_state = _durable_state;
 }
 
+void memory_log::repair_damage(size_t first) {
+    TRIB_ASSERT_MSG(_unsynced.empty(), "damage is repaired at open, with nothing unsynced");
+    image& d = _durable_state;
+    if (first >= d.log.size()) {
+        return;
+    }
+    d.hard.lost_through = std::max(d.hard.lost_through, d.log.back().last_offset);
+    d.hard.lost_in_term = std::max(d.hard.lost_in_term, d.hard.term);
+    d.log.resize(first);
+    _volatile_state = d;
+}
+
 }  // namespace trib::raft

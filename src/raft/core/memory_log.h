@@ -32,6 +32,10 @@ class memory_log final : public stable_log {
     // (in order, as a kernel may write back); with `tear`, the next one left a prefix of its
     // bytes, which recovery finds failing its CRC and drops.
     void crash(uint64_t seed, bool tear);
+    // Damage found at open and repaired as log_store does for a replica with peers: the loss
+    // is remembered in the hard state (hard_state::lost_through), then the entries from
+    // index `first` on go. Durable at once; only right after a crash (nothing unsynced).
+    void repair_damage(size_t first);
 
     hard_state state() const { return _volatile_state.hard; }
     // The full entries held (tests and invariant checks).

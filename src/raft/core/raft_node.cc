@@ -343,6 +343,9 @@ void raft_node::step(const message& m) {
 
 void raft_node::handle_vote_request(const message& m) {
     bool pre = m.type == msg_type::pre_vote;
+    // No exception even where every voter is a quorum: the lost entries may have changed the
+    // configuration, so a rejoining node does not know who the voters are (the simulation
+    // found a leader elected without a committed entry that way).
     bool can_vote =
         !rejoining() && (_voted_for == m.from || (_voted_for == no_node && _leader == no_node) ||
                          (pre && m.term > _term));

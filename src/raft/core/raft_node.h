@@ -79,7 +79,9 @@ class raft_node {
     node_id transfer_target() const { return _transfer_to; }
     // The node lost entries it may have acknowledged (hard_state::lost_through) and has not
     // got them back yet: it grants no votes and does not campaign, so it cannot help elect a
-    // leader that lacks a committed entry.
+    // leader that lacks a committed entry. Where no quorum can form without it, no leader is
+    // elected until an operator steps in: safety over liveness, as when a majority of disks
+    // is lost.
     bool rejoining() const { return _lost_through >= 0; }
     // The leader's entry that opened its term: once it is committed, everything before it
     // is too, and the leader knows the whole committed log (-1 unless leader).
