@@ -401,6 +401,7 @@ void controller::handle_submit(controller_request request, int64_t deadline_ms, 
     uint64_t id = _next_request_id++;
     auto& f = _forwarded[id];
     f.request = std::move(request);
+    f.request.seen_offset = _image.applied_offset;
     f.reply = std::move(reply);
     f.deadline_ms = deadline_ms;
     try_forward(id, f);
@@ -465,9 +466,26 @@ bool controller::on_rpc(core::node_id from, std::span<const uint8_t> payload) {
                 sender);
             return true;
         }
-        execute(*request, [this, from, id, sender](const controller_response& r) {
+        auto answer = [this, from, id, sender](const controller_response& r) {
             _host->send_rpc(from, encode_rpc(id, r), sender);
-        });
+        };
+        if (request->seen_offset > _image.applied_offset) {
+            // The asker applied entries we have not yet (a commit reaches followers before
+            // our own apply, and a new leader applies only after its first commit): decide
+            // once we have them.
+            _apply_waiters.emplace(request->seen_offset,
+                                   [this, request = *request, answer = std::move(answer)] {
+                                       if (!leading()) {
+                                           answer({.code = errc::not_controller,
+                                                   .message = "not the controller leader",
+                                                   .leader = _group->node().leader()});
+                                           return;
+                                       }
+                                       execute(request, answer);
+                                   });
+            return true;
+        }
+        execute(*request, std::move(answer));
         return true;
     }
     controller_response& response = *decoded->response;

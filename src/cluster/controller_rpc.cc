@@ -31,6 +31,7 @@ struct encoder {
         w.i32(r.count);
         w.u8(r.keep_topic_id ? 1 : 0);
         if (r.keep_topic_id) w.raw(*r.keep_topic_id);
+        w.i64(r.seen_offset);
     }
     void operator()(const controller_response& r) const {
         w.u8(tag_response);
@@ -92,6 +93,7 @@ result<controller_request, std::string> read_request(byte_reader& r) {
         if (r.ok()) std::copy(b.begin(), b.end(), id.begin());
         q.keep_topic_id = id;
     }
+    q.seen_offset = r.i64();
     return q;
 }
 

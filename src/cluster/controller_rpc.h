@@ -41,6 +41,9 @@ struct controller_request {
     int32_t count = 0;  // allocate_producer_ids
     // create_topic: keep this id (a topic moved from the single-node metadata.json)
     std::optional<core::topic_id> keep_topic_id;
+    // What the asking node had applied: the leader decides only once it has applied as much,
+    // so a change is never judged on an older view than the one its asker acted on.
+    int64_t seen_offset = -1;
 };
 
 struct controller_response {

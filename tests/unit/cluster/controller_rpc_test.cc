@@ -18,7 +18,8 @@ controller_request sample_request() {
                          .assignment = {{1, 2, 3}, {3, 1, 2}},
                          .configs = {{"retention.ms", "1000"}},
                          .validate_only = true,
-                         .count = 7};
+                         .count = 7,
+                         .seen_offset = 1234};
     r.broker.id = 4;
     r.broker.kafka = {"kafka.example", 9092};
     r.broker.rpc = {"rpc.example", 9093};
@@ -37,6 +38,7 @@ TEST(ControllerRpc, RequestsAndAnswersRoundTrip) {
     EXPECT_EQ(encode_rpc(42, *back->request), bytes);
     EXPECT_EQ(back->request->broker.rack, "r1");
     EXPECT_EQ(back->request->assignment.size(), 2u);
+    EXPECT_EQ(back->request->seen_offset, 1234);
 
     controller_response a{.code = errc::duplicate_broker,
                           .message = "held",
