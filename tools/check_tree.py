@@ -33,7 +33,7 @@ LAYERS = {
                      "cluster", "cluster/core", "net", "base", "model", "storage", "security"},
     "security": {"base"},
     "admin": {"cluster", "cluster/core", "kafka/groups", "security", "net", "base", "model"},
-    "cli": {"kafka/protocol", "model", "net", "base"},
+    "cli": {"base"},  # talks to brokers through librdkafka, as any Kafka client would
     "app": None,  # wires everything together
 }
 BANNED_IN_CORE = [

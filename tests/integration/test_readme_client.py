@@ -31,3 +31,21 @@ def test_the_readme_client_commands_work_as_written(start_broker):
     assert "1 brokers:" in done.stdout, done.stdout
     consumed = [line.split() for line in done.stdout.splitlines() if line.endswith(" hello")]
     assert len(consumed) == 1 and consumed[0][2:] == ["k1", "hello"], done.stdout
+
+
+def test_the_readme_trib_commands_work_as_written(start_broker):
+    """The `trib` block, run from the repository root as a user would after scripts/start
+    (TRIB_BROKERS, which trib documents, names this test's node)."""
+    assert (ROOT / "build/release/src/app/trib").exists(), "the release build makes trib"
+    b = start_broker()
+    script = readme_block("## The `trib` tool")
+    assert "trib produce" in script and "trib consume" in script
+    env = {**os.environ, "TRIB_BROKERS": b.bootstrap}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "produced 2 records to events" in done.stdout, done.stdout
+    consumed = sorted(line.split()[2:] for line in done.stdout.splitlines()
+                      if line.endswith((" hello", " world")) and line[0].isdigit())
+    assert consumed == [["k1", "hello"], ["k2", "world"]], done.stdout
+    assert "HIGH-WATERMARK" in done.stdout and "GROUP  STATE" in done.stdout

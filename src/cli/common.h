@@ -1,0 +1,53 @@
+// What every `trib` command shares: how it ends (exit codes), how it reaches the cluster, and
+// how a Kafka error becomes a message that says what to do.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+#include "base/result.h"
+
+namespace trib::cli {
+
+// Exit codes a script can act on (the README lists them).
+enum class exit_code : int {
+    ok = 0,
+    failed = 1,       // the cluster refused or failed the operation, or a check found a problem
+    usage = 2,        // bad command line
+    unreachable = 3,  // no broker answered
+};
+
+struct failure {
+    exit_code code = exit_code::failed;
+    std::string message;
+};
+template <typename T = void>
+using outcome = result<T, failure>;
+
+inline unexpected<failure> fail(std::string message, exit_code code = exit_code::failed) {
+    return unexpected(failure{code, std::move(message)});
+}
+
+enum class output_format { table, json };
+
+// The global options every command takes.
+struct options {
+    std::string brokers = "127.0.0.1:9092";
+    output_format format = output_format::table;
+    double timeout_s = 10;
+    bool verbose = false;                    // librdkafka's own log lines on stderr
+    std::vector<std::string> client_config;  // -X name=value, passed to librdkafka
+    int timeout_ms() const { return static_cast<int>(timeout_s * 1000); }
+};
+
+// "UNKNOWN_TOPIC_OR_PART: <what the broker said> (<what to do>)", the error named as Kafka
+// names it; transport errors become exit_code::unreachable.
+failure kafka_failure(rd_kafka_resp_err_t err, const std::string& detail, const options& opts);
+
+// Splits "name=value" (the first '='); an error names the flag.
+outcome<std::pair<std::string, std::string>> split_assignment(const std::string& text,
+                                                              const std::string& flag);
+
+}  // namespace trib::cli
