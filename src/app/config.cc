@@ -112,6 +112,13 @@ result<void, std::string> parse_rpc_listen(config& cfg, std::string_view value) 
     return {};
 }
 
+result<void, std::string> parse_admin_listen(config& cfg, std::string_view value) {
+    auto hp = parse_host_port(value, true);
+    if (!hp) return unexpected(hp.error());
+    cfg.admin_listen = std::move(*hp);
+    return {};
+}
+
 result<void, std::string> parse_rpc_advertised(config& cfg, std::string_view value) {
     if (value.empty()) {
         cfg.rpc_advertised.reset();
@@ -272,6 +279,9 @@ constexpr setting setting_table[] = {
      "Node-to-node address other nodes are given (default: the rpc listener address)", true,
      parse_rpc_advertised,
      [](const config& c) { return c.rpc_advertised ? c.rpc_advertised->to_string() : ""; }},
+    {"admin.listen", "admin-listen",
+     "Admin HTTP API and /metrics listener, host:port (port 0: a free one)", false,
+     parse_admin_listen, [](const config& c) { return c.admin_listen.to_string(); }},
     {"controller.voters", "controller-voters",
      "The controller's voters as id@host:port,... (their rpc addresses), the same on every "
      "node; empty: this node alone",

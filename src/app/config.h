@@ -58,6 +58,8 @@ struct config {
     // Node to node: the controller and (later) replication. Port 0 picks a free port, which
     // only a one-node cluster can use.
     host_port rpc_listen{"127.0.0.1", 0};
+    // The admin HTTP API and /metrics; port 0 picks a free one (logged).
+    host_port admin_listen{"127.0.0.1", 9644};
     std::optional<host_port> rpc_advertised;
     // The controller's voters, written the same way on every node; empty: this node alone.
     std::vector<std::pair<int32_t, host_port>> controller_voters;

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "admin/admin_server.h"
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/logging.h"
@@ -58,6 +59,7 @@ void defer_shutdown_signals() {
 node::node(config cfg) : _cfg(std::move(cfg)) {}
 
 node::~node() {
+    if (_admin) _admin->stop();  // it reads the partitions and the controller
     // Loops first: the listener belongs to shard 0's loop and is closed once it is still.
     if (_shards) _shards->stop();
     if (_server) _server->stop();
@@ -308,6 +310,17 @@ result<void, error> node::start() {
     _shards = std::make_unique<net::shard_pool>(shard_count(_cfg.shards));
     _server = TRIB_TRY(kafka::server::bind(*_broker, *_shards, _cfg.kafka_listen.host,
                                            _cfg.kafka_listen.port, _cfg.max_connections));
+    admin::sources src{.controller = _controller.get(),
+                       .partitions = _partitions.get(),
+                       .self = _cfg.node_id,
+                       .version = TRIB_NODE_VERSION,
+                       .started = std::chrono::steady_clock::now(),
+                       .serving = [this] { return _kafka_serving.load(); },
+                       .connections = [this] { return _server->connections(); },
+                       .request_memory_in_use = [this] { return _broker->request_memory.in_use(); },
+                       .request_memory_limit = static_cast<size_t>(_cfg.max_request_memory)};
+    _admin = TRIB_TRY(
+        admin::admin_server::start(_cfg.admin_listen.host, _cfg.admin_listen.port, std::move(src)));
     return {};
 }
 
@@ -340,9 +353,14 @@ result<void, error> node::run_until_signal() {
     _shards->start();
     log->info("node started node_id={} data_dir={} shards={}", _cfg.node_id, _cfg.data_dir.string(),
               _shards->size());
+    // Before the Kafka line, which tests and scripts take as "started".
+    log->info("admin API started address={}:{}", _cfg.admin_listen.host, _admin->port());
     log->info("kafka listener started address={} advertised={}", _cfg.kafka_listen.to_string(),
               _cfg.advertised().to_string());
+    _kafka_serving = true;
     io.run();
+    _kafka_serving = false;  // readiness fails while the node stops
+    _admin->stop();
     hand_over_leaderships();
     _shards->stop();
     _server->stop();

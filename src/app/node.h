@@ -10,6 +10,9 @@
 #include "app/config.h"
 #include "app/data_dir.h"
 
+namespace trib::admin {
+class admin_server;
+}
 namespace trib::cluster {
 class controller;
 class partition_manager;
@@ -66,8 +69,10 @@ class node {
     std::unique_ptr<kafka::broker> _broker;
     std::unique_ptr<net::shard_pool> _shards;
     std::unique_ptr<kafka::server> _server;
-    std::atomic<bool> _serving{false};      // partitions follow the controller's image
-    std::atomic<bool> _groups_open{false};  // _groups is set (read on the Raft loop)
+    std::unique_ptr<admin::admin_server> _admin;
+    std::atomic<bool> _kafka_serving{false};  // the Kafka listener accepts (readiness)
+    std::atomic<bool> _serving{false};        // partitions follow the controller's image
+    std::atomic<bool> _groups_open{false};    // _groups is set (read on the Raft loop)
     std::mutex _fatal_mutex;
     std::string _fatal;  // why the node stops by itself
 };

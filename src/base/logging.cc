@@ -125,6 +125,17 @@ void setup(spdlog::level::level_enum level, format fmt) {
     spdlog::set_default_logger(get_locked("tributary"));
 }
 
+void set_level(spdlog::level::level_enum level) {
+    std::lock_guard lock(setup_mutex);
+    current_level = level;
+    spdlog::apply_all([level](const std::shared_ptr<spdlog::logger>& l) { l->set_level(level); });
+}
+
+spdlog::level::level_enum level() {
+    std::lock_guard lock(setup_mutex);
+    return current_level;
+}
+
 std::shared_ptr<spdlog::logger> get(std::string_view component) {
     std::string name(component);
     if (auto existing = spdlog::get(name)) return existing;

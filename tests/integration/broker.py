@@ -8,6 +8,7 @@ pipe never fills), kept in memory and copied to DIR/../<name>.log. The port is c
 restart comes back at the same address with the same data directory.
 """
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -55,6 +56,7 @@ class Broker:
         self.node_id = node_id
         self.data_dir = pathlib.Path(data_dir)
         self.port = port or free_port()
+        self.admin_port = None  # the node picks a free one; read from its log at start
         self.extra_args = [str(a) for a in extra_args]
         self.log_level = log_level
         self.auto_create_topics = auto_create_topics
@@ -71,6 +73,10 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def admin_url(self):
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    @property
     def address(self):
         return ("127.0.0.1", self.port)
 
@@ -81,6 +87,7 @@ class Broker:
     def command(self):
         return [self.binary, "--node-id", str(self.node_id), "--data-dir", str(self.data_dir),
                 "--listen", self.bootstrap, "--log-level", self.log_level,
+                "--admin-listen", "127.0.0.1:0",
                 "--auto-create-topics", "true" if self.auto_create_topics else "false",
                 *self.extra_args]
 
@@ -109,6 +116,10 @@ class Broker:
                     f"{READY_LINE!r} not logged within {timeout} s:\n{self.log_tail()}")
             with self._cond:
                 self._cond.wait(0.1)
+        with self._cond:
+            found = [m for line in self._lines
+                     for m in re.findall(r"admin API started address=127\.0\.0\.1:(\d+)", line)]
+        self.admin_port = int(found[-1]) if found else None
         return self
 
     def _drain_stderr(self, proc):

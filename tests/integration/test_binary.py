@@ -87,6 +87,9 @@ class Node:
     """A tributary process running in the background, with its stderr collected."""
 
     def __init__(self, binary, *args):
+        # A free admin port unless the test names one (parallel tests would share 9644).
+        if "--admin-listen" not in args:
+            args = (*args, "--admin-listen", "127.0.0.1:0")
         self.proc = subprocess.Popen([binary, *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.lines = []

@@ -49,3 +49,21 @@ def test_the_readme_trib_commands_work_as_written(start_broker):
                       if line.endswith((" hello", " world")) and line[0].isdigit())
     assert consumed == [["k1", "hello"], ["k2", "world"]], done.stdout
     assert "HIGH-WATERMARK" in done.stdout and "GROUP  STATE" in done.stdout
+
+
+def test_the_readme_admin_api_commands_work_as_written(start_broker):
+    """The admin API block, after the trib block made its topic (only the port is this
+    test's node's)."""
+    b = start_broker()
+    env = {**os.environ, "TRIB_BROKERS": b.bootstrap}
+    subprocess.run(["bash", "-euo", "pipefail", "-c", readme_block("## The `trib` tool")],
+                   check=True, capture_output=True, env=env, cwd=ROOT, timeout=120)
+    script = readme_block("## Admin API and metrics")
+    assert "127.0.0.1:9644" in script
+    script = script.replace("127.0.0.1:9644", f"127.0.0.1:{b.admin_port}")
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"ready": true' in done.stdout and '"name": "events"' in done.stdout
+    assert '"level": "debug"' in done.stdout
+    assert 'tributary_kafka_requests_total{api="Produce"}' in done.stdout

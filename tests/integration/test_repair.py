@@ -22,8 +22,10 @@ def test_a_follower_with_a_damaged_log_repairs_it_from_its_peers(cluster):
     leader = cluster.leaders("mended", 1)[0]
     victim = next(i for i in cluster.nodes if i != leader)
     node = cluster.nodes[victim]
-    node.stop()
     segment = node.data_dir / "topics" / "mended-0" / "00000000000000000000.log"
+    # Damage needs batches on both sides of it (a loaded machine batches more per request).
+    wait_until(lambda: len(data_batches(segment)) >= 3, 30, "three batches on the follower")
+    node.stop()
     batches = data_batches(segment)
     assert len(batches) >= 3, batches
     position, offset = batches[len(batches) // 2]

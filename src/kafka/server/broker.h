@@ -117,6 +117,7 @@ struct request_context {
 struct handler_result {
     std::optional<protocol::bytes> body;  // nullopt and !close: no response
     bool close = false;
+    int16_t error_code = 0;  // the answer's first error (for metrics)
 };
 
 // The APIs and versions this broker serves (what ApiVersions advertises).

@@ -35,6 +35,7 @@
 #include "kafka/protocol/produce.h"
 #include "kafka/protocol/sync_group.h"
 #include "kafka/server/handlers.h"
+#include "kafka/server/request_metrics.h"
 
 namespace trib::kafka {
 
@@ -56,7 +57,7 @@ handler_result encoded(const Response& resp, int16_t version) {
                                  body.error().message());
         return {std::nullopt, true};
     }
-    return {std::move(*body), false};
+    return {std::move(*body), false, first_error(resp)};
 }
 
 // Decodes the request, runs `Fn`, encodes its answer; a request that does not decode closes

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/logging.h"
 #include "kafka/groups/group_manager.h"
+#include "kafka/server/request_metrics.h"
 #include "net/async_event.h"
 #include "net/memory_budget.h"
 
@@ -116,8 +117,10 @@ asio::awaitable<void> watch_idle(std::shared_ptr<connection_state> c,
 // pipelined produces to a partition keep their order.
 asio::awaitable<void> serve_request(std::shared_ptr<connection_state> c, broker& b,
                                     protocol::bytes frame, std::shared_ptr<response_slot> slot) {
+    auto started = std::chrono::steady_clock::now();
     auto parsed = protocol::parse_request(frame);
     if (!parsed) {
+        record_request(-1, {}, 0, true);
         log::get("kafka")->debug("closing a connection from {}: malformed request header: {}",
                                  c->peer_host, parsed.error().message());
         b.bad_input.note(bad_input::malformed_header);
@@ -125,6 +128,8 @@ asio::awaitable<void> serve_request(std::shared_ptr<connection_state> c, broker&
     } else {
         request_context ctx{b, *parsed, c->socket.get_executor(), c->peer_host, c->closing, frame};
         auto result = co_await dispatch(ctx);
+        record_request(parsed->header.request_api_key, std::chrono::steady_clock::now() - started,
+                       result.error_code, result.close);
         slot->close = result.close;
         if (result.body && !result.close) {
             int16_t header_version =

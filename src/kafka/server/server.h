@@ -27,6 +27,7 @@ class server {
     void start();  // accepting, and the group coordinator's timers (on shard 0)
     void stop();   // stops accepting
     uint16_t port() const { return _listener->port(); }
+    int connections() const { return _listener->connections(); }
 
   private:
     explicit server(broker& b, net::shard_pool& shards) : _broker(b), _shards(shards) {}

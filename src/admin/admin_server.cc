@@ -1,0 +1,153 @@
+#include "admin/admin_server.h"
+
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "admin/views.h"
+#include "base/logging.h"
+
+namespace trib::admin {
+
+namespace {
+
+using json = nlohmann::json;
+
+void reply(httplib::Response& res, int status, const json& body) {
+    res.status = status;
+    res.set_content(body.dump(2) + "\n", "application/json");
+}
+
+void refuse(httplib::Response& res, int status, const std::string& message) {
+    reply(res, status, {{"error", message}, {"status", status}});
+}
+
+constexpr const char* routes_help =
+    "GET /v1/health/live, /v1/health/ready, /v1/cluster, /v1/brokers, /v1/topics, "
+    "/v1/topics/{name}, /v1/log-level, /metrics; PUT /v1/log-level?level=LEVEL";
+
+}  // namespace
+
+struct admin_server::impl {
+    sources src;
+    httplib::Server http;
+    std::thread thread;
+
+    explicit impl(sources s) : src(std::move(s)) {}
+
+    void routes() {
+        http.new_task_queue = [] { return new httplib::ThreadPool(2); };
+        http.set_payload_max_length(size_t{64} * 1024);
+        http.set_read_timeout(5, 0);
+        http.Get("/v1/health/live", [](const httplib::Request&, httplib::Response& res) {
+            reply(res, 200, {{"live", true}});
+        });
+        http.Get("/v1/health/ready", [this](const httplib::Request&, httplib::Response& res) {
+            auto reasons = not_ready_reasons(src);
+            reply(res, reasons.empty() ? 200 : 503,
+                  {{"ready", reasons.empty()}, {"reasons", reasons}});
+        });
+        http.Get("/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
+            reply(res, 200, cluster_view(src));
+        });
+        http.Get("/v1/brokers", [this](const httplib::Request&, httplib::Response& res) {
+            reply(res, 200, brokers_view(src));
+        });
+        http.Get("/v1/topics", [this](const httplib::Request&, httplib::Response& res) {
+            reply(res, 200, topics_view(src));
+        });
+        http.Get(R"(/v1/topics/([^/]+))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                     std::string name = req.matches[1];
+                     if (auto view = topic_view(src, name)) {
+                         reply(res, 200, *view);
+                     } else {
+                         refuse(res, 404, fmt::format("no topic named '{}'", name));
+                     }
+                 });
+        http.Get("/v1/log-level", [](const httplib::Request&, httplib::Response& res) {
+            auto name = spdlog::level::to_string_view(log::level());
+            reply(res, 200, {{"level", std::string(name.data(), name.size())}});
+        });
+        http.Put("/v1/log-level", [](const httplib::Request& req, httplib::Response& res) {
+            std::string wanted = req.get_param_value("level");
+            if (wanted.empty() && !req.body.empty()) {
+                json body = json::parse(req.body, nullptr, false);
+                if (body.is_object() && body.contains("level") && body["level"].is_string()) {
+                    wanted = body["level"].get<std::string>();
+                }
+            }
+            auto level = log::parse_level(wanted);
+            if (!level) {
+                refuse(res, 400,
+                       fmt::format("level must be one of trace, debug, info, warn, error, "
+                                   "critical, off (as ?level= or a JSON body), not \"{}\"",
+                                   wanted));
+                return;
+            }
+            log::set_level(*level);
+            log::get("admin")->warn("log level set to {} through the admin API", wanted);
+            reply(res, 200, {{"level", wanted}});
+        });
+        http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+            res.set_content(metrics_text(src), "text/plain; version=0.0.4");
+        });
+        http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+            if (!res.body.empty()) return;  // a handler's own error document
+            std::string why = res.status == 404   ? "no such route"
+                              : res.status == 405 ? "method not allowed"
+                                                  : "bad request";
+            refuse(res, res.status,
+                   fmt::format("{} {}: {} (routes: {})", req.method, req.path, why, routes_help));
+        });
+        http.set_exception_handler(
+            [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+                std::string what = "unknown error";
+                try {
+                    std::rethrow_exception(std::move(ep));
+                } catch (const std::exception& e) {
+                    what = e.what();
+                } catch (...) {
+                }
+                log::get("admin")->error("admin API {} {} failed: {}", req.method, req.path, what);
+                refuse(res, 500, what);
+            });
+    }
+};
+
+admin_server::admin_server(std::unique_ptr<impl> i) : _impl(std::move(i)) {}
+
+admin_server::~admin_server() {
+    stop();
+}
+
+result<std::unique_ptr<admin_server>, error> admin_server::start(const std::string& host,
+                                                                 uint16_t port, sources src) {
+    auto i = std::make_unique<impl>(std::move(src));
+    i->routes();
+    int bound =
+        port == 0 ? i->http.bind_to_any_port(host) : (i->http.bind_to_port(host, port) ? port : -1);
+    if (bound <= 0) {
+        return unexpected(
+            error{std::make_error_code(std::errc::address_in_use),
+                  fmt::format("cannot listen on {}:{} for the admin API (admin.listen):"
+                              " the address is in use or not local",
+                              host, port)});
+    }
+    std::unique_ptr<admin_server> s(new admin_server(std::move(i)));
+    s->_port = static_cast<uint16_t>(bound);
+    impl* raw = s->_impl.get();
+    raw->thread = std::thread([raw] { raw->http.listen_after_bind(); });
+    return s;
+}
+
+void admin_server::stop() {
+    if (_impl && _impl->thread.joinable()) {
+        _impl->http.stop();
+        _impl->thread.join();
+    }
+}
+
+}  // namespace trib::admin

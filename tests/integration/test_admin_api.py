@@ -1,0 +1,203 @@
+"""The admin HTTP API and /metrics of real nodes: every route with its JSON, its errors
+(unknown route, unknown topic, bad log level: a JSON error with the status code), readiness
+on a node cut off from its cluster, and the metrics page parsed by Prometheus' own text parser
+with the expected series present and moving under load."""
+import json
+import subprocess
+import urllib.error
+import urllib.request
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from prometheus_client.parser import text_string_to_metric_families
+
+from broker import wait_until
+from cluster import Cluster
+
+
+def http(base, path, method="GET", body=None):
+    """(status, parsed JSON or text) of one request."""
+    req = urllib.request.Request(base + path, method=method, data=body)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, text, kind = r.status, r.read().decode(), r.headers["Content-Type"]
+    except urllib.error.HTTPError as e:
+        status, text, kind = e.code, e.read().decode(), e.headers["Content-Type"]
+    return status, json.loads(text) if kind.startswith("application/json") else text
+
+
+def create(bootstrap, name, partitions, rf=1):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, partitions, rf)])[name].result(30)
+
+
+def produce(bootstrap, topic, count):
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    for i in range(count):
+        p.produce(topic, value=f"v{i}".encode(), key=f"k{i}".encode())
+    assert p.flush(30) == 0
+
+
+def samples(base):
+    """{(name, labels as a sorted tuple): value} of every sample on /metrics."""
+    status, text = http(base, "/metrics")
+    assert status == 200
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_every_read_route_answers_json(broker):
+    base = broker.admin_url
+    create(broker.bootstrap, "orders", 2)
+    produce(broker.bootstrap, "orders", 10)
+
+    assert http(base, "/v1/health/live") == (200, {"live": True})
+    assert http(base, "/v1/health/ready") == (200, {"ready": True, "reasons": []})
+    status, c = http(base, "/v1/cluster")
+    assert status == 200 and len(c["cluster_id"]) == 22 and c["node_id"] == 0
+    assert c["controller"]["leader"] == 0 and c["topics"] == 1 and c["partitions"] == 2
+    status, brokers = http(base, "/v1/brokers")
+    assert status == 200 and [b["id"] for b in brokers] == [0]
+    assert brokers[0]["live"] and brokers[0]["kafka"] == broker.bootstrap
+    assert brokers[0]["uptime_seconds"] > 0 and brokers[0]["version"]
+    status, topics = http(base, "/v1/topics")
+    assert status == 200 and [t["name"] for t in topics] == ["orders"]
+    assert topics[0]["partitions"] == 2 and topics[0]["replication_factor"] == 1
+
+    status, t = http(base, "/v1/topics/orders")
+    assert status == 200 and [p["partition"] for p in t["partitions"]] == [0, 1]
+    total = 0
+    for p in t["partitions"]:
+        assert p["leader"] == 0 and p["replicas"] == [0] and p["in_sync_replicas"] == [0]
+        local = p["local_replica"]
+        assert local["leads"] and local["serving"] and not local["failed"]
+        assert local["log_start_offset"] == 0 and local["size_bytes"] > 0
+        total += local["high_watermark"]
+    assert total == 10
+
+
+def test_errors_are_json_with_a_status(broker):
+    base = broker.admin_url
+    status, e = http(base, "/v1/topics/missing")
+    assert status == 404 and "no topic named 'missing'" in e["error"] and e["status"] == 404
+    status, e = http(base, "/v1/nowhere")
+    assert status == 404 and "no such route" in e["error"] and "/v1/cluster" in e["error"]
+    status, e = http(base, "/v1/topics", method="DELETE")
+    assert status in (404, 405) and e["status"] == status
+    status, e = http(base, "/v1/log-level?level=loud", method="PUT", body=b"")
+    assert status == 400 and "not \"loud\"" in e["error"]
+    status, e = http(base, "/v1/log-level", method="PUT", body=b"{not json")
+    assert status == 400
+    # A huge body is refused, not read into memory.
+    status, _ = http(base, "/v1/log-level", method="PUT", body=b"x" * (1 << 20))
+    assert status == 413
+    assert http(base, "/v1/health/live")[0] == 200  # still serving
+
+
+def test_the_log_level_changes_at_run_time(broker):
+    base = broker.admin_url
+    assert http(base, "/v1/log-level") == (200, {"level": "info"})
+    assert http(base, "/v1/log-level?level=debug", method="PUT", body=b"")[0] == 200
+    assert http(base, "/v1/log-level") == (200, {"level": "debug"})
+    # Debug lines now appear (a malformed request is logged at debug).
+    import socket
+    with socket.create_connection(broker.address) as s:
+        s.sendall(b"\x00\x00\x00\x02\xff\xff")
+        s.recv(1)
+    wait_until(lambda: "request size 2 outside" in broker.logs(), 10, "a debug line")
+    body = json.dumps({"level": "warn"}).encode()
+    assert http(base, "/v1/log-level", method="PUT", body=body) == (200, {"level": "warn"})
+    # curl's form, as the README shows it.
+    done = subprocess.run(["curl", "-sf", "-X", "PUT", "-d", "level=info",
+                           f"{base}/v1/log-level"], capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0 and json.loads(done.stdout) == {"level": "info"}
+
+
+def test_metrics_parse_and_move_under_load(broker):
+    base = broker.admin_url
+    create(broker.bootstrap, "load", 3)
+    before = samples(base)
+    produce(broker.bootstrap, "load", 200)
+    after = samples(base)
+
+    def value(s, name, **labels):
+        return s.get((name, tuple(sorted(labels.items()))), 0)
+
+    produced = (value(after, "tributary_kafka_requests_total", api="Produce")
+                - value(before, "tributary_kafka_requests_total", api="Produce"))
+    assert produced >= 1
+    assert value(after, "tributary_kafka_request_duration_seconds_count", api="Produce") >= produced
+    assert value(after, "tributary_kafka_request_duration_seconds_bucket", api="Produce",
+                 le="+Inf") == value(after, "tributary_kafka_request_duration_seconds_count",
+                                     api="Produce")
+    hws = [value(after, "tributary_partition_high_watermark", topic="load", partition=str(p))
+           for p in range(3)]
+    assert sum(hws) == 200
+    assert all(value(after, "tributary_partition_size_bytes", topic="load", partition=str(p)) > 0
+               for p in range(3) if hws[p] > 0)
+    assert value(after, "tributary_partitions_led") >= 3
+    assert value(after, "tributary_partitions_offline") == 0
+    assert value(after, "tributary_brokers", state="live") == 1
+    assert value(after, "tributary_controller_leader") == 0
+    assert value(after, "tributary_kafka_request_memory_limit_bytes") > 0
+    assert value(after, "tributary_uptime_seconds") > 0
+
+    # An error answer is counted by API and code: CreateTopics of an existing topic (36).
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    with pytest.raises(Exception, match="TOPIC_ALREADY_EXISTS"):
+        admin.create_topics([NewTopic("load", 1, 1)])["load"].result(30)
+    assert value(samples(base), "tributary_kafka_request_errors_total", api="CreateTopics",
+                 code="36") == 1
+
+
+def test_readiness_fails_when_cut_off_and_metrics_show_it(tributary_bin, tmp_path):
+    c = Cluster(tributary_bin, tmp_path).start()
+    try:
+        create(c.bootstrap(1, 2, 3), "r3", 3, rf=3)
+        c.wait_for_leaders("r3")
+        base = c.nodes[1].admin_url
+        assert http(base, "/v1/health/ready")[0] == 200
+        status, t = http(base, "/v1/topics/r3")
+        assert all(sorted(p["replicas"]) == [1, 2, 3] for p in t["partitions"])
+        c.nodes[2].stop()
+        c.nodes[3].stop()
+
+        def not_ready():
+            status, r = http(base, "/v1/health/ready")
+            return status == 503 and "cut off from the controller" in r["reasons"]
+
+        wait_until(not_ready, 30, "node 1 not ready once cut off")
+        assert http(base, "/v1/health/live") == (200, {"live": True})
+        s = samples(base)
+        assert s.get(("tributary_partitions_offline", ()), 0) >= 0
+    finally:
+        problems = c.close()
+        for b in c.nodes.values():
+            print(f"--- {b.log_path}:\n{b.log_tail(40)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_grafana_dashboard_uses_only_series_the_node_exports(broker):
+    """docs/grafana/tributary.json: every metric its queries name is on /metrics."""
+    import pathlib
+    import re
+    dashboard = json.loads((pathlib.Path(__file__).resolve().parents[2] / "docs" / "grafana"
+                            / "tributary.json").read_text())
+    create(broker.bootstrap, "seen", 1)
+    produce(broker.bootstrap, "seen", 1)
+    # Error series appear with the first error answer: give one.
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})  # kept until the answer
+    with pytest.raises(Exception, match="TOPIC_ALREADY_EXISTS"):
+        admin.create_topics([NewTopic("seen", 1, 1)])["seen"].result(30)
+    exported = {name for name, _ in samples(broker.admin_url)}
+    wanted = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            wanted |= set(re.findall(r"tributary_[a-z_]+", target["expr"]))
+    assert wanted, "the dashboard queries no tributary series"
+    missing = sorted(w for w in wanted if w not in exported)
+    assert not missing, missing
