@@ -26,7 +26,8 @@ void refuse(httplib::Response& res, int status, const std::string& message) {
 
 constexpr const char* routes_help =
     "GET /v1/health/live, /v1/health/ready, /v1/cluster, /v1/brokers, /v1/topics, "
-    "/v1/topics/{name}, /v1/log-level, /metrics; PUT /v1/log-level?level=LEVEL";
+    "/v1/topics/{name}, /v1/groups, /v1/groups/{id}, /v1/log-level, /metrics; PUT "
+    "/v1/log-level?level=LEVEL";
 
 }  // namespace
 
@@ -65,6 +66,21 @@ struct admin_server::impl {
                          reply(res, 200, *view);
                      } else {
                          refuse(res, 404, fmt::format("no topic named '{}'", name));
+                     }
+                 });
+        http.Get("/v1/groups", [this](const httplib::Request&, httplib::Response& res) {
+            reply(res, 200, groups_view(src));
+        });
+        http.Get(R"(/v1/groups/([^/]+))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                     std::string id = req.matches[1];
+                     if (auto view = group_view(src, id)) {
+                         reply(res, 200, *view);
+                     } else {
+                         refuse(res, 404,
+                                fmt::format("no group '{}' is coordinated by node {} (GET "
+                                            "/v1/groups on each node lists its groups)",
+                                            id, src.self));
                      }
                  });
         http.Get("/v1/log-level", [](const httplib::Request&, httplib::Response& res) {

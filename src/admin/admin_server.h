@@ -19,12 +19,17 @@ class controller;
 class partition_manager;
 }  // namespace trib::cluster
 
+namespace trib::kafka::groups {
+class group_manager;
+}
+
 namespace trib::admin {
 
 // What the API reads, wired by the app.
 struct sources {
     cluster::controller* controller = nullptr;
     cluster::partition_manager* partitions = nullptr;
+    kafka::groups::group_manager* groups = nullptr;  // the groups this node coordinates
     int32_t self = -1;
     std::string version;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

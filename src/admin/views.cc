@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "admin/group_views.h"
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "cluster/controller.h"
@@ -225,6 +226,8 @@ std::string metrics_text(const sources& src) {
     gauge("tributary_partitions_offline", "Partitions of the cluster with no live leader known")
         .Add({})
         .Set(offline);
+
+    add_group_gauges(src, now);
 
     auto families = metrics::registry().Collect();
     auto mine = now.Collect();

@@ -18,6 +18,12 @@ nlohmann::json topics_view(const sources& src);
 // nullopt: no such topic.
 std::optional<nlohmann::json> topic_view(const sources& src, const std::string& name);
 
+// The consumer groups this node coordinates, with each committed partition's lag in records
+// and in seconds (now minus the timestamp of the first record not yet consumed; known where
+// this node holds a replica of the partition).
+nlohmann::json groups_view(const sources& src);
+std::optional<nlohmann::json> group_view(const sources& src, const std::string& id);
+
 // Why this node is not ready to serve (empty: ready): not started, cut off from the
 // controller, or a partition it leads out of service.
 std::vector<std::string> not_ready_reasons(const sources& src);

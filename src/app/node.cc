@@ -312,6 +312,7 @@ result<void, error> node::start() {
                                            _cfg.kafka_listen.port, _cfg.max_connections));
     admin::sources src{.controller = _controller.get(),
                        .partitions = _partitions.get(),
+                       .groups = _groups.get(),
                        .self = _cfg.node_id,
                        .version = TRIB_NODE_VERSION,
                        .started = std::chrono::steady_clock::now(),

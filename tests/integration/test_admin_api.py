@@ -201,3 +201,39 @@ def test_the_grafana_dashboard_uses_only_series_the_node_exports(broker):
     assert wanted, "the dashboard queries no tributary series"
     missing = sorted(w for w in wanted if w not in exported)
     assert not missing, missing
+
+
+def test_groups_show_lag_in_records_and_seconds(broker):
+    """A group that committed 5 of 20 records written a minute ago (CreateTime) lags 15
+    records and about 60 s; once it commits everything, 0 and 0."""
+    import time
+    from confluent_kafka import Consumer, TopicPartition
+    base = broker.admin_url
+    create(broker.bootstrap, "lagging", 1)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+    written_ms = int(time.time() * 1000) - 60_000
+    for i in range(20):
+        p.produce("lagging", value=b"x", timestamp=written_ms + i)
+    assert p.flush(30) == 0
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "slow",
+                  "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition("lagging", 0, 5)], asynchronous=False)
+        status, g = http(base, "/v1/groups/slow")
+        assert status == 200 and g["coordinator"] == 0 and g["lag"] == 15
+        [part] = g["partitions"]
+        assert part["committed"] == 5 and part["high_watermark"] == 20
+        assert 59 <= part["lag_seconds"] < 120, part
+        assert [x["group"] for x in http(base, "/v1/groups")[1]] == ["slow"]
+        s = samples(base)
+        labels = (("group", "slow"), ("partition", "0"), ("topic", "lagging"))
+        assert s[("tributary_group_lag_records", labels)] == 15
+        assert 59 <= s[("tributary_group_lag_seconds", labels)] < 120
+
+        c.commit(offsets=[TopicPartition("lagging", 0, 20)], asynchronous=False)
+        status, g = http(base, "/v1/groups/slow")
+        assert g["lag"] == 0 and g["partitions"][0]["lag_seconds"] == 0
+    finally:
+        c.close()
+    status, e = http(base, "/v1/groups/nobody")
+    assert status == 404 and "no group 'nobody'" in e["error"]

@@ -56,6 +56,13 @@ class group_manager {
         return out;
     }
 
+    // Runs `fn(const coordinator&)` under the lock: a read-only look (the admin API).
+    template <typename Fn>
+    auto inspect(Fn&& fn) const {
+        std::lock_guard lock(_mutex);
+        return fn(static_cast<const coordinator&>(_coordinator));
+    }
+
     // Fires the deadlines due by `now_ms`, and sweeps offset retention once a second.
     void tick(int64_t now_ms);
     // When tick next has work (a group deadline or the sweep), in wall-clock ms.
