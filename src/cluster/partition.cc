@@ -1,9 +1,12 @@
 #include "cluster/partition.h"
 
+#include <prometheus/histogram.h>
+
 #include "base/assert.h"
 #include "base/big_endian.h"
 #include "base/clock.h"
 #include "base/logging.h"
+#include "base/metrics.h"
 #include "model/record_batch.h"
 #include "raft/host.h"
 #include "storage/errc.h"
@@ -402,10 +405,29 @@ void partition::run(replicate_request request, done_fn done) {
                                       .term = term,
                                       .acks = request.acks,
                                       .deadline_ms = request.deadline_ms,
+                                      .started = std::chrono::steady_clock::now(),
                                       .result = result,
                                       .done = std::move(done)});
     settle_waiters(*g, steady_clock_ms());
 }
+
+namespace {
+
+// From the append to the answer's condition: committed on a majority (acks=all), or written
+// on the leader (acks=1).
+void record_replication(acks_level acks, std::chrono::steady_clock::duration took) {
+    static prometheus::Histogram& all =
+        metrics::histogram("tributary_replication_duration_seconds",
+                           "From a produce's append on the leader to its acks condition",
+                           metrics::latency_buckets(), {{"acks", "all"}});
+    static prometheus::Histogram& leader =
+        metrics::histogram("tributary_replication_duration_seconds",
+                           "From a produce's append on the leader to its acks condition",
+                           metrics::latency_buckets(), {{"acks", "1"}});
+    (acks == acks_level::all ? all : leader).Observe(std::chrono::duration<double>(took).count());
+}
+
+}  // namespace
 
 void partition::settle_waiters(raft::group& g, int64_t now_ms) {
     const auto& node = g.node();
@@ -423,6 +445,7 @@ void partition::settle_waiters(raft::group& g, int64_t now_ms) {
             replicate_result r = w.result;
             r.base_offset = to_kafka(r.base_offset);
             r.last_offset = to_kafka(r.last_offset);
+            if (ours) record_replication(w.acks, std::chrono::steady_clock::now() - w.started);
             w.done(ours ? r : replicate_result{.code = replicate_errc::not_leader});
         } else if (now_ms >= w.deadline_ms) {
             w.done({.code = replicate_errc::timed_out});

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -162,6 +163,7 @@ class partition : public std::enable_shared_from_this<partition> {
         int64_t term;
         acks_level acks;
         int64_t deadline_ms;
+        std::chrono::steady_clock::time_point started;  // for the commit latency metric
         replicate_result result;
         done_fn done;
     };

@@ -4,8 +4,10 @@
 
 #include <asio/post.hpp>
 #include <fmt/format.h>
+#include <prometheus/counter.h>
 
 #include "base/logging.h"
+#include "base/metrics.h"
 #include "storage/errc.h"
 #include "storage/file.h"
 
@@ -113,6 +115,32 @@ void group::fail(const std::string& what, std::error_code ec) {
     }
 }
 
+void group::count_state_change() {
+    // Group 0 is the controller's; the rest are partitions (a label each, not a series per
+    // group: thousands of partitions would be thousands of series).
+    struct series {
+        prometheus::Counter& won;
+        prometheus::Counter& changes;
+        prometheus::Counter& terms;
+    };
+    auto make = [](const char* kind) {
+        metrics::labels l{{"kind", kind}};
+        return series{
+            metrics::counter("tributary_raft_leaderships_won_total",
+                             "Raft groups of this node that became leader", l),
+            metrics::counter("tributary_raft_leader_changes_total",
+                             "Times a Raft group of this node saw its leader change (or go)", l),
+            metrics::counter("tributary_raft_terms_total",
+                             "New terms a Raft group of this node entered (elections)", l)};
+    };
+    static series controller = make("controller");
+    static series partition = make("partition");
+    series& s = _id == 0 ? controller : partition;
+    if (_node.role() == role::leader && _seen_role != role::leader) s.won.Increment();
+    if (_node.leader() != _seen_leader) s.changes.Increment();
+    if (_node.term() != _seen_term) s.terms.Increment();
+}
+
 void group::notice_state() {
     if (_seen_rejoining && !_node.rejoining()) {
         _seen_rejoining = false;
@@ -132,6 +160,7 @@ void group::notice_state() {
         _node.leader() == _seen_leader) {
         return;
     }
+    count_state_change();
     _seen_role = _node.role();
     _seen_term = _node.term();
     _seen_leader = _node.leader();

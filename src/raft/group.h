@@ -74,6 +74,7 @@ class group {
     void finish();
     void fail(const std::string& what, std::error_code ec);
     void notice_state();
+    void count_state_change();  // into the metrics, before the seen state is updated
 
     group_id _id;
     std::unique_ptr<log_store> _store;

@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 
 #include "base/assert.h"
 #include "base/logging.h"
+#include "base/metrics.h"
 #include "model/record_batch.h"
 #include "storage/errc.h"
 
@@ -365,7 +370,17 @@ result<int64_t> log::flush() {
     // so appends continue meanwhile: they will be covered by the next flush. Its indexes are
     // not synced: recovery rebuilds the active segment's indexes anyway.
     if (dirty) {
-        if (auto st = dirty->sync_data(); !st) {
+        static prometheus::Histogram& fsync_seconds = metrics::histogram(
+            "tributary_storage_fsync_duration_seconds",
+            "fdatasync of a partition or Raft log's active segment", metrics::latency_buckets());
+        static prometheus::Counter& fsync_errors = metrics::counter(
+            "tributary_storage_fsync_errors_total", "Failed fdatasyncs (each fails its log)");
+        auto started = std::chrono::steady_clock::now();
+        auto st = dirty->sync_data();
+        fsync_seconds.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        if (!st) fsync_errors.Increment();
+        if (!st) {
             // After a failed fsync the kernel may have dropped the dirty pages and marked them
             // clean, so a retry could "succeed" over lost data (fsyncgate). The log stops
             // taking writes; reopening it recovers from what is really on disk.

@@ -145,6 +145,16 @@ def test_metrics_parse_and_move_under_load(broker):
     assert value(after, "tributary_controller_leader") == 0
     assert value(after, "tributary_kafka_request_memory_limit_bytes") > 0
     assert value(after, "tributary_uptime_seconds") > 0
+    # Storage and Raft: every acks=all write was fsynced and committed; leaders were elected.
+    assert (value(after, "tributary_storage_fsync_duration_seconds_count")
+            > value(before, "tributary_storage_fsync_duration_seconds_count"))
+    assert (value(after, "tributary_replication_duration_seconds_count", acks="all")
+            - value(before, "tributary_replication_duration_seconds_count", acks="all")
+            >= produced)
+    assert value(after, "tributary_raft_leaderships_won_total", kind="partition") >= 3
+    assert value(after, "tributary_raft_leaderships_won_total", kind="controller") == 1
+    assert value(after, "tributary_raft_terms_total", kind="controller") >= 1
+    assert value(after, "tributary_storage_fsync_errors_total") == 0
 
     # An error answer is counted by API and code: CreateTopics of an existing topic (36).
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -193,6 +203,11 @@ def test_the_grafana_dashboard_uses_only_series_the_node_exports(broker):
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})  # kept until the answer
     with pytest.raises(Exception, match="TOPIC_ALREADY_EXISTS"):
         admin.create_topics([NewTopic("seen", 1, 1)])["seen"].result(30)
+    # Group series appear with a group's first commit: make one.
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "watcher"})
+    c.commit(offsets=[TopicPartition("seen", 0, 0)], asynchronous=False)
+    c.close()
     exported = {name for name, _ in samples(broker.admin_url)}
     wanted = set()
     for panel in dashboard["panels"]:

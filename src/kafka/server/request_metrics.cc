@@ -42,16 +42,13 @@ struct request_series {
                       .Name("tributary_kafka_request_duration_seconds")
                       .Help("Time from a request's arrival to its answer being ready")
                       .Register(metrics::registry())) {
-        const prometheus::Histogram::BucketBoundaries bounds{
-            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-            0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
         for (const auto& api : supported_apis()) {
             auto key = static_cast<size_t>(api.key);
             const protocol::api_info* info = protocol::find_api(api.key);
             if (key >= max_api_key || info == nullptr) continue;
             names[key] = std::string(info->name);
             by_api[key] = &requests.Add({{"api", names[key]}});
-            latency_by_api[key] = &latency.Add({{"api", names[key]}}, bounds);
+            latency_by_api[key] = &latency.Add({{"api", names[key]}}, metrics::latency_buckets());
         }
         unparsed = &requests.Add({{"api", "unparsed"}});
     }
