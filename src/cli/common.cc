@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 namespace trib::cli {
@@ -70,6 +72,13 @@ outcome<std::pair<std::string, std::string>> split_assignment(const std::string&
         return fail(fmt::format("{} takes name=value, not \"{}\"", flag, text), exit_code::usage);
     }
     return std::pair{text.substr(0, eq), text.substr(eq + 1)};
+}
+
+std::optional<int64_t> parse_non_negative(std::string_view text) {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || end != text.data() + text.size() || v < 0) return std::nullopt;
+    return v;
 }
 
 }  // namespace trib::cli

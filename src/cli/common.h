@@ -2,7 +2,10 @@
 // how a Kafka error becomes a message that says what to do.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <librdkafka/rdkafka.h>
@@ -49,5 +52,8 @@ failure kafka_failure(rd_kafka_resp_err_t err, const std::string& detail, const 
 // Splits "name=value" (the first '='); an error names the flag.
 outcome<std::pair<std::string, std::string>> split_assignment(const std::string& text,
                                                               const std::string& flag);
+
+// A whole non-negative decimal number (offsets, timestamps), or nullopt.
+std::optional<int64_t> parse_non_negative(std::string_view text);
 
 }  // namespace trib::cli

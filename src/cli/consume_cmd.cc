@@ -1,7 +1,6 @@
 // trib consume TOPIC: print records, in assign mode (all or some partitions, from an offset
 // or a time) or as a member of a consumer group.
 #include <atomic>
-#include <charconv>
 #include <csignal>
 #include <set>
 
@@ -38,23 +37,18 @@ struct start_point {
 };
 
 outcome<start_point> parse_offset(const std::string& text, bool group_mode) {
-    auto number = [&](std::string_view s) -> std::optional<int64_t> {
-        int64_t v = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (ec != std::errc{} || end != s.data() + s.size() || v < 0) return std::nullopt;
-        return v;
-    };
     if (text.empty())
         return start_point{group_mode ? RD_KAFKA_OFFSET_STORED : RD_KAFKA_OFFSET_BEGINNING, {}};
     if (text == "beginning") return start_point{RD_KAFKA_OFFSET_BEGINNING, {}};
     if (text == "end") return start_point{RD_KAFKA_OFFSET_END, {}};
     if (text.starts_with('@')) {
-        if (auto ts = number(std::string_view(text).substr(1))) return start_point{0, *ts};
+        if (auto ts = parse_non_negative(std::string_view(text).substr(1)))
+            return start_point{0, *ts};
     } else if (text.starts_with('-')) {
-        if (auto n = number(std::string_view(text).substr(1))) {
+        if (auto n = parse_non_negative(std::string_view(text).substr(1))) {
             return start_point{RD_KAFKA_OFFSET_TAIL(*n), {}};
         }
-    } else if (auto n = number(text)) {
+    } else if (auto n = parse_non_negative(text)) {
         return start_point{*n, {}};
     }
     return fail(fmt::format("--offset takes beginning, end, an offset N, -N (the last N) or "

@@ -1,6 +1,5 @@
 // trib group list | describe | delete | seek: consumer groups, their members, committed
 // offsets and lag, and resetting where a stopped group resumes.
-#include <charconv>
 #include <map>
 
 #include <CLI/CLI.hpp>
@@ -245,16 +244,10 @@ outcome<std::map<tp, int64_t>> seek_targets(kafka& k, const cluster_info& c,
     const topic_info& t = c.topics.front();
     std::optional<int64_t> at_offset;
     std::optional<int64_t> at_time;
-    auto number = [](const std::string& s) -> std::optional<int64_t> {
-        int64_t v = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (ec != std::errc{} || end != s.data() + s.size() || v < 0) return std::nullopt;
-        return v;
-    };
     if (to.starts_with("offset:")) {
-        at_offset = number(to.substr(7));
+        at_offset = parse_non_negative(to.substr(7));
     } else if (to.starts_with("timestamp:")) {
-        at_time = number(to.substr(10));
+        at_time = parse_non_negative(to.substr(10));
     }
     if (to != "earliest" && to != "latest" && !at_offset && !at_time) {
         return fail(

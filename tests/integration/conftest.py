@@ -5,12 +5,22 @@ import subprocess
 import pytest
 
 
+def binary_from_env(variable, what):
+    """The executable an environment variable names (ctest sets them all)."""
+    path = os.environ.get(variable)
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail(f"{variable} must point at the {what} binary (ctest sets it)")
+    return path
+
+
 @pytest.fixture(scope="session")
 def tributary_bin():
-    path = os.environ.get("TRIBUTARY_BIN")
-    if not path or not os.access(path, os.X_OK):
-        pytest.fail("TRIBUTARY_BIN must point at the tributary binary (ctest sets it)")
-    return path
+    return binary_from_env("TRIBUTARY_BIN", "tributary")
+
+
+@pytest.fixture(scope="session")
+def trib_bin():
+    return binary_from_env("TRIB_CLI_BIN", "trib")
 
 
 @pytest.fixture

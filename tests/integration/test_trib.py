@@ -16,14 +16,6 @@ from broker import wait_until
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def trib_bin():
-    path = os.environ.get("TRIB_CLI_BIN")
-    if not path or not os.access(path, os.X_OK):
-        pytest.fail("TRIB_CLI_BIN must point at the trib binary (ctest sets it)")
-    return path
-
-
 @pytest.fixture
 def trib(trib_bin, broker):
     """Runs trib against the test's broker; returns the CompletedProcess."""
