@@ -143,8 +143,11 @@ class Nemesis:
         for i, n in self.nodes.items():
             if self.stop_event.is_set():
                 return
+            # Each node's restart is one fault (counted, like the others, by "injected").
             self.event("inject", step, node=i, led=self.led_by(i))
             n.stop()
+            self.event("injected", step, node=i)
+            self.event("heal", step, node=i)
             n.start()
             n.wait_ready()
             self.event("healed", step, node=i)
