@@ -165,8 +165,9 @@ def test_metrics_parse_and_move_under_load(broker):
 
 
 def test_readiness_fails_when_cut_off_and_metrics_show_it(tributary_bin, tmp_path):
-    c = Cluster(tributary_bin, tmp_path).start()
+    c = Cluster(tributary_bin, tmp_path)
     try:
+        c.start()  # inside the try: nodes that did start are stopped if another did not
         create(c.bootstrap(1, 2, 3), "r3", 3, rf=3)
         c.wait_for_leaders("r3")
         base = c.nodes[1].admin_url

@@ -223,8 +223,10 @@ def test_every_command_has_help_and_bash_completes_them(trib_bin):
 
 
 def test_health_on_three_nodes_names_a_down_broker(trib_bin, tributary_bin, tmp_path):
-    c = Cluster(tributary_bin, tmp_path).start()
+    c = Cluster(tributary_bin, tmp_path)
     try:
+        c.start()  # inside the try: nodes that did start are stopped if another did not
+
         def run(*args, check=True):
             done = subprocess.run([trib_bin, "--brokers", c.bootstrap(1, 2), *args],
                                   capture_output=True, text=True, timeout=60)
