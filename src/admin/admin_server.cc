@@ -1,10 +1,13 @@
 #include "admin/admin_server.h"
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 
 #include "admin/views.h"
 #include "base/logging.h"
@@ -35,6 +38,7 @@ struct admin_server::impl {
     sources src;
     httplib::Server http;
     std::thread thread;
+    std::atomic<bool> listening_done{false};
 
     explicit impl(sources s) : src(std::move(s)) {}
 
@@ -42,6 +46,12 @@ struct admin_server::impl {
         http.new_task_queue = [] { return new httplib::ThreadPool(2); };
         http.set_payload_max_length(size_t{64} * 1024);
         http.set_read_timeout(5, 0);
+        // httplib's default is SO_REUSEPORT, which lets a second node bind the same port and
+        // take half its requests: SO_REUSEADDR alone refuses it, yet allows a quick restart.
+        http.set_socket_options([](int sock) {
+            int yes = 1;
+            ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        });
         http.Get("/v1/health/live", [](const httplib::Request&, httplib::Response& res) {
             reply(res, 200, {{"live", true}});
         });
@@ -155,13 +165,21 @@ result<std::unique_ptr<admin_server>, error> admin_server::start(const std::stri
     std::unique_ptr<admin_server> s(new admin_server(std::move(i)));
     s->_port = static_cast<uint16_t>(bound);
     impl* raw = s->_impl.get();
-    raw->thread = std::thread([raw] { raw->http.listen_after_bind(); });
+    raw->thread = std::thread([raw] {
+        raw->http.listen_after_bind();
+        raw->listening_done = true;
+    });
     return s;
 }
 
 void admin_server::stop() {
     if (_impl && _impl->thread.joinable()) {
-        _impl->http.stop();
+        // httplib's stop() does nothing until the listening loop has begun, so a stop that
+        // comes right after start (a signal during start) is repeated until the loop ends.
+        while (!_impl->listening_done) {
+            _impl->http.stop();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
         _impl->thread.join();
     }
 }

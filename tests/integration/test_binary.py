@@ -157,6 +157,19 @@ def test_second_node_on_same_data_dir_is_refused(start_node, run, tmp_path):
     assert first.stop(signal.SIGTERM) == 0
 
 
+def test_admin_port_in_use_is_refused(start_node, run, tmp_path):
+    """A second node on a used admin port stops and says so (httplib's default SO_REUSEPORT
+    would have let both bind and share the port's requests)."""
+    port = free_port()
+    first = start_node("--data-dir", str(tmp_path / "a"), "--admin-listen", f"127.0.0.1:{port}")
+    first.wait_for_log("node started")
+    done = run("--data-dir", str(tmp_path / "b"), "--listen", f"127.0.0.1:{free_port()}",
+               "--admin-listen", f"127.0.0.1:{port}")
+    assert done.returncode == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port} for the admin API (admin.listen)" in done.stderr
+    assert first.stop(signal.SIGTERM) == 0
+
+
 def test_data_dir_of_another_node_is_refused(start_node, run, tmp_path):
     first = start_node("--data-dir", str(tmp_path / "data"), "--node-id", "1")
     first.wait_for_log("node started")
