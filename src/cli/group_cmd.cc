@@ -35,8 +35,9 @@ struct group_state {
     std::vector<member> members;
 };
 
-std::string error_text(const rd_kafka_error_t* e) {
-    return e ? rd_kafka_error_string(e) : "";
+// An error the broker gave for one group, named after it.
+failure group_failure(const rd_kafka_error_t* e, const std::string& group, const options& opts) {
+    return kafka_failure(rd_kafka_error_code(e), group + ": " + rd_kafka_error_string(e), opts);
 }
 
 outcome<group_state> describe_group(kafka& k, const std::string& group) {
@@ -51,8 +52,7 @@ outcome<group_state> describe_group(kafka& k, const std::string& group) {
         rd_kafka_event_DescribeConsumerGroups_result(ev.get()), &n);
     if (n != 1) return fail("DescribeGroups answered no group");
     if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(gs[0])) {
-        return unexpected(
-            kafka_failure(rd_kafka_error_code(e), group + ": " + error_text(e), k.opts()));
+        return unexpected(group_failure(e, group, k.opts()));
     }
     group_state g{
         .state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(gs[0])),
@@ -96,8 +96,7 @@ outcome<std::map<tp, int64_t>> committed(kafka& k, const std::string& group) {
     std::map<tp, int64_t> out;
     for (size_t i = 0; i < n; ++i) {
         if (const rd_kafka_error_t* e = rd_kafka_group_result_error(gs[i])) {
-            return unexpected(
-                kafka_failure(rd_kafka_error_code(e), group + ": " + error_text(e), k.opts()));
+            return unexpected(group_failure(e, group, k.opts()));
         }
         const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(gs[i]);
         for (int j = 0; parts && j < parts->cnt; ++j) {
@@ -222,7 +221,7 @@ outcome<> remove(const options& opts, const group_args& a) {
         std::string status = "deleted";
         const rd_kafka_error_t* e = rd_kafka_group_result_error(gs[i]);
         if (e) {
-            failure f = kafka_failure(rd_kafka_error_code(e), name + ": " + error_text(e), opts);
+            failure f = group_failure(e, name, opts);
             status = f.message;
             if (!first) first = f;
         }
@@ -321,8 +320,7 @@ outcome<> seek(const options& opts, const group_args& a) {
             rd_kafka_event_AlterConsumerGroupOffsets_result(ev->get()), &n);
         for (size_t i = 0; i < n; ++i) {
             if (const rd_kafka_error_t* e = rd_kafka_group_result_error(gs[i])) {
-                return unexpected(
-                    kafka_failure(rd_kafka_error_code(e), group + ": " + error_text(e), opts));
+                return unexpected(group_failure(e, group, opts));
             }
             const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(gs[i]);
             for (int x = 0; parts && x < parts->cnt; ++x) {

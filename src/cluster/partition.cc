@@ -335,9 +335,10 @@ void partition::run(replicate_request request, done_fn done) {
         done({.code = replicate_errc::not_leader});
         return;
     }
-    if (!node.leader_ready()) {
+    if (!node.leader_ready() || !_parked.empty()) {
         // Until our term's first entry commits we do not know the whole committed log, nor
-        // every producer's state: serving now could duplicate (CLUSTER_PROTOCOL.md).
+        // every producer's state: serving now could duplicate (CLUSTER_PROTOCOL.md). Once
+        // ready, what was parked goes first: an idempotent producer's batches keep order.
         _parked.push_back({std::move(request), std::move(done)});
         return;
     }
@@ -363,6 +364,12 @@ void partition::run(replicate_request request, done_fn done) {
                 base = check.base_offset;
                 last = check.last_offset;
             } else if (check.verdict != sequence_verdict::append) {
+                log::get("cluster")->debug(
+                    "{}-{}: refused producer {} epoch {} sequence {}..{}: {}", _topic, _index,
+                    h->producer_id, h->producer_epoch, h->base_sequence, last_sequence_of(*h),
+                    check.verdict == sequence_verdict::out_of_order    ? "out of order"
+                    : check.verdict == sequence_verdict::invalid_epoch ? "stale epoch"
+                                                                       : "unknown producer");
                 result = {.code = replicate_errc::sequence, .verdict = check.verdict};
                 break;
             }
@@ -433,21 +440,34 @@ void partition::settle_waiters(raft::group& g, int64_t now_ms) {
     const auto& node = g.node();
     int64_t commit = node.commit_offset();
     int64_t written = g.store().last_offset();
+    const auto& view = node.log();
+    // A write whose leader stepped down is settled by what the next leader does with it, as
+    // this replica learns it: committed (success), replaced (NOT_LEADER: it was never
+    // persisted) or, after the grace, unknown (REQUEST_TIMED_OUT: it may still commit). A
+    // NOT_LEADER for a write that later commits is a lie clients act on: librdkafka takes it
+    // as "not persisted" and, should it bump its epoch meanwhile, writes the records again.
+    int64_t grace_ms = int64_t{2} * _binding.election_ticks * _binding.tick_ms;
     for (auto it = _waiting.begin(); it != _waiting.end();) {
         waiter& w = it->second;
+        bool below_start = w.last_offset < view.start_offset() - 1;  // committed, compacted
+        bool replaced = !below_start && (w.last_offset > view.last_offset() ||
+                                         view.term_at(w.last_offset) != w.term);
         bool reached =
             w.last_offset <= commit || (w.acks == acks_level::leader && w.last_offset <= written);
-        if (reached) {
-            // Still the entry we proposed? A new leader may have replaced it (then it was
-            // never committed: not persisted). Below the log's start it was committed.
-            bool ours = w.last_offset < node.log().start_offset() - 1 ||
-                        node.log().term_at(w.last_offset) == w.term;
+        if (replaced) {
+            log::get("cluster")->debug("{}-{}: offset {} of term {} was replaced: NOT_LEADER",
+                                       _topic, _index, w.last_offset, w.term);
+            w.done({.code = replicate_errc::not_leader});
+        } else if (reached) {
             replicate_result r = w.result;
             r.base_offset = to_kafka(r.base_offset);
             r.last_offset = to_kafka(r.last_offset);
-            if (ours) record_replication(w.acks, std::chrono::steady_clock::now() - w.started);
-            w.done(ours ? r : replicate_result{.code = replicate_errc::not_leader});
-        } else if (now_ms >= w.deadline_ms) {
+            record_replication(w.acks, std::chrono::steady_clock::now() - w.started);
+            w.done(r);
+        } else if (now_ms >= w.deadline_ms ||
+                   (w.orphaned_ms >= 0 && now_ms >= w.orphaned_ms + grace_ms)) {
+            log::get("cluster")->debug("{}-{}: offset {} not known committed in time: TIMED_OUT",
+                                       _topic, _index, w.last_offset);
             w.done({.code = replicate_errc::timed_out});
         } else {
             ++it;
@@ -575,17 +595,21 @@ void partition::on_state_changed() {
         dropped.swap(_parked);
         for (auto& p : dropped)
             p.done({.code = code});
-        // Writes awaiting commit are answered now, not at their timeout: their client may
-        // hold more requests behind them (an idempotent producer keeps its order), so
-        // leaving them to time out stalls the partition for the client long after a new
-        // leader serves. What committed is answered as such; the rest is told to retry at
-        // the new leader, whose log dedups an idempotent retry of what did get through.
-        settle_waiters(*g, steady_clock_ms());
+        // Writes awaiting commit are settled by what the next leader does with them (see
+        // settle_waiters), within a grace, not at their timeout: their client may hold more
+        // requests behind them (an idempotent producer keeps its order), so waiting for the
+        // timeout would stall the partition for the client long after a new leader serves.
+        int64_t now = steady_clock_ms();
         if (node.role() != raft::role::leader) {
             for (auto& [offset, w] : _waiting) {
-                if (w.acks == acks_level::all) w.done({.code = code});
+                if (w.orphaned_ms < 0) w.orphaned_ms = now;
             }
-            std::erase_if(_waiting, [](const auto& e) { return e.second.acks == acks_level::all; });
+        }
+        settle_waiters(*g, now);
+        if (g->failed()) {  // this replica learns nothing more
+            for (auto& [offset, w] : _waiting)
+                w.done({.code = replicate_errc::storage_error});
+            _waiting.clear();
         }
     } else if (node.leader_ready()) {
         release_parked(steady_clock_ms());
@@ -603,6 +627,7 @@ void partition::on_tick() {
         p.done({.code = replicate_errc::not_leader});
         return true;
     });
+    if (g->node().leader_ready() && !_parked.empty()) release_parked(now);
     auto& node = g->node();
     if (node.role() != raft::role::leader) {
         _ticks_leading = 0;

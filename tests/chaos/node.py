@@ -63,7 +63,8 @@ class Node:
             self.binary, "--node-id", str(self.id), "--data-dir", str(self.data_dir),
             "--listen", self.bootstrap, "--rpc-listen", f"{self.host}:{RPC_PORT}",
             "--admin-listen", "127.0.0.1:0",
-            "--controller-voters", self.voters, "--log-level", "info",
+            "--controller-voters", self.voters, "--log-level",
+            os.environ.get("TRIB_CHAOS_NODE_LOG_LEVEL", "info"),
             "--broker-session-timeout-ms", "3000", "--broker-heartbeat-interval-ms", "300",
             "--replica-lag-time-max-ms", "5000", *self.extra_args]
 

@@ -12,6 +12,8 @@ clock for every process on the machine. Run with /usr/bin/python3 (Debian's conf
 """
 import argparse
 import json
+import logging
+import os
 import random
 import signal
 import sys
@@ -43,6 +45,16 @@ class History:
         self.file.close()
 
 
+def file_logger(path):
+    logger = logging.getLogger(f"chaos.rdkafka.{path}")
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger
+
+
 def produce(args, history):
     """Idempotent acks=all sends of unique values, round-robin over the partitions, at a
     capped rate. Delivery errors are indeterminate (info): after retries a timed-out batch
@@ -54,6 +66,10 @@ def produce(args, history):
             "max.in.flight.requests.per.connection": 5, "message.timeout.ms": 30000,
             "linger.ms": 5, "enable.gapless.guarantee": args.gapless,
             "logger": quiet_logger()}
+    debug = os.environ.get("TRIB_CHAOS_CLIENT_DEBUG")
+    if debug:  # e.g. "eos,protocol,msg": librdkafka's own account, beside the history
+        conf["debug"] = debug
+        conf["logger"] = file_logger(f"{args.out}.rdkafka.log")
     seq = 0
     undelivered = 0
     interval = 1.0 / args.rate if args.rate > 0 else 0.0
