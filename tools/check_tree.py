@@ -33,7 +33,9 @@ LAYERS = {
                      "cluster", "cluster/core", "net", "base", "model", "storage", "security"},
     "security": {"base"},
     "admin": {"cluster", "cluster/core", "kafka/groups", "security", "net", "base", "model"},
-    "cli": {"base"},  # talks to brokers through librdkafka, as any Kafka client would
+    # Talks to brokers through librdkafka, as any Kafka client would, and through the
+    # protocol's codecs for the few APIs librdkafka lacks (DescribeLogDirs).
+    "cli": {"base", "kafka/protocol"},
     "app": None,  # wires everything together
 }
 BANNED_IN_CORE = [

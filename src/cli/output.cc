@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,18 @@ std::string join_ids(const std::vector<int32_t>& ids) {
 
 void print_json(const nlohmann::json& doc) {
     fmt::print("{}\n", doc.dump(2));
+}
+
+std::string human_bytes(int64_t n) {
+    constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (n < 1024) return fmt::format("{} B", n);
+    auto v = static_cast<double>(n);
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < std::size(units)) {
+        v /= 1024;
+        ++u;
+    }
+    return fmt::format("{:.1f} {}", v, units[u]);
 }
 
 }  // namespace trib::cli

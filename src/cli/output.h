@@ -27,6 +27,9 @@ class table {
 // "1,2,3" (or "-" when empty).
 std::string join_ids(const std::vector<int32_t>& ids);
 
+// A byte count for people: "812 B", "97.7 KiB", "1.5 GiB".
+std::string human_bytes(int64_t n);
+
 // Prints `doc` indented on stdout.
 void print_json(const nlohmann::json& doc);
 

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/kafka.h"
 #include "cli/output.h"
+#include "cli/raw_call.h"
 
 namespace trib::cli {
 
@@ -162,8 +163,11 @@ outcome<> describe(const options& opts, const topic_args& a) {
     auto c = TRIB_TRY(k.metadata(&name));
     const topic_info& ti = c.topics.front();
     auto configs = TRIB_TRY(k.topic_configs(name));
-    table parts(
-        {"partition", "leader", "replicas", "isr", "offline", "log-start", "high-watermark"});
+    // Sizes come from every broker (DescribeLogDirs); the table shows the leader's replica.
+    std::vector<int32_t> silent;
+    auto sizes = replica_sizes(c, name, std::chrono::milliseconds(opts.timeout_ms()), &silent);
+    table parts({"partition", "leader", "replicas", "isr", "offline", "log-start", "high-watermark",
+                 "size"});
     auto pjson = nlohmann::json::array();
     std::set<int32_t> live;
     for (const broker_info& b : c.brokers)
@@ -184,10 +188,17 @@ outcome<> describe(const options& opts, const topic_args& a) {
                 high = std::to_string(w.high);
             }
         }
+        nlohmann::json replica_sizes_json = nlohmann::json::object();
+        for (int32_t r : p.replicas) {
+            auto it = sizes.find({p.id, r});
+            if (it != sizes.end()) replica_sizes_json[std::to_string(r)] = it->second;
+        }
+        auto leader_size = sizes.find({p.id, p.leader});
         parts.add({std::to_string(p.id), p.leader >= 0 ? std::to_string(p.leader) : "none",
                    join_ids(p.replicas), join_ids(p.isr), offline.empty() ? "" : join_ids(offline),
-                   low, high});
+                   low, high, leader_size == sizes.end() ? "-" : human_bytes(leader_size->second)});
         pjson.push_back({{"partition", p.id},
+                         {"size_bytes", replica_sizes_json},
                          {"leader", p.leader},
                          {"replicas", p.replicas},
                          {"isr", p.isr},
@@ -211,6 +222,10 @@ outcome<> describe(const options& opts, const topic_args& a) {
                rf, parts.render());
     fmt::print("\n{}",
                cfg.empty() ? "settings: all defaults (--format json lists them)\n" : cfg.render());
+    if (!silent.empty()) {
+        fmt::print(stderr, "sizes unknown for brokers {}: they did not answer DescribeLogDirs\n",
+                   join_ids(silent));
+    }
     return {};
 }
 

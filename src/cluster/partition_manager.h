@@ -97,6 +97,7 @@ class partition_manager {
 
     image_ptr image() const;
     std::string cluster_id() const;
+    const std::filesystem::path& data_dir() const { return _data_dir; }
     const topic_defaults& defaults() const { return _defaults; }
 
     std::vector<topic_info> topics() const;

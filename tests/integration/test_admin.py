@@ -9,9 +9,12 @@
 - DeleteRecords moves the log start offset: the earliest offset and a read from the
   beginning start there, also after a restart; an offset past the end is refused.
 - DescribeCluster names this node, its address and the cluster id Metadata gives.
+- DescribeLogDirs gives this node's data directory, its disk space (v4) and the size of
+  each replica it holds; partitions it does not hold are left out.
 Debian's confluent-kafka 1.7 has describe/alter configs and create_partitions; the newer
 APIs are sent as raw requests (raw_kafka.py).
 """
+import os
 import struct
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -170,3 +173,59 @@ def test_describe_cluster_names_this_node(broker):
     assert (node, host, port) == (0, broker.address[0], broker.address[1])
     md = admin(broker.bootstrap).list_topics(timeout=10)
     assert cluster_id == md.cluster_id and len(cluster_id) == 22
+
+
+def describe_log_dirs_v0(broker, topics):
+    """DescribeLogDirs v0 for [(topic, [partitions])] (None: every replica) ->
+    (log dir, error, {(topic, partition): (size, lag, future)})."""
+    if topics is None:
+        body = struct.pack(">i", -1)
+    else:
+        body = struct.pack(">i", len(topics))
+        for name, parts in topics:
+            body += string(name) + struct.pack(">i", len(parts))
+            body += b"".join(struct.pack(">i", i) for i in parts)
+    r = Reader(call(broker.address, 35, 0, body))
+    r.take(">i")  # throttle
+    assert r.take(">i") == 1, "one log directory"
+    error, log_dir = r.take(">h"), r.string()
+    sizes = {}
+    for _ in range(r.take(">i")):
+        name = r.string()
+        for _ in range(r.take(">i")):
+            index, size, lag, future = r.take(">iqq?")
+            sizes[(name, index)] = (size, lag, future)
+    assert r.done()
+    return log_dir, error, sizes
+
+
+def test_describe_log_dirs_gives_each_replicas_size(broker):
+    create_topic(broker.bootstrap, "sized", 2)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for _ in range(100):
+        p.produce("sized", value=os.urandom(1000), partition=0)  # incompressible
+    assert p.flush(30) == 0
+    log_dir, error, sizes = describe_log_dirs_v0(broker, [("sized", [0, 1, 7]), ("absent", [0])])
+    assert error == 0 and log_dir == str(broker.data_dir.resolve())
+    assert set(sizes) == {("sized", 0), ("sized", 1)}, sizes  # 7 and "absent" are not here
+    size0, lag0, future0 = sizes[("sized", 0)]
+    assert 100 * 1000 <= size0 < 100 * 1000 * 2, size0
+    assert (lag0, future0) == (0, False)
+    assert sizes[("sized", 1)][0] < 1000
+    _, _, everything = describe_log_dirs_v0(broker, None)
+    assert everything[("sized", 0)] == sizes[("sized", 0)]
+
+    # v4 (flexible) adds the disk's total and usable bytes.
+    r = Reader(call(broker.address, 35, 4, b"\x00" + b"\x00", flexible=True))  # null topics
+    r.take(">i")
+    assert r.take(">h") == 0
+    assert r.uvarint() - 1 == 1
+    assert r.take(">h") == 0 and r.compact_string() == log_dir
+    for _ in range(r.uvarint() - 1):  # topics
+        r.compact_string()
+        for _ in range(r.uvarint() - 1):
+            r.take(">iqq?")
+            assert r.uvarint() == 0  # no tagged fields
+        assert r.uvarint() == 0
+    total, usable = r.take(">qq")
+    assert 0 < usable <= total, (usable, total)

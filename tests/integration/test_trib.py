@@ -62,7 +62,15 @@ def test_topic_create_list_describe_change_delete(trib):
                for p in d["partitions"])
     assert d["configs"]["retention.ms"] == {"value": "60000", "default": False}
     human = trib("topic", "describe", "orders").stdout
-    assert "HIGH-WATERMARK" in human and "retention.ms" in human
+    assert "HIGH-WATERMARK" in human and "SIZE" in human and "retention.ms" in human
+    # Size on disk (DescribeLogDirs to every broker), by replica; the table shows the leader's.
+    empty = [p["size_bytes"]["0"] for p in d["partitions"]]
+    trib("produce", "orders", "--partition", "1", stdin="".join(f"{'x' * 990}-{i}\n"
+                                                                 for i in range(100)))
+    sized = as_json(trib("topic", "describe", "orders", "--format", "json"))["partitions"]
+    assert sized[1]["size_bytes"]["0"] >= empty[1] + 100 * 990, sized[1]
+    assert [sized[i]["size_bytes"]["0"] for i in (0, 2)] == [empty[0], empty[2]]
+    assert "KiB" in trib("topic", "describe", "orders").stdout
 
     trib("topic", "add-partitions", "orders", "--total", "5")
     assert len(as_json(trib("topic", "describe", "orders", "--format", "json"))["partitions"]) == 5

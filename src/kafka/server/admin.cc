@@ -1,5 +1,7 @@
-// Administration: CreatePartitions, DeleteRecords, DescribeCluster, DescribeConfigs,
-// AlterConfigs, IncrementalAlterConfigs.
+// Administration: CreatePartitions, DeleteRecords, DescribeLogDirs, DescribeCluster,
+// DescribeConfigs, AlterConfigs, IncrementalAlterConfigs.
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "base/clock.h"
@@ -8,6 +10,7 @@
 #include "kafka/protocol/delete_records.h"
 #include "kafka/protocol/describe_cluster.h"
 #include "kafka/protocol/describe_configs.h"
+#include "kafka/protocol/describe_log_dirs.h"
 #include "kafka/protocol/error_codes.h"
 #include "kafka/protocol/incremental_alter_configs.h"
 #include "kafka/server/broker_configs.h"
@@ -116,6 +119,47 @@ asio::awaitable<p::delete_records_response> handle_delete_records(request_contex
             out.low_watermark = part->log_start();
         }
     }
+    co_return resp;
+}
+
+asio::awaitable<p::describe_log_dirs_response> handle_describe_log_dirs(
+    request_context& ctx, p::describe_log_dirs_request& req) {
+    const auto& pm = ctx.b.partitions;
+    p::describe_log_dirs_response resp;
+    auto& dir = resp.results.emplace_back();
+    std::error_code ec;
+    dir.log_dir = std::filesystem::absolute(pm.data_dir(), ec).string();
+    if (auto space = std::filesystem::space(pm.data_dir(), ec); !ec) {
+        dir.total_bytes = static_cast<int64_t>(space.capacity);
+        dir.usable_bytes = static_cast<int64_t>(space.available);
+    }
+    // Only replicas this node holds are listed, as Kafka does; the lag is Kafka's: how far
+    // the log's end is below the high watermark (0 once a replica has what is committed).
+    auto add = [&](const std::string& topic, int32_t index) {
+        auto part = pm.get(topic, index);
+        if (!part) return;
+        if (dir.topics.empty() || dir.topics.back().name != topic) {
+            dir.topics.emplace_back().name = topic;
+        }
+        dir.topics.back().partitions.push_back(
+            {.partition_index = index,
+             .partition_size = static_cast<int64_t>(part->log().size_bytes()),
+             .offset_lag = std::max<int64_t>(0, part->high_watermark() - part->log_end()),
+             .is_future_key = false,
+             .unknown_tagged_fields = {}});
+    };
+    if (!req.topics) {
+        for (const auto& t : pm.topics()) {
+            for (int32_t i = 0; i < t.partitions; ++i)
+                add(t.name, i);
+        }
+    } else {
+        for (const auto& t : *req.topics) {
+            for (int32_t i : t.partitions)
+                add(t.topic, i);
+        }
+    }
+    std::erase_if(dir.topics, [](const auto& t) { return t.partitions.empty(); });
     co_return resp;
 }
 

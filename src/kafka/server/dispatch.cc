@@ -17,6 +17,7 @@
 #include "kafka/protocol/describe_cluster.h"
 #include "kafka/protocol/describe_configs.h"
 #include "kafka/protocol/describe_groups.h"
+#include "kafka/protocol/describe_log_dirs.h"
 #include "kafka/protocol/error_codes.h"
 #include "kafka/protocol/fetch.h"
 #include "kafka/protocol/find_coordinator.h"
@@ -144,6 +145,8 @@ constexpr handler_entry handlers[] = {
      typed<p::delete_topics_request, p::delete_topics_response, handle_delete_topics>},
     {p::supports<p::delete_records_request>(0, 2),
      typed<p::delete_records_request, p::delete_records_response, handle_delete_records>},
+    {p::supports<p::describe_log_dirs_request>(0, 4),
+     typed<p::describe_log_dirs_request, p::describe_log_dirs_response, handle_describe_log_dirs>},
     {p::supports<p::describe_configs_request>(0, 4),
      typed<p::describe_configs_request, p::describe_configs_response, handle_describe_configs>},
     {p::supports<p::alter_configs_request>(0, 2),

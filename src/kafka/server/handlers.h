@@ -27,6 +27,8 @@ struct create_partitions_request;
 struct create_partitions_response;
 struct delete_records_request;
 struct delete_records_response;
+struct describe_log_dirs_request;
+struct describe_log_dirs_response;
 struct describe_cluster_request;
 struct describe_cluster_response;
 struct describe_configs_request;
@@ -84,6 +86,9 @@ asio::awaitable<protocol::create_partitions_response> handle_create_partitions(
     request_context& ctx, protocol::create_partitions_request& req);
 asio::awaitable<protocol::delete_records_response> handle_delete_records(
     request_context& ctx, protocol::delete_records_request& req);
+// This node's one log directory (its data directory) with the replicas it holds.
+asio::awaitable<protocol::describe_log_dirs_response> handle_describe_log_dirs(
+    request_context& ctx, protocol::describe_log_dirs_request& req);
 asio::awaitable<protocol::describe_cluster_response> handle_describe_cluster(
     request_context& ctx, protocol::describe_cluster_request& req);
 asio::awaitable<protocol::describe_configs_response> handle_describe_configs(
