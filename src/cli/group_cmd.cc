@@ -1,6 +1,9 @@
 // trib group list | describe | delete | seek: consumer groups, their members, committed
 // offsets and lag, and resetting where a stopped group resumes.
+#include <algorithm>
+#include <chrono>
 #include <map>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -145,6 +148,36 @@ outcome<> list(const options& opts, const group_args&) {
     return {};
 }
 
+// The timestamp of the record at each position (the next one a group reads), by an
+// assign-mode consumer that joins and commits nothing. A partition whose record does not come
+// within the time allowed is left out.
+std::map<tp, int64_t> record_timestamps(const options& opts, const std::map<tp, int64_t>& at) {
+    std::map<tp, int64_t> out;
+    if (at.empty()) return out;
+    auto k = kafka::connect(opts, RD_KAFKA_CONSUMER,
+                            {{"group.id", "trib-lag"}, {"enable.auto.commit", "false"}});
+    if (!k) return out;
+    rd_kafka_t* rk = k->handle();
+    rd_kafka_poll_set_consumer(rk);
+    list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(at.size())),
+                  rd_kafka_topic_partition_list_destroy);
+    for (const auto& [p, offset] : at)
+        rd_kafka_topic_partition_list_add(list.get(), p.first.c_str(), p.second)->offset = offset;
+    if (rd_kafka_assign(rk, list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::min<std::chrono::milliseconds>(
+                        std::chrono::milliseconds(opts.timeout_ms()), std::chrono::seconds(5));
+    while (out.size() < at.size() && std::chrono::steady_clock::now() < deadline) {
+        std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> m(
+            rd_kafka_consumer_poll(rk, 100), rd_kafka_message_destroy);
+        if (!m || m->err) continue;
+        out.try_emplace({rd_kafka_topic_name(m->rkt), m->partition},
+                        rd_kafka_message_timestamp(m.get(), nullptr));
+    }
+    rd_kafka_consumer_close(rk);
+    return out;
+}
+
 outcome<> describe(const options& opts, const group_args& a) {
     auto k = TRIB_TRY(kafka::connect(opts));
     const std::string& group = a.groups.front();
@@ -157,24 +190,47 @@ outcome<> describe(const options& opts, const group_args& a) {
             offsets.try_emplace(p, -1);  // assigned, nothing committed yet
         }
     }
-    table t({"topic", "partition", "committed", "high-watermark", "lag", "member"});
-    auto pj = nlohmann::json::array();
-    int64_t total_lag = 0;
+    struct row {
+        int64_t committed, high, lag;
+    };
+    std::map<tp, row> rows;
+    std::map<tp, int64_t> next_read;  // where a lagging partition is read next
     for (const auto& [p, off] : offsets) {
         auto w = k.query_watermarks(p.first, p.second);
         int64_t high = w ? w->high : -1;
-        int64_t lag = high < 0  ? -1
-                      : off < 0 ? high - std::max<int64_t>(w->low, 0)
-                                : std::max<int64_t>(high - off, 0);
-        total_lag += std::max<int64_t>(lag, 0);
+        int64_t from = off < 0 && w ? std::max<int64_t>(w->low, 0) : off;
+        int64_t lag = high < 0 ? -1 : std::max<int64_t>(high - from, 0);
+        rows[p] = {off, high, lag};
+        if (lag > 0) next_read[p] = from;
+    }
+    // Lag in time: how long ago the next unread record was written (0 when none is unread).
+    std::map<tp, int64_t> written = record_timestamps(opts, next_read);
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    table t({"topic", "partition", "committed", "high-watermark", "lag", "lag-time", "member"});
+    auto pj = nlohmann::json::array();
+    int64_t total_lag = 0;
+    double max_lag_s = 0;
+    for (const auto& [p, r] : rows) {
+        total_lag += std::max<int64_t>(r.lag, 0);
+        std::optional<double> lag_s;
+        if (r.lag == 0) lag_s = 0.0;
+        if (auto it = written.find(p); it != written.end()) {
+            lag_s = static_cast<double>(std::max<int64_t>(now_ms - it->second, 0)) / 1000.0;
+        }
+        if (lag_s) max_lag_s = std::max(max_lag_s, *lag_s);
         std::string who = owner.contains(p) ? owner[p] : "";
-        t.add({p.first, std::to_string(p.second), off < 0 ? "-" : std::to_string(off),
-               high < 0 ? "-" : std::to_string(high), lag < 0 ? "-" : std::to_string(lag), who});
+        t.add({p.first, std::to_string(p.second),
+               r.committed < 0 ? "-" : std::to_string(r.committed),
+               r.high < 0 ? "-" : std::to_string(r.high), r.lag < 0 ? "-" : std::to_string(r.lag),
+               lag_s ? fmt::format("{:.1f}s", *lag_s) : "-", who});
         pj.push_back({{"topic", p.first},
                       {"partition", p.second},
-                      {"committed", off},
-                      {"high_watermark", high},
-                      {"lag", lag},
+                      {"committed", r.committed},
+                      {"high_watermark", r.high},
+                      {"lag", r.lag},
+                      {"lag_seconds", lag_s ? nlohmann::json(*lag_s) : nlohmann::json(nullptr)},
                       {"member", who}});
     }
     if (opts.format == output_format::json) {
@@ -190,12 +246,15 @@ outcome<> describe(const options& opts, const group_args& a) {
                     {"assignor", g.assignor},
                     {"members", mj},
                     {"lag", total_lag},
+                    {"lag_seconds", max_lag_s},
                     {"partitions", pj}});
         return {};
     }
-    fmt::print("group     {}\nstate     {}\nassignor  {}\nmembers   {}\nlag       {}\n\n{}", group,
-               g.state, g.assignor.empty() ? "-" : g.assignor, g.members.size(), total_lag,
-               t.empty() ? "no committed offsets and no assignment\n" : t.render());
+    fmt::print(
+        "group     {}\nstate     {}\nassignor  {}\nmembers   {}\nlag       {} records, {:.1f} "
+        "s\n\n{}",
+        group, g.state, g.assignor.empty() ? "-" : g.assignor, g.members.size(), total_lag,
+        max_lag_s, t.empty() ? "no committed offsets and no assignment\n" : t.render());
     return {};
 }
 

@@ -141,21 +141,30 @@ def test_produce_and_consume_round_trip(trib, broker):
 
 def test_groups_list_describe_seek_delete(trib):
     trib("topic", "create", "jobs", "-p", "2")
+    started = time.time()
     trib("produce", "jobs", "-k", ":", stdin="".join(f"k{i}:{i}\n" for i in range(10)))
+    produced = time.time()
     # A group member reads everything and commits it on leaving.
     read = trib("consume", "jobs", "-g", "workers", "-e", "-f", "%s\\n").stdout.split()
     assert sorted(read, key=int) == [str(i) for i in range(10)]
     assert {"group": "workers", "state": "Empty"} in as_json(trib("group", "list", "--format",
                                                                   "json"))
     g = as_json(trib("group", "describe", "workers", "--format", "json"))
-    assert g["state"] == "Empty" and g["lag"] == 0
+    assert g["state"] == "Empty" and g["lag"] == 0 and g["lag_seconds"] == 0
     assert sum(p["committed"] for p in g["partitions"]) == 10
 
     plan = trib("group", "seek", "workers", "-t", "jobs", "--to", "earliest")
     assert "dry run" in plan.stdout
     assert as_json(trib("group", "describe", "workers", "--format", "json"))["lag"] == 0
     trib("group", "seek", "workers", "-t", "jobs", "--to", "earliest", "--execute")
-    assert as_json(trib("group", "describe", "workers", "--format", "json"))["lag"] == 10
+    time.sleep(1.5)
+    asked = time.time()
+    g = as_json(trib("group", "describe", "workers", "--format", "json"))
+    assert g["lag"] == 10
+    # Lag in time: how long ago the next unread record was written.
+    assert asked - produced - 0.1 <= g["lag_seconds"] <= time.time() - started + 0.1, g
+    assert all(p["lag_seconds"] is not None for p in g["partitions"] if p["lag"] > 0), g
+    assert "LAG-TIME" in trib("group", "describe", "workers").stdout
     # The group resumes where it was put: everything again.
     again = trib("consume", "jobs", "-g", "workers", "-e", "-f", "%s\\n").stdout.split()
     assert len(again) == 10
