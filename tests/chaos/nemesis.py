@@ -14,7 +14,7 @@ import threading
 import time
 
 KINDS = ("kill", "pause", "partition", "one-way", "flaky", "client-cut", "clock",
-         "rolling-restart")
+         "rolling-restart", "disk")
 ROLES = ("leader", "follower", "controller", "random")
 
 
@@ -137,6 +137,12 @@ class Nemesis:
         if kind == "clock":
             set_clock(n, step["offset_s"])
             return lambda: set_clock(n, 0)
+        if kind == "disk":
+            # Its syncs fail: each Raft group that syncs stops (fsyncgate: the page cache
+            # cannot be trusted after a failed sync) until the process restarts, which is the
+            # heal, as an operator would do once the disk is fixed.
+            n.fail_syncs(True)
+            return lambda: (n.fail_syncs(False), n.kill(), n.start(), n.wait_ready())
         raise ValueError(f"unknown fault {kind}")
 
     def rolling_restart(self, step):

@@ -21,7 +21,7 @@ CRASH_MARKERS = ("assertion failed", "ERROR: AddressSanitizer", "runtime error:"
 
 class Node:
     def __init__(self, binary, node_id, run_dir, network, voters, extra_args=(),
-                 clock_file=None):
+                 clock_file=None, disk_faults=False):
         self.binary = str(binary)
         self.id = node_id
         self.dir = run_dir / f"n{node_id}"
@@ -31,6 +31,8 @@ class Node:
         self.voters = voters
         self.extra_args = [str(a) for a in extra_args]
         self.clock_file = clock_file  # libfaketime timestamp file: clock faults write to it
+        # Under libfiu's POSIX preload, so fail_syncs can make its fsyncs fail while it runs.
+        self.fiu_fifo = str(self.dir / "fiu-ctrl") if disk_faults else None
         self.env = {}
         self.proc = None
         self.paused = False
@@ -54,11 +56,19 @@ class Node:
 
     def command(self):
         cmd = [*self.network.exec_prefix(self.id)]
+        env, preload = [], []
         if self.clock_file is not None:
             # The file's content ("+0", "+300s", "-120s") is read at every clock call. Only
             # the wall clock jumps (as NTP steps it); a monotonic clock never does.
-            cmd += ["env", f"FAKETIME_TIMESTAMP_FILE={self.clock_file}", "FAKETIME_NO_CACHE=1",
-                    "DONT_FAKE_MONOTONIC=1", "LD_PRELOAD=" + faketime_library()]
+            env += [f"FAKETIME_TIMESTAMP_FILE={self.clock_file}", "FAKETIME_NO_CACHE=1",
+                    "DONT_FAKE_MONOTONIC=1"]
+            preload.append(faketime_library())
+        if self.fiu_fifo is not None:
+            # What fiu-run -x sets up, done here so it combines with libfaketime.
+            env += [f"FIU_CTRL_FIFO={self.fiu_fifo}", "FIU_ENABLE="]
+            preload += [f"{FIU_LIBS}/fiu_run_preload.so", f"{FIU_LIBS}/fiu_posix_preload.so"]
+        if env:
+            cmd += ["env", *env, "LD_PRELOAD=" + " ".join(preload)]
         return cmd + [
             self.binary, "--node-id", str(self.id), "--data-dir", str(self.data_dir),
             "--listen", self.bootstrap, "--rpc-listen", f"{self.host}:{RPC_PORT}",
@@ -119,6 +129,17 @@ class Node:
         self.proc.wait()
         self.reap()
 
+    def fail_syncs(self, failing):
+        """Makes every fsync and fdatasync of the running process fail with an I/O error (or
+        work again), through libfiu's remote control."""
+        if self.fiu_fifo is None:
+            raise RuntimeError("the disk fault needs nodes started under libfiu")
+        if not self.alive:
+            return
+        command = ("enable name=posix/io/sync/*" if failing else "disable name=posix/io/sync/*")
+        subprocess.run(["fiu-ctrl", "-f", self.fiu_fifo, "-c", command, str(self.proc.pid)],
+                       check=True, timeout=10, capture_output=True)
+
     def pause(self):
         if self.alive and not self.paused:
             self.signal(signal.SIGSTOP)
@@ -172,6 +193,9 @@ class Node:
                     if len(found) >= limit:
                         break
         return found
+
+
+FIU_LIBS = "/usr/lib/fiu"
 
 
 def faketime_library():

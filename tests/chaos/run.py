@@ -37,7 +37,7 @@ PYTHON = "/usr/bin/python3"
 EXIT = {"PASS": 0, "FAIL": 1, "UNKNOWN": 2, "HANG": 3}
 # Facts a run must show, or it proved nothing (verdict UNKNOWN): kills, pauses and
 # partitions of leaders must have moved leadership at least once.
-ELECTING_FAULTS = {"kill", "pause", "partition", "rolling-restart"}
+ELECTING_FAULTS = {"kill", "pause", "partition", "rolling-restart", "disk"}
 
 
 def parse(argv):
@@ -84,7 +84,8 @@ class Run:
             shutil.rmtree(self.dir)
         (self.dir / "history").mkdir(parents=True)
         self.cluster = NetCluster(args.binary, self.dir, nodes=args.nodes,
-                                  extra_args=args.broker_arg, clock="clock" in args.kinds)
+                                  extra_args=args.broker_arg, clock="clock" in args.kinds,
+                                  disk="disk" in args.kinds)
         self.nodes = self.cluster.nodes
         self.network = self.cluster.network
         self.clients = {}  # proc name -> Popen
