@@ -499,7 +499,7 @@ void partition::on_committed(int64_t commit) {
     if (g == nullptr) return;
     apply_start_moves(*g);
     settle_waiters(*g, steady_clock_ms());
-    publish_leadership(g->node());  // the leader may be ready now
+    publish_leadership(*g);  // the leader may be ready now
     if (g->node().leader_ready() && !_parked.empty()) {
         release_parked(steady_clock_ms());
     }
@@ -559,11 +559,18 @@ void partition::on_written(const raft::ready& rd) {
     if (raft::group* g = find_group()) settle_waiters(*g, steady_clock_ms());
 }
 
-void partition::publish_leadership(const raft::raft_node& node) {
+void partition::publish_leadership(const raft::group& g) {
+    const auto& node = g.node();
     leadership now{.leader = node.leader(),
                    .epoch = node.leader() >= 0 ? node.term() : -1,
                    .local = node.role() == raft::role::leader,
                    .ready = node.leader_ready()};
+    if (g.failed() || _log->failed()) {
+        // A stopped group still holds its last role: as "leader" it would serve Fetch from a
+        // log the new leader has moved past (OFFSET_OUT_OF_RANGE: consumers reset) and its
+        // group coordinator would answer from memory. It leads nothing and knows no leader.
+        now = leadership{};
+    }
     bool changed = false;
     leadership before;
     {
@@ -588,7 +595,7 @@ void partition::on_state_changed() {
     raft::group* g = find_group();
     if (g == nullptr) return;
     const auto& node = g->node();
-    publish_leadership(node);
+    publish_leadership(*g);
     if (node.role() != raft::role::leader || g->failed()) {
         auto code = g->failed() ? replicate_errc::storage_error : replicate_errc::not_leader;
         std::vector<parked> dropped;

@@ -3,6 +3,7 @@ relies on. Every test here was a defect the chaos harness found; it stays so it 
 return. Run as root: /usr/bin/python3 -m pytest -q tests/chaos/test_faults.py"""
 import os
 import pathlib
+import struct
 import sys
 import time
 
@@ -14,6 +15,32 @@ sys.path.insert(1, str(pathlib.Path(__file__).resolve().parent.parent / "integra
 import net  # noqa: E402
 from broker import wait_until  # noqa: E402
 from netcluster import NetCluster, quiet_logger  # noqa: E402
+from raw_kafka import Reader, call, string  # noqa: E402
+
+
+NOT_LEADER_OR_FOLLOWER = 6
+
+
+def fetch_errors(address, topic, offsets):
+    """Fetch v4 of {partition: offset} from one node -> {partition: error code}."""
+    parts = struct.pack(">i", len(offsets)) + b"".join(
+        struct.pack(">iqi", p, o, 1 << 16) for p, o in offsets.items())
+    body = (struct.pack(">iiii", -1, 100, 1, 1 << 20) + b"\x00" + struct.pack(">i", 1) +
+            string(topic) + parts)
+    r = Reader(call(address, 1, 4, body))
+    r.take(">i")
+    out = {}
+    for _ in range(r.take(">i")):
+        r.string()
+        for _ in range(r.take(">i")):
+            partition, error = r.take(">ih")
+            r.take(">qq")
+            aborted = r.take(">i")
+            r.pos += max(aborted, 0) * 16
+            size = r.take(">i")
+            r.pos += max(size, 0)
+            out[partition] = error
+    return out
 
 
 @pytest.fixture
@@ -174,6 +201,21 @@ def test_a_node_whose_syncs_fail_gives_up_its_partitions_and_loses_nothing(tmp_p
         assert "failed" in log and "the group stops" in log, "the failed sync was not logged"
         led = [p for p, (leader, _) in c.metadata("disk").items() if leader == victim]
         assert not led, f"node {victim} still leads {led} with a failing disk"
+        # Nor does it name itself: as a stopped "leader" it served Fetch from a log the new
+        # leader had moved past, OFFSET_OUT_OF_RANGE, and consumers reset to the start
+        # (found by the chaos harness's disk nemesis).
+        wait_until(lambda: all(leader != victim for leader, _ in
+                               c.metadata("disk", victim).values()), 10,
+                   f"node {victim} to stop naming itself leader")
+        ends = {}
+        watcher = Consumer({"bootstrap.servers": c.brokers, "group.id": "disk-ends",
+                            "logger": quiet_logger()})
+        for p in range(3):
+            ends[p] = watcher.get_watermark_offsets(TopicPartition("disk", p), 10)[1]
+        watcher.close()
+        host, port = c.nodes[victim].bootstrap.split(":")
+        errors = fetch_errors((host, int(port)), "disk", ends)
+        assert set(errors.values()) == {NOT_LEADER_OR_FOLLOWER}, errors
         victim_node = c.nodes[victim]
         victim_node.fail_syncs(False)
         victim_node.kill()
