@@ -565,10 +565,12 @@ void partition::publish_leadership(const raft::group& g) {
                    .epoch = node.leader() >= 0 ? node.term() : -1,
                    .local = node.role() == raft::role::leader,
                    .ready = node.leader_ready()};
-    if (g.failed() || _log->failed()) {
+    if ((g.failed() || _log->failed()) && _binding.replicas.size() > 1) {
         // A stopped group still holds its last role: as "leader" it would serve Fetch from a
         // log the new leader has moved past (OFFSET_OUT_OF_RANGE: consumers reset) and its
         // group coordinator would answer from memory. It leads nothing and knows no leader.
+        // A lone replica stays: no one else can lead, and its intact data stays readable
+        // (a damaged range is kept out of service until salvaged; writes fail).
         now = leadership{};
     }
     bool changed = false;
