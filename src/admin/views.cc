@@ -58,6 +58,12 @@ json partition_view(const sources& src, const cluster::core::image& img,
                               {"segments", log.segment_count()},
                               {"failed", log.failed()},
                               {"damaged", !log.damage().empty()}};
+        if (l.local) {
+            json lag = json::object();
+            for (const auto& [replica, behind] : local->replica_lag())
+                lag[std::to_string(replica)] = behind;
+            p["local_replica"]["replica_lag"] = lag;  // offsets each follower is behind
+        }
     }
     return p;
 }
@@ -193,6 +199,8 @@ std::string metrics_text(const sources& src) {
     auto& segments = gauge("tributary_partition_segments", "Segments of the replica's log");
     auto& leads = gauge("tributary_partition_leader", "1 if this node leads the partition");
     auto& isr = gauge("tributary_partition_in_sync_replicas", "Replicas in sync (as known here)");
+    auto& replica_lag = gauge("tributary_partition_replica_lag",
+                              "Offsets a follower's log is behind the leader's (on the leader)");
     double led = 0;
     double under = 0;
     double offline = 0;
@@ -212,6 +220,13 @@ std::string metrics_text(const sources& src) {
             segments.Add(labels).Set(static_cast<double>(local->log().segment_count()));
             leads.Add(labels).Set(leading ? 1 : 0);
             isr.Add(labels).Set(static_cast<double>(st.in_sync.size()));
+            if (leading) {
+                for (const auto& [replica, behind] : local->replica_lag()) {
+                    auto with_replica = labels;
+                    with_replica["replica"] = std::to_string(replica);
+                    replica_lag.Add(with_replica).Set(static_cast<double>(behind));
+                }
+            }
             if (leading) {
                 led += 1;
                 if (st.in_sync.size() < t.partitions[i].size()) under += 1;

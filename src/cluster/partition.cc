@@ -81,6 +81,11 @@ std::vector<int32_t> partition::in_sync() const {
     return _in_sync;
 }
 
+std::map<int32_t, int64_t> partition::replica_lag() const {
+    std::lock_guard lock(_mutex);
+    return _replica_lag;
+}
+
 int64_t partition::to_kafka(int64_t raft) const {
     std::lock_guard lock(_offsets_mutex);
     return _offsets.to_kafka(raft);
@@ -639,6 +644,10 @@ void partition::on_tick() {
     if (g->node().leader_ready() && !_parked.empty()) release_parked(now);
     auto& node = g->node();
     if (node.role() != raft::role::leader) {
+        if (_ticks_leading > 0) {
+            std::lock_guard lock(_mutex);
+            _replica_lag.clear();
+        }
         _ticks_leading = 0;
         return;
     }
@@ -647,6 +656,10 @@ void partition::on_tick() {
     uint64_t lag_ticks = static_cast<uint64_t>(
         std::max<int64_t>(1, _binding.replica_lag_max_ms / std::max(1, _binding.tick_ms)));
     auto peers = node.peers();
+    std::map<int32_t, int64_t> lag;
+    for (const auto& p : peers) {
+        if (p.voter) lag[p.id] = std::max<int64_t>(0, node.log().last_offset() - p.match);
+    }
     std::vector<int32_t> isr;
     for (int32_t r : _binding.replicas) {
         if (r == _binding.self) {
@@ -663,6 +676,7 @@ void partition::on_tick() {
         std::lock_guard lock(_mutex);
         changed = isr != _in_sync;
         _in_sync = std::move(isr);
+        _replica_lag = std::move(lag);
     }
     if (changed && _leadership_listener) _leadership_listener(*this);
 }

@@ -127,6 +127,9 @@ class partition : public std::enable_shared_from_this<partition> {
     // The replicas caught up with the leader within replica.lag.time.max.ms (as the leader
     // last saw them; on a follower, what the leader's announcements said).
     std::vector<int32_t> in_sync() const;
+    // On the leader, how many offsets each follower's log is behind its own (refreshed every
+    // tick); empty elsewhere. Thread-safe.
+    std::map<int32_t, int64_t> replica_lag() const;
     void set_in_sync(std::vector<int32_t> isr);
 
     // Replicates the batches (any thread); `done` is called once, on the Raft loop, by the
@@ -210,6 +213,7 @@ class partition : public std::enable_shared_from_this<partition> {
     topic_settings _settings;
     leadership _leadership;
     std::vector<int32_t> _in_sync;
+    std::map<int32_t, int64_t> _replica_lag;  // guarded by _mutex
     std::vector<std::weak_ptr<net::async_event>> _waiters;
     size_t _prune_at = 64;
     std::atomic<int64_t> _committed_end{0};  // Raft offset

@@ -39,6 +39,10 @@ def produce(bootstrap, topic, count):
     assert p.flush(30) == 0
 
 
+def value(s, name, **labels):
+    return s.get((name, tuple(sorted(labels.items()))), 0)
+
+
 def samples(base):
     """{(name, labels as a sorted tuple): value} of every sample on /metrics."""
     status, text = http(base, "/metrics")
@@ -124,9 +128,6 @@ def test_metrics_parse_and_move_under_load(broker):
     produce(broker.bootstrap, "load", 200)
     after = samples(base)
 
-    def value(s, name, **labels):
-        return s.get((name, tuple(sorted(labels.items()))), 0)
-
     produced = (value(after, "tributary_kafka_requests_total", api="Produce")
                 - value(before, "tributary_kafka_requests_total", api="Produce"))
     assert produced >= 1
@@ -174,8 +175,29 @@ def test_readiness_fails_when_cut_off_and_metrics_show_it(tributary_bin, tmp_pat
         assert http(base, "/v1/health/ready")[0] == 200
         status, t = http(base, "/v1/topics/r3")
         assert all(sorted(p["replicas"]) == [1, 2, 3] for p in t["partitions"])
-        c.nodes[2].stop()
-        c.nodes[3].stop()
+        # Replica lag, on the leader: 0 once followers have caught up; with one follower
+        # stopped, it grows by what is written meanwhile.
+        leader = t["partitions"][0]["leader"]
+        lagging = 2 if leader == 3 else 3  # stopped now; node 1 stays up
+        other = ({1, 2, 3} - {leader, lagging}).pop()
+        leader_url = c.nodes[leader].admin_url
+
+        def lag_of(replica):
+            lags = http(leader_url, "/v1/topics/r3")[1]["partitions"][0]["local_replica"]
+            return lags.get("replica_lag", {}).get(str(replica))
+
+        wait_until(lambda: lag_of(lagging) == 0 and lag_of(other) == 0, 15,
+                   "followers caught up")
+        c.nodes[lagging].stop()
+        p = Producer({"bootstrap.servers": c.bootstrap(leader, other), "acks": "all"})
+        for i in range(50):
+            p.produce("r3", value=b"%d" % i, partition=0)
+        assert p.flush(30) == 0
+        wait_until(lambda: lag_of(lagging) >= 50 and lag_of(other) == 0, 15,
+                   f"node {lagging} behind by 50")
+        assert value(samples(leader_url), "tributary_partition_replica_lag", topic="r3",
+                     partition="0", replica=str(lagging)) >= 50
+        c.nodes[5 - lagging].stop()  # the other of nodes 2 and 3: node 1 is cut off
 
         def not_ready():
             status, r = http(base, "/v1/health/ready")
