@@ -4,6 +4,7 @@ on a node cut off from its cluster, and the metrics page parsed by Prometheus' o
 with the expected series present and moving under load."""
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -156,6 +157,21 @@ def test_metrics_parse_and_move_under_load(broker):
     assert value(after, "tributary_raft_leaderships_won_total", kind="controller") == 1
     assert value(after, "tributary_raft_terms_total", kind="controller") >= 1
     assert value(after, "tributary_storage_fsync_errors_total") == 0
+    # Bytes in and out per topic (Kafka's BytesInPerSec / BytesOutPerSec): what was produced
+    # is on disk (with Raft's own batches), and reading it all gives out at least as much.
+    bytes_in = value(after, "tributary_topic_bytes_in_total", topic="load")
+    assert 200 * 4 < bytes_in <= sum(
+        value(after, "tributary_partition_size_bytes", topic="load", partition=str(p))
+        for p in range(3))
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bytes-out"})
+    c.assign([TopicPartition("load", p, 0) for p in range(3)])
+    read, deadline = 0, time.monotonic() + 20
+    while read < 200 and time.monotonic() < deadline:
+        read += sum(1 for m in c.consume(200, 1.0) if m.error() is None)
+    c.close()
+    assert read == 200
+    assert value(samples(base), "tributary_topic_bytes_out_total", topic="load") >= bytes_in
 
     # An error answer is counted by API and code: CreateTopics of an existing topic (36).
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -230,8 +246,11 @@ def test_the_grafana_dashboard_uses_only_series_the_node_exports(broker):
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "watcher"})
     c.commit(offsets=[TopicPartition("seen", 0, 0)], asynchronous=False)
+    c.assign([TopicPartition("seen", 0, 0)])  # bytes out appear with the first fetch
+    assert c.consume(1, 20), "the record was not read"
     c.close()
-    exported = {name for name, _ in samples(broker.admin_url)}
+    # Replica lag exists only for a partition with followers: the three-node test checks it.
+    exported = {name for name, _ in samples(broker.admin_url)} | {"tributary_partition_replica_lag"}
     wanted = set()
     for panel in dashboard["panels"]:
         for target in panel["targets"]:

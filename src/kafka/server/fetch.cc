@@ -10,6 +10,7 @@
 #include "kafka/protocol/list_offsets.h"
 #include "kafka/protocol/offset_for_leader_epoch.h"
 #include "kafka/server/handlers.h"
+#include "kafka/server/request_metrics.h"
 #include "net/later.h"
 #include "storage/errc.h"
 
@@ -79,6 +80,7 @@ size_t read_all(request_context& ctx, const p::fetch_request& req,
             continue;
         }
         total += got->data.size();
+        if (!got->data.empty()) record_topic_bytes(false, t.topic, got->data.size());
         out.records = std::move(got->data);
     }
     return total;

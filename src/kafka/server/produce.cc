@@ -18,6 +18,7 @@
 #include "kafka/protocol/init_producer_id.h"
 #include "kafka/server/controller_calls.h"
 #include "kafka/server/handlers.h"
+#include "kafka/server/request_metrics.h"
 #include "model/legacy_messages.h"
 #include "model/record_batch.h"
 #include "net/later.h"
@@ -311,6 +312,10 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                 write.batches.emplace_back(batch.begin(), batch.end());
             }
             if (out.error_code != error_code::none) continue;
+            size_t bytes = 0;
+            for (const auto& batch : write.batches)
+                bytes += batch.size();
+            record_topic_bytes(true, topic.name, bytes);
             auto answer = std::make_shared<net::later<cluster::replicate_result>>(ctx.executor);
             part->replicate(std::move(write),
                             [answer](cluster::replicate_result r) { answer->set(r); });

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <string>
+#include <unordered_map>
 
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
@@ -77,6 +78,23 @@ void record_request(int16_t api_key, std::chrono::nanoseconds took, int16_t erro
                   {"code", closed ? std::string("closed") : std::to_string(error_code)}})
             .Increment();
     }
+}
+
+void record_topic_bytes(bool in, const std::string& topic, size_t bytes) {
+    // Each shard keeps its own pointers to the topics' series: the family lookup (a lock)
+    // happens once per topic and shard, not per request.
+    thread_local std::unordered_map<std::string, prometheus::Counter*> cache[2];
+    auto& mine = cache[in ? 0 : 1];
+    auto it = mine.find(topic);
+    if (it == mine.end()) {
+        prometheus::Counter& c =
+            in ? metrics::counter("tributary_topic_bytes_in_total",
+                                  "Record-batch bytes produced to the topic", {{"topic", topic}})
+               : metrics::counter("tributary_topic_bytes_out_total",
+                                  "Record-batch bytes fetched from the topic", {{"topic", topic}});
+        it = mine.emplace(topic, &c).first;
+    }
+    it->second->Increment(static_cast<double>(bytes));
 }
 
 }  // namespace trib::kafka

@@ -3,13 +3,19 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace trib::kafka {
 
 // `api_key` -1: the header did not parse. `closed`: the connection was closed over it.
 void record_request(int16_t api_key, std::chrono::nanoseconds took, int16_t error_code,
                     bool closed);
+
+// Record-batch bytes a topic took from producers (`in`: validated, as handed to replication)
+// or gave to consumers (Fetch), as Kafka's BytesInPerSec / BytesOutPerSec per topic.
+void record_topic_bytes(bool in, const std::string& topic, size_t bytes);
 
 // The first error code of an answer: its own, else the first of its topics' or partitions'.
 template <typename T>
