@@ -1,8 +1,9 @@
 // What recording a Kafka request's metrics costs (kafka/server/request_metrics: a counter and
 // a histogram observation), beside the cheapest work every Produce does anyway: decoding a
 // request that carries one small (1 KiB) batch. Compare the two in one run:
-//   bench/micro/run --benchmark_filter='record_request|decode_small_produce'
+//   bench/micro/run --benchmark_filter='record_request|record_topic|decode_small_produce'
 #include <chrono>
+#include <string>
 
 #include <benchmark/benchmark.h>
 
@@ -18,6 +19,15 @@ void record_request_produce(benchmark::State& state) {
     }
 }
 BENCHMARK(record_request_produce)->Threads(1)->Threads(2);
+
+// Per-topic bytes in: a thread-local lookup of the topic's series, then an increment.
+void record_topic_bytes_in(benchmark::State& state) {
+    const std::string topic = "orders-eu-west";
+    for (auto _ : state) {
+        record_topic_bytes(true, topic, 1024);
+    }
+}
+BENCHMARK(record_topic_bytes_in)->Threads(1)->Threads(2);
 
 void decode_small_produce_request(benchmark::State& state) {
     protocol::produce_request req;
