@@ -11,6 +11,8 @@
 
 #include "admin/views.h"
 #include "base/logging.h"
+#include "cluster/controller.h"
+#include "cluster/partition_manager.h"
 
 namespace trib::admin {
 
@@ -30,7 +32,8 @@ void refuse(httplib::Response& res, int status, const std::string& message) {
 constexpr const char* routes_help =
     "GET /v1/health/live, /v1/health/ready, /v1/cluster, /v1/brokers, /v1/topics, "
     "/v1/topics/{name}, /v1/groups, /v1/groups/{id}, /v1/log-level, /metrics; PUT "
-    "/v1/log-level?level=LEVEL";
+    "/v1/log-level?level=LEVEL; POST "
+    "/v1/topics/{name}/partitions/{index}/transfer-leadership?to=NODE (on its leader)";
 
 }  // namespace
 
@@ -41,6 +44,7 @@ struct admin_server::impl {
     std::atomic<bool> listening_done{false};
 
     explicit impl(sources s) : src(std::move(s)) {}
+    void transfer_leadership(const httplib::Request& req, httplib::Response& res);
 
     void routes() {
         http.new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -78,6 +82,10 @@ struct admin_server::impl {
                          refuse(res, 404, fmt::format("no topic named '{}'", name));
                      }
                  });
+        http.Post(R"(/v1/topics/([^/]+)/partitions/(\d+)/transfer-leadership)",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                      transfer_leadership(req, res);
+                  });
         http.Get("/v1/groups", [this](const httplib::Request&, httplib::Response& res) {
             reply(res, 200, groups_view(src));
         });
@@ -142,6 +150,33 @@ struct admin_server::impl {
             });
     }
 };
+
+void admin_server::impl::transfer_leadership(const httplib::Request& req, httplib::Response& res) {
+    std::string topic = req.matches[1];
+    int32_t index = -1;
+    int32_t to = -1;
+    try {
+        index = std::stoi(req.matches[2]);
+        to = std::stoi(req.get_param_value("to"));
+    } catch (const std::exception&) {
+        refuse(res, 400, "give the node to lead it as ?to=NODE");
+        return;
+    }
+    auto part = src.partitions->get(topic, index);
+    if (!part) {
+        refuse(res, 404, fmt::format("node {} holds no replica of {}-{}", src.self, topic, index));
+        return;
+    }
+    result<void, std::string> started = unexpected(std::string("not run"));
+    // Raft state lives on the Raft loop: the transfer starts there, this thread waits.
+    src.controller->run_and_wait([&] { started = part->transfer_leadership(to); });
+    if (!started) {
+        refuse(res, 409, fmt::format("{}-{}: {}", topic, index, started.error()));
+        return;
+    }
+    // Accepted: the transfer completes within an election timeout, or leadership stays.
+    reply(res, 202, {{"topic", topic}, {"partition", index}, {"from", src.self}, {"to", to}});
+}
 
 admin_server::admin_server(std::unique_ptr<impl> i) : _impl(std::move(i)) {}
 

@@ -741,6 +741,29 @@ void partition::follow_log_start(raft::group& g) {
     (void)g.move_log_start(start, snapshot_data(g, start));
 }
 
+result<void, std::string> partition::transfer_leadership(int32_t to) {
+    raft::group* g = find_group();
+    if (g == nullptr || g->failed()) return unexpected(std::string("this replica is stopped"));
+    auto& node = g->node();
+    if (node.role() != raft::role::leader) {
+        return unexpected(
+            fmt::format("node {} does not lead it (the leader: {})", _binding.self, node.leader()));
+    }
+    if (std::find(_binding.replicas.begin(), _binding.replicas.end(), to) ==
+        _binding.replicas.end()) {
+        return unexpected(fmt::format("node {} holds no replica of it (replicas: {})", to,
+                                      fmt::join(_binding.replicas, ",")));
+    }
+    if (to == _binding.self) return {};
+    if (auto st = node.transfer_leadership(to); !st) {
+        return unexpected(fmt::format("node {} cannot take it now", to));
+    }
+    log::get("cluster")->info("{}-{}: handing leadership to node {} (asked through the admin API)",
+                              _topic, _index, to);
+    g->pump();
+    return {};
+}
+
 bool partition::hand_over() {
     raft::group* g = find_group();
     if (g == nullptr || g->failed()) return false;

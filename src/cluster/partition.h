@@ -155,6 +155,10 @@ class partition : public std::enable_shared_from_this<partition> {
     // clients move on at once rather than after an election timeout. True while a handover
     // is under way (this replica still leads).
     bool hand_over();
+    // On the Raft loop: starts handing leadership to replica `to` (the Raft transfer: it
+    // catches up, then campaigns at once). Not this node's to give, or `to` no replica that
+    // can lead: a message saying why.
+    result<void, std::string> transfer_leadership(int32_t to);
     // Called on every leadership change, with this partition (the manager announces it).
     void on_leadership_change(std::function<void(const partition&)> fn) {
         _leadership_listener = std::move(fn);

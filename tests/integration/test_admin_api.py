@@ -294,3 +294,38 @@ def test_groups_show_lag_in_records_and_seconds(broker):
         c.close()
     status, e = http(base, "/v1/groups/nobody")
     assert status == 404 and "no group 'nobody'" in e["error"]
+
+
+def test_leadership_is_transferred_on_request(tributary_bin, tmp_path):
+    """POST /v1/topics/T/partitions/P/transfer-leadership?to=N on the leader hands the
+    partition to N; anywhere else, or to a node without a replica, it is refused with why."""
+    # No rebalancing back to the preferred replica while the test looks.
+    c = Cluster(tributary_bin, tmp_path, extra_args=["--auto-leader-rebalance", "false"])
+    try:
+        c.start()
+        create(c.bootstrap(1, 2, 3), "moved", 1, rf=3)
+        c.wait_for_leaders("moved")
+        leader = c.leaders("moved", 1)[0]
+        to = 2 if leader != 2 else 3
+        bystander = ({1, 2, 3} - {leader, to}).pop()
+        path = "/v1/topics/moved/partitions/0/transfer-leadership"
+        status, body = http(c.nodes[bystander].admin_url, f"{path}?to={to}", "POST")
+        assert status == 409 and f"the leader: {leader}" in body["error"], body
+        status, body = http(c.nodes[leader].admin_url, f"{path}?to=7", "POST")
+        assert status == 409 and "holds no replica" in body["error"], body
+        status, body = http(c.nodes[leader].admin_url, path, "POST")
+        assert status == 400 and "?to=NODE" in body["error"], body
+        status, body = http(c.nodes[leader].admin_url, "/v1/topics/absent/partitions/0/"
+                            "transfer-leadership?to=1", "POST")
+        assert status == 404, body
+
+        status, body = http(c.nodes[leader].admin_url, f"{path}?to={to}", "POST")
+        assert status == 202 and body == {"topic": "moved", "partition": 0, "from": leader,
+                                          "to": to}, body
+        wait_until(lambda: all(c.leaders("moved", i)[0] == to for i in (1, 2, 3)), 15,
+                   f"node {to} leading moved-0 everywhere")
+        # Writes go on at the new leader.
+        produce(c.bootstrap(1, 2, 3), "moved", 10)
+    finally:
+        problems = c.close()
+    assert not problems, "\n".join(problems)
