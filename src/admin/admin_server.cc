@@ -133,6 +133,10 @@ struct admin_server::impl {
             std::string why = res.status == 404   ? "no such route"
                               : res.status == 405 ? "method not allowed"
                                                   : "bad request";
+            if (res.status == 400 && (req.method == "POST" || req.method == "PUT") &&
+                !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+                why = "no Content-Length: send a body, even an empty one (curl: -d '')";
+            }
             refuse(res, res.status,
                    fmt::format("{} {}: {} (routes: {})", req.method, req.path, why, routes_help));
         });

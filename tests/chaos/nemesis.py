@@ -14,7 +14,7 @@ import threading
 import time
 
 KINDS = ("kill", "pause", "partition", "one-way", "flaky", "client-cut", "clock",
-         "rolling-restart", "disk")
+         "rolling-restart", "disk", "transfer")
 ROLES = ("leader", "follower", "controller", "random")
 
 
@@ -30,7 +30,7 @@ def make_schedule(seed, kinds, window_s, partitions, hold=(3.0, 8.0), gap=(2.0, 
             step["loss_percent"] = rng.choice((10, 20, 30))
         if kind == "clock":
             step["offset_s"] = rng.choice((-300, -60, 60, 300))
-        if kind == "rolling-restart":
+        if kind in ("rolling-restart", "transfer"):
             step["role"] = "all"
         steps.append(step)
         at += step["hold"] + rng.uniform(*gap)
@@ -40,10 +40,11 @@ def make_schedule(seed, kinds, window_s, partitions, hold=(3.0, 8.0), gap=(2.0, 
 class Nemesis:
     """Carries out a schedule against nodes {id: Node} on a Network, from its own thread."""
 
-    def __init__(self, nodes, network, metadata, log_path, seed):
+    def __init__(self, nodes, network, metadata, log_path, seed, topic="chaos"):
         self.nodes = nodes
         self.network = network
         self.metadata = metadata  # callable: {partition: (leader, [replicas])}
+        self.topic = topic  # the workload's topic (transfers move its partitions)
         self.log = open(log_path, "a", buffering=1)
         self.rng = random.Random(seed ^ 0x5EED)
         self.lock = threading.Lock()
@@ -98,6 +99,8 @@ class Nemesis:
         kind = step["kind"]
         if kind == "rolling-restart":
             return self.rolling_restart(step)
+        if kind == "transfer":
+            return self.transfer_storm(step)
         node = self.target(step)
         if node is None:
             self.event("skipped", step, reason=f"no {step['role']} now")
@@ -144,6 +147,27 @@ class Nemesis:
             n.fail_syncs(True)
             return lambda: (n.fail_syncs(False), n.kill(), n.start(), n.wait_ready())
         raise ValueError(f"unknown fault {kind}")
+
+    def transfer_storm(self, step):
+        """Leadership transfers under load: for the hold, every 0.3 s one partition's leader
+        is asked (admin API) to hand it to another of its replicas."""
+        self.event("inject", step, node=None, role="all")
+        self.event("injected", step, node=None)
+        end, moved = time.monotonic() + step["hold"], 0
+        while time.monotonic() < end and not self.stop_event.is_set():
+            meta = self.metadata()
+            if meta:
+                p = self.rng.choice(sorted(meta))
+                leader, replicas = meta[p]
+                others = [r for r in replicas if r != leader and self.nodes[r].alive]
+                if leader in self.nodes and others:
+                    to = self.rng.choice(others)
+                    status = self.nodes[leader].admin_post(
+                        f"/v1/topics/{self.topic}/partitions/{p}/transfer-leadership?to={to}")
+                    moved += status == 202
+            self.stop_event.wait(0.3)
+        self.event("heal", step, node=None, transfers=moved)
+        self.event("healed", step, node=None)
 
     def rolling_restart(self, step):
         for i, n in self.nodes.items():

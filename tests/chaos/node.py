@@ -7,6 +7,7 @@ checker reads for assertion failures and sanitizer reports. Every exit is record
 whether the harness caused it, so an exit nobody caused is reported as a crash.
 """
 import os
+import re
 import signal
 import subprocess
 import time
@@ -128,6 +129,22 @@ class Node:
         self.signal(signal.SIGKILL)
         self.proc.wait()
         self.reap()
+
+    def admin_post(self, path):
+        """POSTs to the node's admin API (loopback inside its namespace); the HTTP status, or
+        None when the node is not running or does not answer."""
+        if not self.alive:
+            return None
+        with open(self.log_path, "rb") as f:
+            f.seek(self._ready_from)
+            found = re.findall(rb"admin API started address=127\.0\.0\.1:(\d+)", f.read())
+        if not found:
+            return None
+        done = subprocess.run([*self.network.exec_prefix(self.id), "curl", "-s", "-o",
+                               "/dev/null", "-w", "%{http_code}", "-X", "POST", "-d", "",
+                               f"http://127.0.0.1:{int(found[-1])}{path}"],
+                              capture_output=True, text=True, timeout=10, check=False)
+        return int(done.stdout) if done.stdout.isdigit() else None
 
     def fail_syncs(self, failing):
         """Makes every fsync and fdatasync of the running process fail with an I/O error (or

@@ -37,7 +37,7 @@ PYTHON = "/usr/bin/python3"
 EXIT = {"PASS": 0, "FAIL": 1, "UNKNOWN": 2, "HANG": 3}
 # Facts a run must show, or it proved nothing (verdict UNKNOWN): kills, pauses and
 # partitions of leaders must have moved leadership at least once.
-ELECTING_FAULTS = {"kill", "pause", "partition", "rolling-restart", "disk"}
+ELECTING_FAULTS = {"kill", "pause", "partition", "rolling-restart", "disk", "transfer"}
 
 
 def parse(argv):
@@ -173,7 +173,7 @@ class Run:
         self.spawn("observe", "observer")
         time.sleep(a.warmup)
         self.nemesis = Nemesis(self.nodes, self.network, self.metadata,
-                               self.dir / "nemesis.jsonl", a.seed)
+                               self.dir / "nemesis.jsonl", a.seed, topic=TOPIC)
         self.nemesis.run(schedule, time.monotonic())
         time.sleep(a.time)
         self.nemesis.stop()

@@ -100,6 +100,12 @@ def test_errors_are_json_with_a_status(broker):
     # A huge body is refused, not read into memory.
     status, _ = http(base, "/v1/log-level", method="PUT", body=b"x" * (1 << 20))
     assert status == 413
+    # curl -X POST sends no Content-Length without -d: the error says what to do.
+    done = subprocess.run(["curl", "-s", "-X", "POST",
+                           f"{base}/v1/topics/t/partitions/0/transfer-leadership?to=1"],
+                          capture_output=True, text=True, timeout=10)
+    e = json.loads(done.stdout)
+    assert e["status"] == 400 and "curl: -d ''" in e["error"], e
     assert http(base, "/v1/health/live")[0] == 200  # still serving
 
 
