@@ -15,7 +15,7 @@ sys.path.insert(1, str(pathlib.Path(__file__).resolve().parent.parent / "integra
 import net  # noqa: E402
 from broker import wait_until  # noqa: E402
 from netcluster import NetCluster, quiet_logger  # noqa: E402
-from raw_kafka import Reader, call, string  # noqa: E402
+from raw_kafka import call, fetch_v4_partitions, string  # noqa: E402
 
 
 NOT_LEADER_OR_FOLLOWER = 6
@@ -27,20 +27,7 @@ def fetch_errors(address, topic, offsets):
         struct.pack(">iqi", p, o, 1 << 16) for p, o in offsets.items())
     body = (struct.pack(">iiii", -1, 100, 1, 1 << 20) + b"\x00" + struct.pack(">i", 1) +
             string(topic) + parts)
-    r = Reader(call(address, 1, 4, body))
-    r.take(">i")
-    out = {}
-    for _ in range(r.take(">i")):
-        r.string()
-        for _ in range(r.take(">i")):
-            partition, error = r.take(">ih")
-            r.take(">qq")
-            aborted = r.take(">i")
-            r.pos += max(aborted, 0) * 16
-            size = r.take(">i")
-            r.pos += max(size, 0)
-            out[partition] = error
-    return out
+    return {p: error for p, (error, _) in fetch_v4_partitions(call(address, 1, 4, body)).items()}
 
 
 @pytest.fixture

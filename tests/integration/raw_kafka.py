@@ -124,6 +124,25 @@ class Reader:
         return self.pos == len(self.data)
 
 
+def fetch_v4_partitions(body):
+    """A Fetch v4 response -> {partition: (error code, bytes of records)} (one topic)."""
+    r = Reader(body)
+    r.take(">i")  # throttle
+    out = {}
+    for _ in range(r.take(">i")):
+        r.string()
+        for _ in range(r.take(">i")):
+            partition, error = r.take(">ih")
+            r.take(">qq")
+            aborted = r.take(">i")
+            r.pos += max(aborted, 0) * 16
+            size = r.take(">i")
+            r.pos += max(size, 0)
+            out[partition] = (error, max(size, 0))
+    assert r.done()
+    return out
+
+
 def closed_within(sock, seconds):
     """True if the broker closes `sock` within `seconds` (without sending anything)."""
     sock.settimeout(seconds)

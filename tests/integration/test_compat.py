@@ -20,7 +20,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from broker import wait_until
 from clients import create_topic
-from raw_kafka import Reader, call, compact_string, connect, read_response, request, string
+from raw_kafka import (Reader, call, compact_string, connect, fetch_v4_partitions, read_response,
+                       request, string)
 from test_groups import Member
 
 FETCH, OFFSET_COMMIT, OFFSET_FETCH, JOIN_GROUP = 1, 8, 9, 11
@@ -43,35 +44,16 @@ def fetch_v4(topic, partitions, max_bytes):
             string(topic) + parts)
 
 
-def records_per_partition(body):
-    """Fetch v4 response -> {partition: (error, bytes of records)}."""
-    r = Reader(body)
-    r.take(">i")  # throttle
-    out = {}
-    for _ in range(r.take(">i")):
-        r.string()
-        for _ in range(r.take(">i")):
-            partition, error = r.take(">ih")
-            r.take(">qq")
-            aborted = r.take(">i")
-            r.pos += max(aborted, 0) * 16
-            size = r.take(">i")
-            r.pos += max(size, 0)
-            out[partition] = (error, max(size, 0))
-    assert r.done()
-    return out
-
-
 def test_fetch_max_bytes_lets_only_the_first_partition_go_over(start_broker):
     b = start_broker()
     create_topic(b.bootstrap, "large", 3)
     produce_large(b, "large", 3)
-    got = records_per_partition(call(b.address, FETCH, 4, fetch_v4("large", 3, 1_000_000)))
+    got = fetch_v4_partitions(call(b.address, FETCH, 4, fetch_v4("large", 3, 1_000_000)))
     assert [got[p][0] for p in range(3)] == [0, 0, 0]
     assert got[0][1] > RECORD  # the first batch whole
     assert got[1][1] == 0 and got[2][1] == 0, got  # no room left: empty, no error
     # A first batch larger than max_bytes itself still comes whole, so a consumer progresses.
-    got = records_per_partition(call(b.address, FETCH, 4, fetch_v4("large", 3, 1000)))
+    got = fetch_v4_partitions(call(b.address, FETCH, 4, fetch_v4("large", 3, 1000)))
     assert got[0][1] > RECORD and got[1][1] == 0 and got[2][1] == 0, got
 
 
