@@ -226,8 +226,6 @@ std::string metrics_text(const sources& src) {
                     with_replica["replica"] = std::to_string(replica);
                     replica_lag.Add(with_replica).Set(static_cast<double>(behind));
                 }
-            }
-            if (leading) {
                 led += 1;
                 if (st.in_sync.size() < t.partitions[i].size()) under += 1;
             }

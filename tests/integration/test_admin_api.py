@@ -335,3 +335,21 @@ def test_leadership_is_transferred_on_request(tributary_bin, tmp_path):
     finally:
         problems = c.close()
     assert not problems, "\n".join(problems)
+
+
+def test_bytes_out_count_what_a_long_poll_sends_once(broker):
+    """A Fetch that waits for more data (min_bytes) reads its partitions again after each
+    wait; the bytes sent are counted once, as they leave."""
+    import struct
+    from raw_kafka import call, fetch_v4_partitions, string
+    base = broker.admin_url
+    create(broker.bootstrap, "polled", 1)
+    produce(broker.bootstrap, "polled", 5)
+    before = value(samples(base), "tributary_topic_bytes_out_total", topic="polled")
+    # max_wait 600 ms, min_bytes 1 MiB: never satisfied, so it reads, waits, reads again.
+    body = (struct.pack(">iiii", -1, 600, 1 << 20, 1 << 20) + b"\x00" + struct.pack(">i", 1) +
+            string("polled") + struct.pack(">i", 1) + struct.pack(">iqi", 0, 0, 1 << 20))
+    (error, sent), = fetch_v4_partitions(call(broker.address, 1, 4, body)).values()
+    assert error == 0 and sent > 0
+    after = value(samples(base), "tributary_topic_bytes_out_total", topic="polled")
+    assert after - before == sent, (before, after, sent)

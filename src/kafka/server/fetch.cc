@@ -80,7 +80,6 @@ size_t read_all(request_context& ctx, const p::fetch_request& req,
             continue;
         }
         total += got->data.size();
-        if (!got->data.empty()) record_topic_bytes(false, t.topic, got->data.size());
         out.records = std::move(got->data);
     }
     return total;
@@ -146,6 +145,8 @@ void fill_response(fetch_response& resp, std::span<const fetch_target> targets,
         out.high_watermark = r.high_watermark;
         out.last_stable_offset = r.high_watermark;
         out.log_start_offset = r.log_start;
+        // Counted as sent here, not at each read: a long poll reads again after each wait.
+        if (!r.records.empty()) record_topic_bytes(false, targets[i].topic, r.records.size());
         out.records = std::move(r.records);  // empty, not null, as Kafka sends (librdkafka)
     }
 }

@@ -301,6 +301,7 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                 .deadline_ms = steady_clock_ms() + std::max<int32_t>(req.timeout_ms, 0),
                 .min_insync = settings.min_insync_replicas,
                 .now_ms = now};
+            size_t bytes = 0;
             for (auto batch : prepared.batches) {
                 auto h = model::parse_batch_header(batch);
                 TRIB_ASSERT(h.has_value());   // validated
@@ -310,11 +311,9 @@ asio::awaitable<std::optional<p::produce_response>> handle_produce(request_conte
                 }
                 if (settings.log_append_time) model::set_log_append_time(batch, now);
                 write.batches.emplace_back(batch.begin(), batch.end());
+                bytes += batch.size();
             }
             if (out.error_code != error_code::none) continue;
-            size_t bytes = 0;
-            for (const auto& batch : write.batches)
-                bytes += batch.size();
             record_topic_bytes(true, topic.name, bytes);
             auto answer = std::make_shared<net::later<cluster::replicate_result>>(ctx.executor);
             part->replicate(std::move(write),
