@@ -66,7 +66,7 @@ class Cluster:
             out, err = p.communicate(timeout=timeout)
             assert p.returncode == 0, f"node {node} exited {p.returncode}: {err[-2000:]}"
 
-    def acks(self):
+    def acks_by_node(self):
         out = []
         for node in (1, 2, 3):
             path = self.ack_log(node)
@@ -74,8 +74,11 @@ class Cluster:
                 for line in path.read_text().splitlines():
                     parts = line.split()
                     if len(parts) == 4:  # a line cut by SIGKILL is incomplete, not an ack
-                        out.append(tuple(int(x) for x in parts))
+                        out.append((node,) + tuple(int(x) for x in parts))
         return out
+
+    def acks(self):
+        return [ack[1:] for ack in self.acks_by_node()]
 
     def commits_again(self, seconds):
         """After the faults: all three restart on the same disks, elect and commit anew."""
@@ -106,9 +109,14 @@ def check(cluster):
         by_offset[(g, offset)].add((term, crc))
     two = {k: v for k, v in by_offset.items() if len(v) > 1}
     assert not two, f"offsets acknowledged with two different batches: {list(two.items())[:5]}"
-    crcs = collections.Counter(crc for _, _, _, crc in acks)
-    dup = [c for c, n in crcs.items() if n > 1]
-    assert not dup, f"a batch acknowledged at two offsets: {dup[:5]}"
+    by_crc = collections.defaultdict(list)
+    for node, g, offset, term, crc in cluster.acks_by_node():
+        by_crc[crc].append((node, g, offset, term))
+    # Each ack with the node that made it, so a failure tells one entry acknowledged twice
+    # (same group, offset and term) from one batch written at two offsets.
+    dup = {c: where for c, where in by_crc.items() if len(where) > 1}
+    assert not dup, f"a batch acknowledged twice (node, group, offset, term): " \
+        f"{list(dup.items())[:5]}"
     lost = []
     for g, offset, term, crc in acks:
         holders = sum(1 for log in logs.values() if log.get((g, offset)) == (term, crc))
