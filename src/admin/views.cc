@@ -34,11 +34,14 @@ json partition_view(const sources& src, const cluster::core::image& img,
                     const cluster::core::topic& t, int32_t index) {
     cluster::partition_state st = src.partitions->state_of(img, t, index);
     std::vector<int32_t> offline;
-    for (int32_t r : t.partitions[static_cast<size_t>(index)]) {
+    auto replicas = cluster::core::all_replicas(t, index);
+    for (int32_t r : replicas) {
         if (!img.live(r)) offline.push_back(r);
     }
+    auto moving = t.moving.find(index);
     json p{{"partition", index},
-           {"replicas", t.partitions[static_cast<size_t>(index)]},
+           {"replicas", replicas},
+           {"moving_to", moving == t.moving.end() ? json(nullptr) : json(moving->second)},
            {"leader", st.leader},
            {"leader_epoch", st.epoch},
            {"in_sync_replicas", st.in_sync},

@@ -225,6 +225,15 @@ result<void, error> node::start() {
          .replica_lag_max_ms = _cfg.replica_lag_max_ms,
          .preferred_leader_check_ms =
              _cfg.auto_leader_rebalance ? _cfg.leader_rebalance_check_ms : 0,
+         .finish_move =
+             [c = _controller.get()](const std::string& topic, int32_t index,
+                                     std::vector<int32_t> target) {
+                 c->submit({.kind = cluster::request_kind::finish_reassignment,
+                            .topic = topic,
+                            .partitions = index,
+                            .assignment = {std::move(target)}},
+                           std::chrono::seconds(5), [](const cluster::controller_response&) {});
+             },
          .announce =
              [&host](int32_t to, std::span<const uint8_t> payload) {
                  host.send_on(raft::host::leadership_channel, to, payload);

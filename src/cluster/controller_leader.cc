@@ -3,6 +3,7 @@
 #include <random>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/clock.h"
 #include "base/logging.h"
@@ -67,6 +68,10 @@ errc errc_of(core::outcome o) {
             return errc::unknown_broker;
         case core::outcome::invalid_assignment:
             return errc::invalid_replica_assignment;
+        case core::outcome::unknown_partition:
+            return errc::unknown_topic;  // Kafka's UNKNOWN_TOPIC_OR_PARTITION covers both
+        case core::outcome::no_reassignment:
+            return errc::no_reassignment;
     }
     return errc::invalid_request;
 }
@@ -341,6 +346,52 @@ void controller::execute_topic(const controller_request& req, reply_fn reply) {
                 return;
             }
             propose(core::create_partitions{t->id, std::move(added)}, req.kind, std::move(reply));
+            return;
+        }
+        case request_kind::reassign_partition:
+        case request_kind::finish_reassignment: {
+            if (t == nullptr) {
+                unknown();
+                return;
+            }
+            if (req.partitions < 0 || static_cast<size_t>(req.partitions) >= t->partitions.size()) {
+                reply(refuse(errc::unknown_topic, fmt::format("Topic '{}' has no partition {}.",
+                                                              req.topic, req.partitions)));
+                return;
+            }
+            if (req.assignment.size() > 1 ||
+                (req.kind == request_kind::finish_reassignment && req.assignment.empty())) {
+                reply(refuse(errc::invalid_request, "one target replica list at most"));
+                return;
+            }
+            core::replica_list target = req.assignment.empty() ? core::replica_list{}
+                                                               : req.assignment.front();
+            if (req.kind == request_kind::finish_reassignment) {
+                propose(core::finish_reassignment{t->id, req.partitions, std::move(target)},
+                        req.kind, std::move(reply));
+                return;
+            }
+            if (target.empty() && !t->moving.contains(req.partitions)) {
+                reply(refuse(errc::no_reassignment,
+                             fmt::format("No reassignment of {}-{} is in progress.", req.topic,
+                                         req.partitions)));
+                return;
+            }
+            if (!target.empty() && core::check_assignment(_image, {target}) != core::outcome::applied) {
+                reply(refuse(errc::invalid_replica_assignment,
+                             "the replicas must be distinct, registered brokers"));
+                return;
+            }
+            if (req.validate_only) {
+                reply({});
+                return;
+            }
+            log::get("controller")->info("partition {}-{}: {}", req.topic, req.partitions,
+                                         target.empty() ? std::string("move cancelled")
+                                                        : fmt::format("moving to replicas {}",
+                                                                      fmt::join(target, ",")));
+            propose(core::reassign_partition{t->id, req.partitions, std::move(target)}, req.kind,
+                    std::move(reply));
             return;
         }
         case request_kind::set_topic_configs:

@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint8_t tag_request = 1;
 constexpr uint8_t tag_response = 2;
-constexpr uint16_t max_errc = static_cast<uint16_t>(errc::invalid_request);
+constexpr uint16_t max_errc = static_cast<uint16_t>(errc::no_reassignment);
 
 struct encoder {
     byte_writer& w;
@@ -74,7 +74,7 @@ result<controller_request, std::string> read_request(byte_reader& r) {
     controller_request q;
     uint8_t kind = r.u8();
     if (kind < static_cast<uint8_t>(request_kind::register_broker) ||
-        kind > static_cast<uint8_t>(request_kind::allocate_producer_ids)) {
+        kind > static_cast<uint8_t>(request_kind::finish_reassignment)) {
         return unexpected(fmt::format("unknown controller request kind {}", kind));
     }
     q.kind = static_cast<request_kind>(kind);

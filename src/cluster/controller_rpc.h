@@ -26,6 +26,11 @@ enum class request_kind : uint8_t {
     create_partitions = 5,
     set_topic_configs = 6,
     allocate_producer_ids = 7,
+    // `topic`'s partition `partitions` moves to the replicas `assignment[0]`; no assignment
+    // cancels the move under way.
+    reassign_partition = 8,
+    // From the partition's leader: its Raft group has the voters `assignment[0]`.
+    finish_reassignment = 9,
 };
 
 struct controller_request {

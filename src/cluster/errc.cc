@@ -38,6 +38,8 @@ class cluster_category_impl final : public std::error_category {
                 return "node id in use by another live process";
             case errc::invalid_request:
                 return "invalid controller request";
+            case errc::no_reassignment:
+                return "no partition reassignment in progress";
         }
         return "unknown cluster error";
     }

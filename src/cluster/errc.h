@@ -20,6 +20,7 @@ enum class errc {
     unknown_broker,    // a heartbeat from a broker the controller does not know: register
     duplicate_broker,  // another live process holds this node id
     invalid_request,
+    no_reassignment,  // a cancel for a partition that is not moving
 };
 const std::error_category& cluster_category();
 inline std::error_code make_error_code(errc e) {

@@ -643,6 +643,8 @@ void partition::on_tick() {
     });
     if (g->node().leader_ready() && !_parked.empty()) release_parked(now);
     auto& node = g->node();
+    auto peers = node.peers();  // empty unless leader
+    drive_move(node, peers);
     if (node.role() != raft::role::leader) {
         if (_ticks_leading > 0) {
             std::lock_guard lock(_mutex);
@@ -655,7 +657,6 @@ void partition::on_tick() {
     // In sync: caught up with the whole log within replica.lag.time.max.ms.
     uint64_t lag_ticks = static_cast<uint64_t>(
         std::max<int64_t>(1, _binding.replica_lag_max_ms / std::max(1, _binding.tick_ms)));
-    auto peers = node.peers();
     std::map<int32_t, int64_t> lag;
     for (const auto& p : peers) {
         if (p.voter) lag[p.id] = std::max<int64_t>(0, node.log().last_offset() - p.match);

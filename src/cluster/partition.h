@@ -87,6 +87,11 @@ class partition : public std::enable_shared_from_this<partition> {
         // A leader that is not the preferred replica hands leadership to it when it is in
         // sync and caught up, checked this often; 0: never.
         int64_t preferred_leader_check_ms = 0;
+        // While the partition moves: the replicas it moves to (empty: not moving), and how
+        // its leader reports that the group's voters are those (to the controller).
+        std::vector<int32_t> target;
+        std::function<void(const std::string& topic, int32_t index, std::vector<int32_t> voters)>
+            finish_move;
     };
 
     partition(std::string topic, int32_t index, std::shared_ptr<storage::log> log,
@@ -159,6 +164,9 @@ class partition : public std::enable_shared_from_this<partition> {
     // catches up, then campaigns at once). Not this node's to give, or `to` no replica that
     // can lead: a message saying why.
     result<void, std::string> transfer_leadership(int32_t to);
+    // On the Raft loop: the controller's assignment changed (every replica, the target's
+    // first, and the target while it moves).
+    void set_assignment(std::vector<int32_t> replicas, std::vector<int32_t> target);
     // Called on every leadership change, with this partition (the manager announces it).
     void on_leadership_change(std::function<void(const partition&)> fn) {
         _leadership_listener = std::move(fn);
@@ -195,6 +203,9 @@ class partition : public std::enable_shared_from_this<partition> {
     void publish_leadership(const raft::group& g);
     void prefer_leader(raft::raft_node& node,
                        const std::vector<raft::raft_node::peer_status>& peers);
+    // A move: the learners it adds on every replica; on the leader, one voter change at a
+    // time towards the target, then the report that it is done (partition_moves.cc).
+    void drive_move(raft::raft_node& node, const std::vector<raft::raft_node::peer_status>& peers);
     void settle_waiters(raft::group& g, int64_t now_ms);
     void release_parked(int64_t now_ms);
     void apply_to_producers(const raft::entry& e);
@@ -231,6 +242,7 @@ class partition : public std::enable_shared_from_this<partition> {
     std::multimap<int64_t, waiter> _waiting;  // by last offset
     std::vector<parked> _parked;              // wait for this leader to be ready
     uint64_t _ticks_leading = 0;
+    uint64_t _move_reported_tick = 0;  // when the leader last reported its move done
     // Log-start moves (after this offset commits, the log starts at that one), ascending.
     std::deque<std::pair<int64_t, int64_t>> _start_moves;
     std::function<void(const partition&)> _leadership_listener;

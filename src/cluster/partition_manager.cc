@@ -174,11 +174,11 @@ result<void, error> partition_manager::reconcile(const image_ptr& img, core::nod
         if (!failure) failure = std::move(e);
     };
 
-    // What this node holds: the partitions it is a replica of.
+    // What this node holds: the partitions it is a replica of, or moving to or from.
     std::map<std::pair<std::string, int32_t>, const core::topic*> wanted;
     for (const auto& [name, t] : img->topics) {
         for (size_t i = 0; i < t.partitions.size(); ++i) {
-            const auto& replicas = t.partitions[i];
+            const auto replicas = core::all_replicas(t, static_cast<int32_t>(i));
             if (std::find(replicas.begin(), replicas.end(), self) != replicas.end()) {
                 wanted[{name, static_cast<int32_t>(i)}] = &t;
             }
@@ -222,6 +222,10 @@ result<void, error> partition_manager::reconcile(const image_ptr& img, core::nod
             if (before == nullptr || before->configs != t->configs) {
                 open->second->update_settings(effective_settings(_defaults, t->configs));
             }
+            auto moving = t->moving.find(key.second);
+            open->second->set_assignment(
+                core::all_replicas(*t, key.second),
+                moving == t->moving.end() ? core::replica_list{} : moving->second);
             continue;
         }
         auto p = open_partition(*t, key.second);
@@ -254,13 +258,17 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
                 storage_error("cannot write the topic id in " + dir.string(), st.error()));
         }
     }
+    // A new group's voters are the partition's replicas; a replica the partition is moving to
+    // is none of them, so it never campaigns before the leader makes it a voter.
     const core::replica_list& replicas = t.partitions[static_cast<size_t>(index)];
+    const core::replica_list members = core::all_replicas(t, index);
+    auto moving = t.moving.find(index);
     raft::configuration voters{.voters = {replicas.begin(), replicas.end()}};
     std::sort(voters.voters.begin(), voters.voters.end());
     // With peers, damaged data is dropped and sent again by the leader; alone, it is kept.
     auto store = raft::log_store::open(
         dir, voters, settings.log, dir,
-        replicas.size() > 1 ? raft::damage_repair::from_peers : raft::damage_repair::keep);
+        members.size() > 1 ? raft::damage_repair::from_peers : raft::damage_repair::keep);
     if (!store) return unexpected(storage_error("cannot open " + dir.string(), store.error().code));
     uint64_t group = t.groups[static_cast<size_t>(index)];
     auto p = std::make_shared<partition>(
@@ -270,11 +278,13 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
             .post = _replication.post,
             .group = group,
             .self = _replication.self,
-            .replicas = replicas,
+            .replicas = members,
             .tick_ms = _replication.tick_ms,
             .election_ticks = _replication.election_ticks,
             .replica_lag_max_ms = _replication.replica_lag_max_ms,
-            .preferred_leader_check_ms = _replication.preferred_leader_check_ms});
+            .preferred_leader_check_ms = _replication.preferred_leader_check_ms,
+            .target = moving == t.moving.end() ? core::replica_list{} : moving->second,
+            .finish_move = _replication.finish_move});
     // Idempotent producers' sequences come back from the batch headers.
     if (auto st = p->rebuild((*store)->snapshot(), wall_clock_ms()); !st) {
         return unexpected(
@@ -290,13 +300,14 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
     p->on_leadership_change(
         [this](const partition& changed) { announce({announcement_of(changed)}); });
     // Alone, or the preferred leader of a new group: no need to wait out a timeout first.
-    if (replicas.size() == 1 || (fresh && replicas.front() == _replication.self)) {
+    bool member = std::find(replicas.begin(), replicas.end(), _replication.self) != replicas.end();
+    if (member && (replicas.size() == 1 || (fresh && replicas.front() == _replication.self))) {
         (*g)->node().campaign();
     }
     (*g)->pump();
     if (!existed) {
         ::trib::log::get("cluster")->info("created partition {}-{} (Raft group {}, replicas {})",
-                                          t.name, index, group, fmt::join(replicas, ","));
+                                          t.name, index, group, fmt::join(members, ","));
     }
     std::weak_ptr<partition> weak = p;
     _cleaner.add(p->shared_log(), [weak]() -> int64_t {
@@ -395,7 +406,7 @@ partition_state partition_manager::state_of(const core::image& img, const core::
                                             int32_t index) const {
     partition_state out;
     uint64_t group = t.groups[static_cast<size_t>(index)];
-    const auto& replicas = t.partitions[static_cast<size_t>(index)];
+    const auto replicas = core::all_replicas(t, index);
     std::shared_ptr<partition> local = get(t.name, index);
     if (local) {
         auto l = local->leader();

@@ -60,6 +60,9 @@ struct replication_options {
     int election_ticks = 5;
     int64_t replica_lag_max_ms = 30000;
     int64_t preferred_leader_check_ms = 0;  // 0: leaders stay where elections put them
+    // Tells the controller that a moving partition's Raft group has the voters `target`.
+    std::function<void(const std::string& topic, int32_t index, std::vector<int32_t> target)>
+        finish_move;
     // Sends a leadership announcement to a broker (best effort).
     std::function<void(core::node_id, std::span<const uint8_t>)> announce;
 };

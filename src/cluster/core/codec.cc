@@ -14,7 +14,7 @@ namespace {
 
 constexpr uint8_t command_version = 1;
 constexpr uint32_t image_magic = 0x544d4458;  // "TMDX"
-constexpr uint16_t image_version = 2;         // 2: Raft group ids (1 had none)
+constexpr uint16_t image_version = 3;  // 3: partitions moving; 2: Raft group ids (1 had none)
 constexpr size_t image_header_bytes = 14;     // magic, version, crc, body length
 
 // Command types on the wire: the variant's index is not used, so reordering the variant
@@ -29,6 +29,8 @@ enum class command_type : uint8_t {
     create_partitions = 7,
     set_topic_configs = 8,
     allocate_producer_ids = 9,
+    reassign_partition = 10,
+    finish_reassignment = 11,
 };
 
 void put_address(byte_writer& w, const host_port& a) {
@@ -198,12 +200,40 @@ struct encoder {
         put_id(w, c.id);
         put_configs(w, c.configs);
     }
+    void operator()(const reassign_partition& c) const {
+        w.u8(static_cast<uint8_t>(command_type::reassign_partition));
+        put_move(c);
+    }
+    void operator()(const finish_reassignment& c) const {
+        w.u8(static_cast<uint8_t>(command_type::finish_reassignment));
+        put_move(c);
+    }
+    template <typename Move>
+    void put_move(const Move& c) const {
+        put_id(w, c.id);
+        w.i32(c.partition);
+        put_replicas(w, {c.target});
+    }
     void operator()(const allocate_producer_ids& c) const {
         w.u8(static_cast<uint8_t>(command_type::allocate_producer_ids));
         w.i32(c.broker);
         w.i32(c.count);
     }
 };
+
+template <typename Move>
+Move get_move(byte_reader& r) {
+    Move c;
+    c.id = get_id(r);
+    c.partition = r.i32();
+    auto lists = get_replicas(r);
+    if (lists.size() != 1) {
+        r.fail();
+    } else {
+        c.target = std::move(lists.front());
+    }
+    return c;
+}
 
 result<command, std::string> read_command(byte_reader& r) {
     command cmd;
@@ -249,6 +279,12 @@ result<command, std::string> read_command(byte_reader& r) {
             cmd = std::move(c);
             break;
         }
+        case command_type::reassign_partition:
+            cmd = get_move<reassign_partition>(r);
+            break;
+        case command_type::finish_reassignment:
+            cmd = get_move<finish_reassignment>(r);
+            break;
         case command_type::allocate_producer_ids: {
             allocate_producer_ids c;
             c.broker = r.i32();
@@ -345,6 +381,13 @@ std::vector<uint8_t> encode_image_version(const image& img, uint16_t version) {
         for (uint64_t g : version > 1 ? t.groups : std::vector<uint64_t>{}) {
             w.u64(g);
         }
+        if (version > 2) {
+            w.u32(static_cast<uint32_t>(t.moving.size()));
+            for (const auto& [partition, target] : t.moving) {
+                w.i32(partition);
+                put_replicas(w, {target});
+            }
+        }
     }
     if (version > 1) {
         w.u64(img.next_group_id);
@@ -369,7 +412,7 @@ result<image, std::string> decode_image(std::span<const uint8_t> bytes) {
         return unexpected(std::string("not a controller snapshot (bad magic)"));
     }
     uint16_t version = h.u16();
-    if (version != image_version && version != 1) {
+    if (version < 1 || version > image_version) {
         return unexpected(fmt::format("unknown snapshot version {}", version));
     }
     uint32_t crc = h.u32();
@@ -410,6 +453,17 @@ result<image, std::string> decode_image(std::span<const uint8_t> bytes) {
                 r.fail();  // group 0 is the controller's; no two partitions share one
             }
             t.groups.push_back(g);
+        }
+        uint32_t moves = version > 2 ? get_count(r, 8) : 0;
+        for (uint32_t m = 0; m < moves && r.ok(); ++m) {
+            auto partition = r.i32();
+            auto lists = get_replicas(r);
+            if (partition < 0 || static_cast<size_t>(partition) >= t.partitions.size() ||
+                lists.size() != 1 || lists.front().empty() || t.moving.contains(partition)) {
+                r.fail();
+                break;
+            }
+            t.moving[partition] = std::move(lists.front());
         }
         img.topics.emplace(t.name, std::move(t));
     }

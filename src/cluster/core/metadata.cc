@@ -40,6 +40,10 @@ std::string_view to_string(outcome o) {
             return "unknown broker";
         case outcome::invalid_assignment:
             return "invalid replica assignment";
+        case outcome::unknown_partition:
+            return "unknown partition";
+        case outcome::no_reassignment:
+            return "no reassignment in progress";
     }
     return "unknown outcome";
 }
@@ -57,6 +61,22 @@ outcome check_assignment(const image& img, const std::vector<replica_list>& part
         }
     }
     return outcome::applied;
+}
+
+replica_list all_replicas(const topic& t, int32_t partition) {
+    TRIB_ASSERT(partition >= 0 && static_cast<size_t>(partition) < t.partitions.size());
+    const replica_list& current = t.partitions[static_cast<size_t>(partition)];
+    auto moving = t.moving.find(partition);
+    if (moving == t.moving.end()) {
+        return current;
+    }
+    replica_list out = moving->second;
+    for (node_id id : current) {
+        if (std::find(out.begin(), out.end(), id) == out.end()) {
+            out.push_back(id);
+        }
+    }
+    return out;
 }
 
 namespace {
@@ -138,6 +158,45 @@ struct applier {
             return {outcome::unknown_topic};
         }
         t->configs = c.configs;
+        return {};
+    }
+    apply_result operator()(const reassign_partition& c) const {
+        topic* t = find_mutable(img, c.id);
+        if (t == nullptr) {
+            return {outcome::unknown_topic};
+        }
+        if (c.partition < 0 || static_cast<size_t>(c.partition) >= t->partitions.size()) {
+            return {outcome::unknown_partition};
+        }
+        const replica_list& current = t->partitions[static_cast<size_t>(c.partition)];
+        auto moving = t->moving.find(c.partition);
+        if (c.target.empty()) {
+            if (moving == t->moving.end()) {
+                return {outcome::no_reassignment};
+            }
+            moving->second = current;  // back where it was, undoing what the move did
+            return {};
+        }
+        if (auto checked = check_assignment(img, {c.target}); checked != outcome::applied) {
+            return {checked};
+        }
+        if (moving == t->moving.end() && c.target == current) {
+            return {outcome::ignored};
+        }
+        t->moving[c.partition] = c.target;
+        return {};
+    }
+    apply_result operator()(const finish_reassignment& c) const {
+        topic* t = find_mutable(img, c.id);
+        if (t == nullptr) {
+            return {outcome::unknown_topic};
+        }
+        auto moving = t->moving.find(c.partition);
+        if (moving == t->moving.end() || moving->second != c.target) {
+            return {outcome::ignored};  // a stale report: the target changed meanwhile
+        }
+        t->partitions[static_cast<size_t>(c.partition)] = c.target;
+        t->moving.erase(moving);
         return {};
     }
     apply_result operator()(const allocate_producer_ids& c) const {

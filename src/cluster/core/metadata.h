@@ -48,6 +48,9 @@ struct topic {
     std::vector<replica_list> partitions;
     // Each partition's Raft group, numbered by `apply` (commands leave this empty).
     std::vector<uint64_t> groups;
+    // Partitions being reassigned: the replicas each is moving to. Until the move finishes,
+    // `partitions` keeps the replicas it had; a cancelled move targets those again.
+    std::map<int32_t, replica_list> moving;
     friend bool operator==(const topic&, const topic&) = default;
 };
 
@@ -97,6 +100,21 @@ struct set_topic_configs {
     topic_id id{};
     std::map<std::string, std::string> configs;  // the whole new set of overrides
 };
+// A partition's replicas are to become `target` (the partition's Raft group changes its
+// voters one at a time, driven by its leader); an empty target cancels a move under way
+// (it then goes back to the replicas it had). A new target replaces the one under way.
+struct reassign_partition {
+    topic_id id{};
+    int32_t partition = -1;
+    replica_list target;
+};
+// The partition's Raft group has the target's voters: the move is over (ignored unless
+// `target` is still the partition's target).
+struct finish_reassignment {
+    topic_id id{};
+    int32_t partition = -1;
+    replica_list target;
+};
 // Hands out [next_producer_id, next_producer_id + count) to `broker`.
 struct allocate_producer_ids {
     node_id broker = -1;
@@ -105,7 +123,8 @@ struct allocate_producer_ids {
 
 using command =
     std::variant<init_cluster, register_broker, fence_broker, unfence_broker, create_topic,
-                 delete_topic, create_partitions, set_topic_configs, allocate_producer_ids>;
+                 delete_topic, create_partitions, set_topic_configs, allocate_producer_ids,
+                 reassign_partition, finish_reassignment>;
 
 // What applying a command did. A refused command changes nothing: two nodes may race to
 // create one topic, and the log decides which wins.
@@ -116,6 +135,8 @@ enum class outcome : uint8_t {
     unknown_topic,
     unknown_broker,
     invalid_assignment,  // a replica list naming an unknown broker, a repeat, or empty
+    unknown_partition,
+    no_reassignment,  // a cancel for a partition that is not moving
 };
 std::string_view to_string(outcome o);
 
@@ -123,6 +144,10 @@ struct apply_result {
     outcome result = outcome::applied;
     int64_t first_producer_id = -1;  // allocate_producer_ids
 };
+
+// The replicas a partition has while it moves: the target's, then those it is leaving (Kafka's
+// Metadata names both); the plain replica list when it is not moving.
+replica_list all_replicas(const topic& t, int32_t partition);
 
 // Applies the command of the log entry at `offset` (which must follow the image's).
 apply_result apply(image& img, const command& cmd, int64_t offset);

@@ -55,6 +55,7 @@ constexpr int16_t invalid_fetch_session_epoch = 71;
 constexpr int16_t non_empty_group = 68;
 constexpr int16_t member_id_required = 79;
 constexpr int16_t fenced_instance_id = 82;
+constexpr int16_t no_reassignment_in_progress = 85;
 constexpr int16_t group_subscribed_to_topic = 86;
 constexpr int16_t unknown_topic_id = 100;
 constexpr int16_t unstable_offset_commit = 88;

@@ -9,7 +9,9 @@
 #include "kafka/groups/group_manager.h"
 #include "kafka/protocol/alter_configs.h"
 #include "kafka/protocol/api_versions.h"
+#include "kafka/protocol/alter_partition_reassignments.h"
 #include "kafka/protocol/create_partitions.h"
+#include "kafka/protocol/list_partition_reassignments.h"
 #include "kafka/protocol/create_topics.h"
 #include "kafka/protocol/delete_groups.h"
 #include "kafka/protocol/delete_records.h"
@@ -153,6 +155,12 @@ constexpr handler_entry handlers[] = {
      typed<p::alter_configs_request, p::alter_configs_response, handle_alter_configs>},
     {p::supports<p::create_partitions_request>(0, 3),
      typed<p::create_partitions_request, p::create_partitions_response, handle_create_partitions>},
+    {p::supports<p::alter_partition_reassignments_request>(0, 0),
+     typed<p::alter_partition_reassignments_request, p::alter_partition_reassignments_response,
+           handle_alter_partition_reassignments>},
+    {p::supports<p::list_partition_reassignments_request>(0, 0),
+     typed<p::list_partition_reassignments_request, p::list_partition_reassignments_response,
+           handle_list_partition_reassignments>},
     {p::supports<p::incremental_alter_configs_request>(0, 1),
      typed<p::incremental_alter_configs_request, p::incremental_alter_configs_response,
            handle_incremental_alter_configs>},
@@ -245,6 +253,8 @@ int16_t error_code_of(const error& e) {
             return error_code::invalid_replica_assignment;
         case cluster::errc::invalid_request:
             return error_code::invalid_request;
+        case cluster::errc::no_reassignment:
+            return error_code::no_reassignment_in_progress;
         case cluster::errc::unknown_broker:
         case cluster::errc::duplicate_broker:
             break;

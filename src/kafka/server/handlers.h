@@ -27,6 +27,10 @@ struct create_partitions_request;
 struct create_partitions_response;
 struct delete_records_request;
 struct delete_records_response;
+struct alter_partition_reassignments_request;
+struct alter_partition_reassignments_response;
+struct list_partition_reassignments_request;
+struct list_partition_reassignments_response;
 struct describe_log_dirs_request;
 struct describe_log_dirs_response;
 struct describe_cluster_request;
@@ -86,6 +90,12 @@ asio::awaitable<protocol::create_partitions_response> handle_create_partitions(
     request_context& ctx, protocol::create_partitions_request& req);
 asio::awaitable<protocol::delete_records_response> handle_delete_records(
     request_context& ctx, protocol::delete_records_request& req);
+asio::awaitable<protocol::alter_partition_reassignments_response>
+handle_alter_partition_reassignments(request_context& ctx,
+                                     protocol::alter_partition_reassignments_request& req);
+asio::awaitable<protocol::list_partition_reassignments_response>
+handle_list_partition_reassignments(request_context& ctx,
+                                    protocol::list_partition_reassignments_request& req);
 // This node's one log directory (its data directory) with the replicas it holds.
 asio::awaitable<protocol::describe_log_dirs_response> handle_describe_log_dirs(
     request_context& ctx, protocol::describe_log_dirs_request& req);

@@ -21,7 +21,8 @@ p::metadata_response::metadata_response_topic describe_topic(const cluster::part
     out.topic_id.value = t.id;
     out.is_internal = is_internal_topic(t.name);
     for (size_t i = 0; i < t.partitions.size(); ++i) {
-        const auto& replicas = t.partitions[i];
+        // While it moves, the replicas it is moving to and those it is leaving (as Kafka).
+        const auto replicas = cluster::core::all_replicas(t, static_cast<int32_t>(i));
         p::metadata_response::metadata_response_partition part;
         part.partition_index = static_cast<int32_t>(i);
         part.replica_nodes = replicas;

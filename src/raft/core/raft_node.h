@@ -75,6 +75,10 @@ class raft_node {
     offset_t commit_offset() const { return _commit; }
     offset_t applied_offset() const { return _applied; }
     const configuration& config() const { return _config; }
+    // The newest configuration entry is not known committed yet (no other change may start).
+    bool config_change_pending() const {
+        return !_configs.empty() && _configs.back().first > _commit;
+    }
     const log_view& log() const { return _log; }
     node_id transfer_target() const { return _transfer_to; }
     // The node lost entries it may have acknowledged (hard_state::lost_through) and has not

@@ -30,6 +30,9 @@ std::vector<command> every_command() {
         create_partitions{make_id(3), {{3, 1, 2}}},
         set_topic_configs{make_id(3), {{"segment.bytes", "1048576"}}},
         allocate_producer_ids{2, 1000},
+        reassign_partition{make_id(3), 1, {3, 1, 4}},
+        reassign_partition{make_id(3), 0, {}},  // a cancel
+        finish_reassignment{make_id(3), 1, {3, 1, 4}},
     };
 }
 
@@ -93,6 +96,7 @@ image sample_image() {
     }
     (void)l.run(create_topic{make_topic("other", 9, {{1}, {2}, {3}})});
     (void)l.run(fence_broker{2, 1});
+    (void)l.run(reassign_partition{make_id(9), 1, {3, 1}});
     return l.img;
 }
 
@@ -100,6 +104,7 @@ TEST(ControllerSnapshot, RoundTrips) {
     image img = sample_image();
     ASSERT_FALSE(img.topics.empty());
     ASSERT_TRUE(img.brokers.at(2).fenced);
+    ASSERT_EQ(img.topics.at("other").moving.size(), 1u);
     auto bytes = encode_image(img);
     auto back = decode_image(bytes);
     ASSERT_TRUE(back) << back.error();

@@ -135,5 +135,54 @@ TEST(ControllerImage, ProducerIdBlocksNeverOverlap) {
     EXPECT_EQ(l.img.next_producer_id, 2000);
 }
 
+// ---- reassignment ----
+
+TEST(ControllerImage, AMoveKeepsTheReplicasUntilItFinishes) {
+    log_image l(4);
+    (void)l.run(create_topic{make_topic("t", 1, {{1, 2, 3}, {2, 3, 1}})});
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {4, 2, 3}}).result, outcome::applied);
+    const topic& t = l.img.topics.at("t");
+    EXPECT_EQ(t.partitions[0], (replica_list{1, 2, 3}));
+    EXPECT_EQ(t.moving.at(0), (replica_list{4, 2, 3}));
+    EXPECT_EQ(all_replicas(t, 0), (replica_list{4, 2, 3, 1}));  // the target's first
+    EXPECT_EQ(all_replicas(t, 1), (replica_list{2, 3, 1}));
+    // A report for another target is stale.
+    EXPECT_EQ(l.run(finish_reassignment{make_id(1), 0, {4, 2, 1}}).result, outcome::ignored);
+    EXPECT_EQ(l.run(finish_reassignment{make_id(1), 0, {4, 2, 3}}).result, outcome::applied);
+    EXPECT_EQ(t.partitions[0], (replica_list{4, 2, 3}));
+    EXPECT_TRUE(t.moving.empty());
+    EXPECT_EQ(l.run(finish_reassignment{make_id(1), 0, {4, 2, 3}}).result, outcome::ignored);
+}
+
+TEST(ControllerImage, ACancelSendsTheMoveBackToWhereItWas) {
+    log_image l(4);
+    (void)l.run(create_topic{make_topic("t", 1, {{1, 2, 3}})});
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {}}).result, outcome::no_reassignment);
+    (void)l.run(reassign_partition{make_id(1), 0, {4, 2, 3}});
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {}}).result, outcome::applied);
+    const topic& t = l.img.topics.at("t");
+    EXPECT_EQ(t.moving.at(0), (replica_list{1, 2, 3}));  // still moving: back, undoing node 4
+    EXPECT_EQ(l.run(finish_reassignment{make_id(1), 0, {1, 2, 3}}).result, outcome::applied);
+    EXPECT_TRUE(t.moving.empty());
+}
+
+TEST(ControllerImage, AMoveIsCheckedAndANewTargetReplacesTheOld) {
+    log_image l(4);
+    (void)l.run(create_topic{make_topic("t", 1, {{1, 2, 3}})});
+    EXPECT_EQ(l.run(reassign_partition{make_id(2), 0, {1}}).result, outcome::unknown_topic);
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 1, {1}}).result, outcome::unknown_partition);
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), -1, {1}}).result, outcome::unknown_partition);
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {1, 1}}).result,
+              outcome::invalid_assignment);
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {1, 9}}).result,
+              outcome::invalid_assignment);
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {1, 2, 3}}).result, outcome::ignored);
+    EXPECT_TRUE(l.img.topics.at("t").moving.empty());
+    // The replication factor may change.
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {2, 4}}).result, outcome::applied);
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {3, 4, 1, 2}}).result, outcome::applied);
+    EXPECT_EQ(l.img.topics.at("t").moving.at(0), (replica_list{3, 4, 1, 2}));
+}
+
 }  // namespace
 }  // namespace trib::cluster::core
