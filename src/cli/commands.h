@@ -24,6 +24,7 @@ void add_topic_commands(CLI::App& app, context& ctx);
 void add_produce_command(CLI::App& app, context& ctx);
 void add_consume_command(CLI::App& app, context& ctx);
 void add_group_commands(CLI::App& app, context& ctx);
+void add_partition_commands(CLI::App& app, context& ctx);
 void add_completion_command(CLI::App& app, context& ctx);
 
 }  // namespace trib::cli

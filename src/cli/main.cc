@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     add_produce_command(app, ctx);
     add_consume_command(app, ctx);
     add_group_commands(app, ctx);
+    add_partition_commands(app, ctx);
     add_completion_command(app, ctx);
 
     try {

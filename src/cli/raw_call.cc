@@ -104,7 +104,7 @@ outcome<int> connect_to(const broker_info& b, std::chrono::steady_clock::time_po
 
 outcome<std::vector<uint8_t>> raw_call(const broker_info& broker, int16_t api_key, int16_t version,
                                        std::span<const uint8_t> body,
-                                       std::chrono::milliseconds timeout) {
+                                       std::chrono::milliseconds timeout, bool flexible) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     auto named = [&](const failure& f) {
         return fail(
@@ -118,7 +118,7 @@ outcome<std::vector<uint8_t>> raw_call(const broker_info& broker, int16_t api_ke
                              .correlation_id = 1,
                              .client_id = "trib",
                              .unknown_tagged_fields = {}};
-    p::bytes frame = p::frame_request(header, 1, body);
+    p::bytes frame = p::frame_request(header, flexible ? 2 : 1, body);
     if (auto sent = send_all(sock.get(), frame, deadline); !sent) return named(sent.error());
     uint8_t size_bytes[4];
     if (auto got = read_all(sock.get(), size_bytes, deadline); !got) return named(got.error());
@@ -129,7 +129,18 @@ outcome<std::vector<uint8_t>> raw_call(const broker_info& broker, int16_t api_ke
     if (auto got = read_all(sock.get(), data, deadline); !got) return named(got.error());
     p::reader r(data);
     if (r.read_int32() != 1) return named({.message = "an answer to another request"});
-    data.erase(data.begin(), data.begin() + 4);
+    if (flexible) {  // response header v1: its tagged fields, skipped
+        uint32_t tags = r.read_tag_count();
+        int64_t last = -1;
+        for (uint32_t i = 0; i < tags && r.ok(); ++i) {
+            uint32_t tag = 0;
+            auto value = r.read_tagged_value(tag, last);
+            (void)value.read_rest();
+            r.finish_tagged_value(value);
+        }
+        if (!r.ok()) return named({.message = "a malformed answer"});
+    }
+    data.erase(data.begin(), data.end() - static_cast<std::ptrdiff_t>(r.remaining()));
     return data;
 }
 

@@ -1,5 +1,5 @@
-// Requests librdkafka 2.0.2 has no call for (DescribeLogDirs), sent to one broker over a
-// connection of their own and encoded by the broker's own generated codecs.
+// Requests librdkafka 2.0.2 has no call for (DescribeLogDirs, the partition reassignments), sent to
+// one broker over a connection of their own and encoded by the broker's own generated codecs.
 #pragma once
 
 #include <chrono>
@@ -15,11 +15,11 @@
 
 namespace trib::cli {
 
-// Sends one request (a non-flexible version: header v1) and returns the response body after
-// its header; a failure names the broker.
+// Sends one request (header v1, or v2 for a `flexible` version) and returns the response body
+// after its header; a failure names the broker.
 outcome<std::vector<uint8_t>> raw_call(const broker_info& broker, int16_t api_key, int16_t version,
                                        std::span<const uint8_t> body,
-                                       std::chrono::milliseconds timeout);
+                                       std::chrono::milliseconds timeout, bool flexible = false);
 
 // The size on disk of each replica of `topic`, by (partition, broker), from DescribeLogDirs
 // to every live broker. A broker that does not answer is left out (its sizes show as

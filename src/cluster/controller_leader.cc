@@ -364,8 +364,8 @@ void controller::execute_topic(const controller_request& req, reply_fn reply) {
                 reply(refuse(errc::invalid_request, "one target replica list at most"));
                 return;
             }
-            core::replica_list target = req.assignment.empty() ? core::replica_list{}
-                                                               : req.assignment.front();
+            core::replica_list target =
+                req.assignment.empty() ? core::replica_list{} : req.assignment.front();
             if (req.kind == request_kind::finish_reassignment) {
                 propose(core::finish_reassignment{t->id, req.partitions, std::move(target)},
                         req.kind, std::move(reply));
@@ -377,7 +377,8 @@ void controller::execute_topic(const controller_request& req, reply_fn reply) {
                                          req.partitions)));
                 return;
             }
-            if (!target.empty() && core::check_assignment(_image, {target}) != core::outcome::applied) {
+            if (!target.empty() &&
+                core::check_assignment(_image, {target}) != core::outcome::applied) {
                 reply(refuse(errc::invalid_replica_assignment,
                              "the replicas must be distinct, registered brokers"));
                 return;
@@ -386,10 +387,11 @@ void controller::execute_topic(const controller_request& req, reply_fn reply) {
                 reply({});
                 return;
             }
-            log::get("controller")->info("partition {}-{}: {}", req.topic, req.partitions,
-                                         target.empty() ? std::string("move cancelled")
-                                                        : fmt::format("moving to replicas {}",
-                                                                      fmt::join(target, ",")));
+            log::get("controller")
+                ->info("partition {}-{}: {}", req.topic, req.partitions,
+                       target.empty()
+                           ? std::string("move cancelled")
+                           : fmt::format("moving to replicas {}", fmt::join(target, ",")));
             propose(core::reassign_partition{t->id, req.partitions, std::move(target)}, req.kind,
                     std::move(reply));
             return;

@@ -33,11 +33,10 @@ bool contains(const std::vector<int32_t>& ids, int32_t id) {
 void partition::set_assignment(std::vector<int32_t> replicas, std::vector<int32_t> target) {
     if (replicas == _binding.replicas && target == _binding.target) return;
     if (target != _binding.target) {
-        log::get("cluster")->info("{}-{}: {}", _topic, _index,
-                                  target.empty() ? fmt::format("replicas now {}",
-                                                               fmt::join(replicas, ","))
-                                                 : fmt::format("moving to replicas {}",
-                                                               fmt::join(target, ",")));
+        log::get("cluster")->info(
+            "{}-{}: {}", _topic, _index,
+            target.empty() ? fmt::format("replicas now {}", fmt::join(replicas, ","))
+                           : fmt::format("moving to replicas {}", fmt::join(target, ",")));
     }
     _binding.replicas = std::move(replicas);
     _binding.target = std::move(target);
@@ -60,7 +59,8 @@ void partition::drive_move(raft::raft_node& node,
     }
     auto log = log::get("cluster");
     auto heard_recently = [&](const raft::raft_node::peer_status& p) {
-        return p.ticks_since_heard <= static_cast<uint64_t>(std::max(1, _binding.election_ticks / 2));
+        return p.ticks_since_heard <=
+               static_cast<uint64_t>(std::max(1, _binding.election_ticks / 2));
     };
     // 1. Add: a learner that answers and holds everything committed becomes a voter.
     bool adding = false;
@@ -92,8 +92,8 @@ void partition::drive_move(raft::raft_node& node,
             if (p.voter && heard_recently(p) && (!best || p.match > best->match)) best = p;
         }
         if (best && node.transfer_leadership(best->id)) {
-            log->info("{}-{}: leaving the replicas, handing leadership to node {}", _topic,
-                      _index, best->id);
+            log->info("{}-{}: leaving the replicas, handing leadership to node {}", _topic, _index,
+                      best->id);
         }
         return;
     }

@@ -14,8 +14,8 @@ namespace {
 
 constexpr uint8_t command_version = 1;
 constexpr uint32_t image_magic = 0x544d4458;  // "TMDX"
-constexpr uint16_t image_version = 3;  // 3: partitions moving; 2: Raft group ids (1 had none)
-constexpr size_t image_header_bytes = 14;     // magic, version, crc, body length
+constexpr uint16_t image_version = 3;      // 3: partitions moving; 2: Raft group ids (1 had none)
+constexpr size_t image_header_bytes = 14;  // magic, version, crc, body length
 
 // Command types on the wire: the variant's index is not used, so reordering the variant
 // cannot change the format.

@@ -121,10 +121,9 @@ struct allocate_producer_ids {
     int32_t count = 0;
 };
 
-using command =
-    std::variant<init_cluster, register_broker, fence_broker, unfence_broker, create_topic,
-                 delete_topic, create_partitions, set_topic_configs, allocate_producer_ids,
-                 reassign_partition, finish_reassignment>;
+using command = std::variant<init_cluster, register_broker, fence_broker, unfence_broker,
+                             create_topic, delete_topic, create_partitions, set_topic_configs,
+                             allocate_producer_ids, reassign_partition, finish_reassignment>;
 
 // What applying a command did. A refused command changes nothing: two nodes may race to
 // create one topic, and the log decides which wins.

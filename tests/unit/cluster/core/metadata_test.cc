@@ -172,10 +172,8 @@ TEST(ControllerImage, AMoveIsCheckedAndANewTargetReplacesTheOld) {
     EXPECT_EQ(l.run(reassign_partition{make_id(2), 0, {1}}).result, outcome::unknown_topic);
     EXPECT_EQ(l.run(reassign_partition{make_id(1), 1, {1}}).result, outcome::unknown_partition);
     EXPECT_EQ(l.run(reassign_partition{make_id(1), -1, {1}}).result, outcome::unknown_partition);
-    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {1, 1}}).result,
-              outcome::invalid_assignment);
-    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {1, 9}}).result,
-              outcome::invalid_assignment);
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {1, 1}}).result, outcome::invalid_assignment);
+    EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {1, 9}}).result, outcome::invalid_assignment);
     EXPECT_EQ(l.run(reassign_partition{make_id(1), 0, {1, 2, 3}}).result, outcome::ignored);
     EXPECT_TRUE(l.img.topics.at("t").moving.empty());
     // The replication factor may change.
