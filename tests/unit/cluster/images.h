@@ -47,6 +47,17 @@ class images {
         run(core::set_topic_configs{_img.find_topic(name)->id, std::move(configs)});
         return _img;
     }
+    // Starts (or, with no target, cancels) a partition's move; `finish` ends it as its leader
+    // reports.
+    const core::image& move(const std::string& name, int32_t partition, core::replica_list target) {
+        run(core::reassign_partition{_img.find_topic(name)->id, partition, std::move(target)});
+        return _img;
+    }
+    const core::image& finish(const std::string& name, int32_t partition) {
+        const core::topic* t = _img.find_topic(name);
+        run(core::finish_reassignment{t->id, partition, t->moving.at(partition)});
+        return _img;
+    }
     std::shared_ptr<const core::image> now() const {
         return std::make_shared<const core::image>(_img);
     }

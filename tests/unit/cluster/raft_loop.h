@@ -43,10 +43,13 @@ class raft_loop {
                    .post = [this](std::function<void()> fn) { asio::post(_loop, std::move(fn)); },
                    .self = _self,
                    .tick_ms = 100,
-                   .election_ticks = 5});
+                   .election_ticks = 5,
+                   .finish_move = finish_move});
         return *_pm;
     }
     partition_manager& pm() { return *_pm; }
+    // What the partitions' leaders report of their moves (set before open).
+    std::function<void(const std::string&, int32_t, std::vector<int32_t>)> finish_move;
     // Closes the manager's partitions (as a stopping node does) and forgets it.
     void close() {
         _pm->close_all();
@@ -61,6 +64,16 @@ class raft_loop {
             if (_loop.poll() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         return done();
+    }
+    // Runs `n` ticks of the partition's Raft group (this host does not tick by itself).
+    void tick(const partition& p, int n = 1) {
+        for (int i = 0; i < n; ++i) {
+            if (raft::group* g = _host.find(p.group())) {
+                g->tick();
+                g->pump();
+            }
+            drive([] { return false; }, std::chrono::milliseconds(2));
+        }
     }
     // Until the partition's replica here leads and serves produce.
     bool until_leading(const partition& p) {
