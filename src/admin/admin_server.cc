@@ -2,6 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -33,7 +36,28 @@ constexpr const char* routes_help =
     "GET /v1/health/live, /v1/health/ready, /v1/cluster, /v1/brokers, /v1/topics, "
     "/v1/topics/{name}, /v1/groups, /v1/groups/{id}, /v1/log-level, /metrics; PUT "
     "/v1/log-level?level=LEVEL; POST "
-    "/v1/topics/{name}/partitions/{index}/transfer-leadership?to=NODE (on its leader)";
+    "/v1/topics/{name}/partitions/{index}/transfer-leadership?to=NODE (on its leader), "
+    "/v1/topics/{name}/partitions/{index}/move?replicas=N,N,N (any node); DELETE "
+    "/v1/topics/{name}/partitions/{index}/move (cancels it)";
+
+// "4,2,3" -> node ids; nullopt when it is not such a list.
+std::optional<std::vector<int32_t>> parse_ids(const std::string& text) {
+    std::vector<int32_t> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        try {
+            size_t used = 0;
+            int id = std::stoi(item, &used);
+            if (used != item.size() || id < 0) return std::nullopt;
+            out.push_back(id);
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
 
 }  // namespace
 
@@ -45,6 +69,7 @@ struct admin_server::impl {
 
     explicit impl(sources s) : src(std::move(s)) {}
     void transfer_leadership(const httplib::Request& req, httplib::Response& res);
+    void move(const httplib::Request& req, httplib::Response& res, bool cancel);
 
     void routes() {
         http.new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -86,6 +111,12 @@ struct admin_server::impl {
                   [this](const httplib::Request& req, httplib::Response& res) {
                       transfer_leadership(req, res);
                   });
+        http.Post(
+            R"(/v1/topics/([^/]+)/partitions/(\d+)/move)",
+            [this](const httplib::Request& req, httplib::Response& res) { move(req, res, false); });
+        http.Delete(
+            R"(/v1/topics/([^/]+)/partitions/(\d+)/move)",
+            [this](const httplib::Request& req, httplib::Response& res) { move(req, res, true); });
         http.Get("/v1/groups", [this](const httplib::Request&, httplib::Response& res) {
             reply(res, 200, groups_view(src));
         });
@@ -180,6 +211,65 @@ void admin_server::impl::transfer_leadership(const httplib::Request& req, httpli
     }
     // Accepted: the transfer completes within an election timeout, or leadership stays.
     reply(res, 202, {{"topic", topic}, {"partition", index}, {"from", src.self}, {"to", to}});
+}
+
+void admin_server::impl::move(const httplib::Request& req, httplib::Response& res, bool cancel) {
+    cluster::controller_request request{.kind = cluster::request_kind::reassign_partition,
+                                        .topic = req.matches[1]};
+    try {
+        request.partitions = std::stoi(req.matches[2]);
+    } catch (const std::exception&) {
+        refuse(res, 400, "bad partition index");
+        return;
+    }
+    if (!cancel) {
+        auto replicas = parse_ids(req.get_param_value("replicas"));
+        if (!replicas) {
+            refuse(res, 400, "give the new replicas as ?replicas=NODE,NODE,... (node ids)");
+            return;
+        }
+        request.assignment.push_back(*replicas);
+    }
+    // The controller leader decides; this HTTP thread waits for its answer.
+    auto answer = std::make_shared<std::promise<cluster::controller_response>>();
+    auto got = answer->get_future();
+    src.controller->submit(request, std::chrono::seconds(10),
+                           [answer](cluster::controller_response r) { answer->set_value(r); });
+    if (got.wait_for(std::chrono::seconds(15)) != std::future_status::ready) {
+        refuse(res, 503, "the controller did not answer in time");
+        return;
+    }
+    cluster::controller_response r = got.get();
+    int status = 202;
+    switch (r.code) {
+        case cluster::errc::none:
+            break;
+        case cluster::errc::unknown_topic:
+            status = 404;
+            break;
+        case cluster::errc::invalid_replica_assignment:
+        case cluster::errc::invalid_request:
+            status = 400;
+            break;
+        case cluster::errc::no_reassignment:
+            status = 409;
+            break;
+        default:
+            status = 503;  // no controller leader now, or it did not answer in time
+            break;
+    }
+    if (status != 202) {
+        refuse(res, status,
+               r.message.empty() ? cluster::make_error_code(r.code).message() : r.message);
+        return;
+    }
+    json body{{"topic", request.topic}, {"partition", request.partitions}};
+    if (cancel) {
+        body["cancelled"] = true;
+    } else {
+        body["moving_to"] = request.assignment.front();
+    }
+    reply(res, 202, body);
 }
 
 admin_server::admin_server(std::unique_ptr<impl> i) : _impl(std::move(i)) {}

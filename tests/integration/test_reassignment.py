@@ -11,7 +11,8 @@ What a user can rely on:
   and removed, Metadata lists every replica) and can be cancelled: the partition goes back
   to the replicas it had.
 - Bad moves get Kafka's error codes: unknown topic or partition, a repeated or unknown
-  broker, a cancel with no move in progress.
+  broker, a cancel with no move in progress; `trib partition` and the admin API
+  (POST/DELETE /v1/topics/T/partitions/P/move) say the same with an exit code or status.
 """
 import json
 import struct
@@ -24,6 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from broker import wait_until
 from cluster import Cluster
 from raw_kafka import Reader, call, compact_string, uvarint
+from test_admin_api import http
 from test_replication import Writer, read_partition
 
 ALTER_REASSIGNMENTS = 45
@@ -225,3 +227,23 @@ def test_bad_moves_get_kafkas_error_codes(cluster, trib_bin):
         wait_until(lambda: replicas_of(cluster, "fixed", node)[0] == [2, 3, 4], 10,
                    f"node {node} naming the new replicas")
     assert trib(trib_bin, cluster, "partition", "moves").stdout == "no partition is moving\n"
+
+
+def test_the_admin_api_moves_and_cancels(cluster):
+    create(cluster, "admin-moved", [[1, 2, 3]])
+    base = cluster.nodes[3].admin_url
+    path = "/v1/topics/admin-moved/partitions/0/move"
+    assert http(base, f"{path}?replicas=1,x", "POST")[0] == 400
+    assert http(base, path, "POST")[0] == 400
+    assert http(base, "/v1/topics/absent/partitions/0/move?replicas=1", "POST")[0] == 404
+    assert http(base, path, "DELETE")[0] == 409  # nothing to cancel
+    status, body = http(base, f"{path}?replicas=1,2,9", "POST")
+    assert status == 400 and "registered brokers" in body["error"], body
+    status, body = http(base, f"{path}?replicas=2,3,4", "POST")
+    assert status == 202 and body == {"topic": "admin-moved", "partition": 0,
+                                      "moving_to": [2, 3, 4]}, body
+    wait_until(lambda: not ongoing(cluster.nodes[1].address), 30, "the move to finish")
+    status, view = http(base, "/v1/topics/admin-moved")
+    assert status == 200
+    part = view["partitions"][0]
+    assert part["replicas"] == [2, 3, 4] and part["moving_to"] is None, part
