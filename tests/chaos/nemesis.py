@@ -14,7 +14,7 @@ import threading
 import time
 
 KINDS = ("kill", "pause", "partition", "one-way", "flaky", "client-cut", "clock",
-         "rolling-restart", "disk", "transfer")
+         "rolling-restart", "disk", "transfer", "move")
 ROLES = ("leader", "follower", "controller", "random")
 
 
@@ -30,7 +30,7 @@ def make_schedule(seed, kinds, window_s, partitions, hold=(3.0, 8.0), gap=(2.0, 
             step["loss_percent"] = rng.choice((10, 20, 30))
         if kind == "clock":
             step["offset_s"] = rng.choice((-300, -60, 60, 300))
-        if kind in ("rolling-restart", "transfer"):
+        if kind in ("rolling-restart", "transfer", "move"):
             step["role"] = "all"
         steps.append(step)
         at += step["hold"] + rng.uniform(*gap)
@@ -101,6 +101,8 @@ class Nemesis:
             return self.rolling_restart(step)
         if kind == "transfer":
             return self.transfer_storm(step)
+        if kind == "move":
+            return self.move_replicas(step)
         node = self.target(step)
         if node is None:
             self.event("skipped", step, reason=f"no {step['role']} now")
@@ -168,6 +170,67 @@ class Nemesis:
             self.stop_event.wait(0.3)
         self.event("heal", step, node=None, transfers=moved)
         self.event("healed", step, node=None)
+
+    def move_replicas(self, step):
+        """Partition moves under load (Raft membership changes): for the hold, every second
+        one partition not moving now is moved (admin API, any node): one replica swapped for a
+        node without one where there is such a node, else dropped (replication factor 2, its
+        copy deleted) and added back the next time (it re-replicates from nothing). The heal
+        brings every partition back to three replicas and waits for the moves to end."""
+        self.event("inject", step, node=None, role="all")
+        self.event("injected", step, node=None)
+        end, moved = time.monotonic() + step["hold"], 0
+        while time.monotonic() < end and not self.stop_event.is_set():
+            meta = self.metadata()
+            if meta:
+                p = self.rng.choice(sorted(meta))
+                moved += self.move_one(p, meta[p][1], grow_only=False)
+            self.stop_event.wait(1.0)
+        # Until no partition is moving and each has three replicas again (or 90 s).
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # also when stopping: leave no partition short
+            moving = self.moving()
+            meta = self.metadata()
+            short = [p for p, (_, replicas) in meta.items()
+                     if len(replicas) < 3 and p not in (moving or ())]
+            if meta and moving == set() and not short:
+                break
+            for p in short:
+                moved += self.move_one(p, meta[p][1], grow_only=True)
+            time.sleep(1.0)
+        self.event("heal", step, node=None, moves=moved)
+        self.event("healed", step, node=None)
+
+    def moving(self):
+        """The partitions moving now (admin API of a live node), or None if none answers."""
+        for n in self.nodes.values():
+            if n.alive and not n.paused:
+                view = n.admin_get(f"/v1/topics/{self.topic}")
+                if view is not None:
+                    return {p["partition"] for p in view["partitions"] if p.get("moving_to")}
+        return None
+
+    def move_one(self, partition, replicas, grow_only):
+        """Posts one move of `partition` (replicas as Metadata lists them); 1 if accepted."""
+        if not replicas:
+            return 0
+        spare = [i for i in self.nodes if i not in replicas]
+        target = list(replicas)
+        if len(replicas) < 3 and spare:
+            target.append(self.rng.choice(spare))
+        elif grow_only:
+            return 0
+        elif spare:
+            target[self.rng.randrange(len(target))] = self.rng.choice(spare)
+        else:
+            target.pop(self.rng.randrange(len(target)))
+        via = [n for n in self.nodes.values() if n.alive and not n.paused]
+        if not via:
+            return 0
+        status = self.rng.choice(via).admin_post(
+            f"/v1/topics/{self.topic}/partitions/{partition}/move?"
+            f"replicas={','.join(map(str, target))}")
+        return 1 if status == 202 else 0
 
     def rolling_restart(self, step):
         for i, n in self.nodes.items():

@@ -6,6 +6,7 @@ to `<run>/n<i>/node.log` (appended across restarts, one marker line per start), 
 checker reads for assertion failures and sanitizer reports. Every exit is recorded with
 whether the harness caused it, so an exit nobody caused is reported as a crash.
 """
+import json
 import os
 import re
 import signal
@@ -133,18 +134,33 @@ class Node:
     def admin_post(self, path):
         """POSTs to the node's admin API (loopback inside its namespace); the HTTP status, or
         None when the node is not running or does not answer."""
+        return self.admin_call("POST", path)[0]
+
+    def admin_get(self, path):
+        """GETs JSON from the node's admin API; None when it does not answer with 200."""
+        status, body = self.admin_call("GET", path)
+        return json.loads(body) if status == 200 else None
+
+    def admin_call(self, method, path):
+        """(HTTP status, body) from the node's admin API; (None, "") when it is not running
+        or does not answer."""
         if not self.alive:
-            return None
+            return None, ""
         with open(self.log_path, "rb") as f:
             f.seek(self._ready_from)
             found = re.findall(rb"admin API started address=127\.0\.0\.1:(\d+)", f.read())
         if not found:
-            return None
-        done = subprocess.run([*self.network.exec_prefix(self.id), "curl", "-s", "-o",
-                               "/dev/null", "-w", "%{http_code}", "-X", "POST", "-d", "",
-                               f"http://127.0.0.1:{int(found[-1])}{path}"],
-                              capture_output=True, text=True, timeout=10, check=False)
-        return int(done.stdout) if done.stdout.isdigit() else None
+            return None, ""
+        try:
+            done = subprocess.run([*self.network.exec_prefix(self.id), "curl", "-s", "-m", "10",
+                                   "-w", "\n%{http_code}", "-X", method,
+                                   *(["-d", ""] if method == "POST" else []),
+                                   f"http://127.0.0.1:{int(found[-1])}{path}"],
+                                  capture_output=True, text=True, timeout=15, check=False)
+        except subprocess.TimeoutExpired:
+            return None, ""
+        body, _, status = done.stdout.rpartition("\n")
+        return (int(status) if status.isdigit() else None), body
 
     def fail_syncs(self, failing):
         """Makes every fsync and fdatasync of the running process fail with an I/O error (or
