@@ -70,6 +70,10 @@ struct admin_server::impl {
     explicit impl(sources s) : src(std::move(s)) {}
     void transfer_leadership(const httplib::Request& req, httplib::Response& res);
     void move(const httplib::Request& req, httplib::Response& res, bool cancel);
+    void decommission(const httplib::Request& req, httplib::Response& res, bool on);
+    // Runs `request` at the controller leader and waits (this HTTP thread) for its answer;
+    // false (the reply written) when it failed.
+    bool ask_controller(cluster::controller_request request, httplib::Response& res);
 
     void routes() {
         http.new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -117,6 +121,14 @@ struct admin_server::impl {
         http.Delete(
             R"(/v1/topics/([^/]+)/partitions/(\d+)/move)",
             [this](const httplib::Request& req, httplib::Response& res) { move(req, res, true); });
+        http.Post(R"(/v1/brokers/(\d+)/decommission)",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                      decommission(req, res, true);
+                  });
+        http.Delete(R"(/v1/brokers/(\d+)/decommission)",
+                    [this](const httplib::Request& req, httplib::Response& res) {
+                        decommission(req, res, false);
+                    });
         http.Get("/v1/groups", [this](const httplib::Request&, httplib::Response& res) {
             reply(res, 200, groups_view(src));
         });
@@ -230,14 +242,40 @@ void admin_server::impl::move(const httplib::Request& req, httplib::Response& re
         }
         request.assignment.push_back(*replicas);
     }
+    if (!ask_controller(request, res)) return;
+    json body{{"topic", request.topic}, {"partition", request.partitions}};
+    if (cancel) {
+        body["cancelled"] = true;
+    } else {
+        body["moving_to"] = request.assignment.front();
+    }
+    reply(res, 202, body);
+}
+
+void admin_server::impl::decommission(const httplib::Request& req, httplib::Response& res,
+                                      bool on) {
+    cluster::controller_request request{.kind = on ? cluster::request_kind::decommission_broker
+                                                   : cluster::request_kind::recommission_broker};
+    try {
+        request.broker.id = std::stoi(req.matches[1]);
+    } catch (const std::exception&) {
+        refuse(res, 400, "bad broker id");
+        return;
+    }
+    if (!ask_controller(request, res)) return;
+    reply(res, 202, {{"broker", request.broker.id}, {"decommissioning", on}});
+}
+
+bool admin_server::impl::ask_controller(cluster::controller_request request,
+                                        httplib::Response& res) {
     // The controller leader decides; this HTTP thread waits for its answer.
     auto answer = std::make_shared<std::promise<cluster::controller_response>>();
     auto got = answer->get_future();
-    src.controller->submit(request, std::chrono::seconds(10),
+    src.controller->submit(std::move(request), std::chrono::seconds(10),
                            [answer](cluster::controller_response r) { answer->set_value(r); });
     if (got.wait_for(std::chrono::seconds(15)) != std::future_status::ready) {
         refuse(res, 503, "the controller did not answer in time");
-        return;
+        return false;
     }
     cluster::controller_response r = got.get();
     int status = 202;
@@ -245,6 +283,7 @@ void admin_server::impl::move(const httplib::Request& req, httplib::Response& re
         case cluster::errc::none:
             break;
         case cluster::errc::unknown_topic:
+        case cluster::errc::unknown_broker:
             status = 404;
             break;
         case cluster::errc::invalid_replica_assignment:
@@ -261,15 +300,9 @@ void admin_server::impl::move(const httplib::Request& req, httplib::Response& re
     if (status != 202) {
         refuse(res, status,
                r.message.empty() ? cluster::make_error_code(r.code).message() : r.message);
-        return;
+        return false;
     }
-    json body{{"topic", request.topic}, {"partition", request.partitions}};
-    if (cancel) {
-        body["cancelled"] = true;
-    } else {
-        body["moving_to"] = request.assignment.front();
-    }
-    reply(res, 202, body);
+    return true;
 }
 
 admin_server::admin_server(std::unique_ptr<impl> i) : _impl(std::move(i)) {}

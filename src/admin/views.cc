@@ -1,5 +1,7 @@
 #include "admin/views.h"
 
+#include <map>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <prometheus/gauge.h>
@@ -75,6 +77,13 @@ json partition_view(const sources& src, const cluster::core::image& img,
 
 json brokers_view(const sources& src) {
     auto img = src.controller->image();
+    std::map<int32_t, int64_t> replicas;  // per broker, counting where moves go and leave
+    for (const auto& [name, t] : img->topics) {
+        for (size_t p = 0; p < t.partitions.size(); ++p) {
+            for (int32_t r : cluster::core::all_replicas(t, static_cast<int32_t>(p)))
+                ++replicas[r];
+        }
+    }
     json out = json::array();
     for (const auto& [id, b] : img->brokers) {
         json item{{"id", id},
@@ -82,6 +91,8 @@ json brokers_view(const sources& src) {
                   {"rpc", fmt::format("{}:{}", b.rpc.host, b.rpc.port)},
                   {"rack", b.rack ? json(*b.rack) : json(nullptr)},
                   {"live", !b.fenced},
+                  {"decommissioning", img->draining.contains(id)},
+                  {"replicas", replicas[id]},
                   {"incarnation", fmt::format("{:016x}", b.incarnation)}};
         if (id == src.self) {
             item["version"] = src.version;

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -144,7 +145,10 @@ class controller {
     void leader_duties(int64_t now);
     void execute(const controller_request& request, reply_fn reply);
     void execute_topic(const controller_request& request, reply_fn reply);
-    void propose(const core::command& cmd, request_kind kind, reply_fn reply);
+    // The entry's offset, or -1 when it could not be proposed (`reply` was told).
+    int64_t propose(const core::command& cmd, request_kind kind, reply_fn reply);
+    // Moves the replicas of decommissioned brokers elsewhere, a few at a time.
+    void drain_brokers();
     void answer_proposals(int64_t offset, int64_t term, const core::apply_result& r);
     void fail_proposals_from(int64_t offset);
 
@@ -173,6 +177,8 @@ class controller {
     std::map<core::node_id, uint64_t> _fencing;  // broker -> incarnation being fenced
     int64_t _led_term = -1;                      // the term whose leadership duties are set up
     bool _cluster_id_proposed = false;
+    int64_t _drain_proposed_through = -1;         // the last move proposed for a drain
+    std::set<core::node_id> _drain_stuck_logged;  // said once per decommission
     // forwarding side
     uint64_t _next_request_id = 1;
     std::map<uint64_t, forwarded> _forwarded;

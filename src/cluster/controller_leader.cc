@@ -1,5 +1,6 @@
 // The controller leader's decisions: everything that needs a clock, randomness or a choice
 // is settled here before a command is proposed, so applying it stays deterministic.
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -117,19 +118,53 @@ void controller::leader_duties(int64_t now) {
             propose(core::fence_broker{id, b.incarnation}, request_kind::broker_heartbeat, nullptr);
         }
     }
+    drain_brokers();
 }
 
-void controller::propose(const core::command& cmd, request_kind kind, reply_fn reply) {
+int64_t controller::propose(const core::command& cmd, request_kind kind, reply_fn reply) {
     auto offset = _group->propose(core::command_batch(cmd, wall_clock_ms()));
     if (!offset) {
         if (reply) {
             reply(refuse(errc::not_controller, fmt::format("the controller cannot take it: {}",
                                                            offset.error().message())));
         }
-        return;
+        return -1;
     }
     _proposals[*offset] = proposal{_group->node().term(), std::move(reply), kind};
     _group->pump();
+    return *offset;
+}
+
+void controller::drain_brokers() {
+    // One round at a time: the next is planned from an image that holds this one's moves.
+    if (_image.draining.empty() || _image.applied_offset < _drain_proposed_through) return;
+    constexpr size_t moves_at_once = 4;  // per broker: each re-replicates a whole partition
+    for (core::node_id id : _image.draining) {
+        size_t moving = 0;
+        for (const auto& [name, t] : _image.topics) {
+            for (const auto& [index, target] : t.moving) {
+                const auto& current = t.partitions[static_cast<size_t>(index)];
+                if (std::find(current.begin(), current.end(), id) != current.end()) ++moving;
+            }
+        }
+        if (moving >= moves_at_once) continue;
+        std::vector<std::string> stuck;
+        for (auto& move : core::plan_drain(_image, id, moves_at_once - moving, &stuck)) {
+            const core::topic* t = _image.find_topic(move.id);
+            log::get("controller")
+                ->info("decommissioning broker {}: moving {}-{} to replicas {}", id, t->name,
+                       move.partition, fmt::join(move.target, ","));
+            int64_t offset = propose(move, request_kind::reassign_partition, nullptr);
+            _drain_proposed_through = std::max(_drain_proposed_through, offset);
+        }
+        if (!stuck.empty() && _drain_stuck_logged.insert(id).second) {
+            log::get("controller")
+                ->warn(
+                    "decommissioning broker {}: no other live broker can take {} (add a "
+                    "broker or lower their replication factor)",
+                    id, fmt::join(stuck, ", "));
+        }
+    }
 }
 
 void controller::answer_proposals(int64_t offset, int64_t term, const core::apply_result& r) {
@@ -223,6 +258,22 @@ void controller::execute(const controller_request& req, reply_fn reply) {
             } else {
                 reply({});
             }
+            return;
+        }
+        case request_kind::decommission_broker:
+        case request_kind::recommission_broker: {
+            if (!_image.brokers.contains(b.id)) {
+                reply(
+                    refuse(errc::unknown_broker, fmt::format("no broker {} is registered", b.id)));
+                return;
+            }
+            bool on = req.kind == request_kind::decommission_broker;
+            log::get("controller")
+                ->info("broker {} {}", b.id,
+                       on ? "is being decommissioned: its replicas move away"
+                          : "is no longer being decommissioned");
+            _drain_stuck_logged.erase(b.id);
+            propose(core::drain_broker{b.id, on}, req.kind, std::move(reply));
             return;
         }
         case request_kind::allocate_producer_ids:

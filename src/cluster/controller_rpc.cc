@@ -74,7 +74,7 @@ result<controller_request, std::string> read_request(byte_reader& r) {
     controller_request q;
     uint8_t kind = r.u8();
     if (kind < static_cast<uint8_t>(request_kind::register_broker) ||
-        kind > static_cast<uint8_t>(request_kind::finish_reassignment)) {
+        kind > static_cast<uint8_t>(request_kind::recommission_broker)) {
         return unexpected(fmt::format("unknown controller request kind {}", kind));
     }
     q.kind = static_cast<request_kind>(kind);

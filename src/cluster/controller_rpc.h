@@ -31,6 +31,10 @@ enum class request_kind : uint8_t {
     reassign_partition = 8,
     // From the partition's leader: its Raft group has the voters `assignment[0]`.
     finish_reassignment = 9,
+    // `broker.id` is decommissioned: its replicas move elsewhere and new partitions avoid it
+    // (recommission: no longer).
+    decommission_broker = 10,
+    recommission_broker = 11,
 };
 
 struct controller_request {

@@ -247,3 +247,39 @@ def test_the_admin_api_moves_and_cancels(cluster):
     assert status == 200
     part = view["partitions"][0]
     assert part["replicas"] == [2, 3, 4] and part["moving_to"] is None, part
+
+
+def test_a_decommissioned_node_is_drained_while_writes_go_on(cluster):
+    """POST /v1/brokers/N/decommission: the controller moves every replica of node N to the
+    other nodes, a few partitions at a time, and new topics avoid it; DELETE ends it."""
+    create(cluster, "drained", [[1, 2, 3], [2, 3, 1], [3, 1, 2], [2, 3, 4]])
+    base = cluster.nodes[2].admin_url
+    assert http(base, "/v1/brokers/9/decommission", "POST")[0] == 404
+    w = Writer(cluster.bootstrap(), "drained").start()
+    w.wait_for(100)
+    status, body = http(base, "/v1/brokers/1/decommission", "POST")
+    assert status == 202 and body == {"broker": 1, "decommissioning": True}, body
+
+    def node_1():
+        return next(b for b in http(base, "/v1/brokers")[1] if b["id"] == 1)
+
+    wait_until(lambda: node_1()["replicas"] == 0 and not ongoing(cluster.nodes[3].address), 60,
+               "node 1 drained")
+    assert node_1()["decommissioning"]
+    for p, replicas in replicas_of(cluster, "drained", 2).items():
+        assert 1 not in replicas and len(replicas) == 3, (p, replicas)
+    wait_until(lambda: not partition_dir(cluster, 1, "drained", 0).exists(), 20,
+               "node 1 deleting its copies")
+    create(cluster, "after", [[2, 3, 4]])
+    adm = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    adm.create_topics([NewTopic("placed", 4, 3)], request_timeout=30)["placed"].result(30)
+    cluster.wait_for_leaders("placed")
+    assert all(1 not in r for r in replicas_of(cluster, "placed", 2).values())
+    w.wait_for(len(w.acked) + 100)
+    w.finish()
+    assert not w.failed, w.failed[:5]
+    records = read_partition(cluster.bootstrap(2, 3, 4), "drained", 0)
+    offsets = {value: offset for offset, value in records}
+    assert all(offsets.get(v) == o for v, o in w.acked.items())
+    status, body = http(base, "/v1/brokers/1/decommission", "DELETE")
+    assert status == 202 and not node_1()["decommissioning"], body

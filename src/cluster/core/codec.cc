@@ -31,6 +31,7 @@ enum class command_type : uint8_t {
     allocate_producer_ids = 9,
     reassign_partition = 10,
     finish_reassignment = 11,
+    drain_broker = 12,
 };
 
 void put_address(byte_writer& w, const host_port& a) {
@@ -208,6 +209,11 @@ struct encoder {
         w.u8(static_cast<uint8_t>(command_type::finish_reassignment));
         put_move(c);
     }
+    void operator()(const drain_broker& c) const {
+        w.u8(static_cast<uint8_t>(command_type::drain_broker));
+        w.i32(c.id);
+        w.u8(c.on ? 1 : 0);
+    }
     template <typename Move>
     void put_move(const Move& c) const {
         put_id(w, c.id);
@@ -285,6 +291,15 @@ result<command, std::string> read_command(byte_reader& r) {
         case command_type::finish_reassignment:
             cmd = get_move<finish_reassignment>(r);
             break;
+        case command_type::drain_broker: {
+            drain_broker c;
+            c.id = r.i32();
+            uint8_t on = r.u8();
+            if (on > 1) r.fail();
+            c.on = on == 1;
+            cmd = c;
+            break;
+        }
         case command_type::allocate_producer_ids: {
             allocate_producer_ids c;
             c.broker = r.i32();
@@ -392,6 +407,12 @@ std::vector<uint8_t> encode_image_version(const image& img, uint16_t version) {
     if (version > 1) {
         w.u64(img.next_group_id);
     }
+    if (version > 2) {
+        w.u32(static_cast<uint32_t>(img.draining.size()));
+        for (node_id id : img.draining) {
+            w.i32(id);
+        }
+    }
     std::vector<uint8_t> out;
     byte_writer h(out);
     h.u32(image_magic);
@@ -478,6 +499,13 @@ result<image, std::string> decode_image(std::span<const uint8_t> bytes) {
             for (size_t p = 0; p < t.partitions.size(); ++p) {
                 t.groups.push_back(img.next_group_id++);
             }
+        }
+    }
+    uint32_t draining = version > 2 ? get_count(r, 4) : 0;
+    for (uint32_t i = 0; i < draining && r.ok(); ++i) {
+        node_id id = r.i32();
+        if (!img.brokers.contains(id) || !img.draining.insert(id).second) {
+            r.fail();
         }
     }
     if (!r.ok() || !r.done()) {

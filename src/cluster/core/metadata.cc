@@ -199,6 +199,13 @@ struct applier {
         t->moving.erase(moving);
         return {};
     }
+    apply_result operator()(const drain_broker& c) const {
+        if (!img.brokers.contains(c.id)) {
+            return {outcome::unknown_broker};
+        }
+        bool changed = c.on ? img.draining.insert(c.id).second : img.draining.erase(c.id) > 0;
+        return {changed ? outcome::applied : outcome::ignored};
+    }
     apply_result operator()(const allocate_producer_ids& c) const {
         if (c.count <= 0) {
             return {outcome::ignored};

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -59,7 +60,10 @@ struct image {
     std::map<node_id, broker> brokers;
     std::map<std::string, topic> topics;
     int64_t next_producer_id = 0;
-    uint64_t next_group_id = 1;   // Raft group 0 is the controller's own
+    uint64_t next_group_id = 1;  // Raft group 0 is the controller's own
+    // Brokers being decommissioned: new partitions avoid them and the controller leader moves
+    // their replicas elsewhere.
+    std::set<node_id> draining;
     int64_t applied_offset = -1;  // the last log entry applied to this image
     friend bool operator==(const image&, const image&) = default;
 
@@ -115,15 +119,21 @@ struct finish_reassignment {
     int32_t partition = -1;
     replica_list target;
 };
+// A broker starts (on) or stops (off) being decommissioned.
+struct drain_broker {
+    node_id id = -1;
+    bool on = true;
+};
 // Hands out [next_producer_id, next_producer_id + count) to `broker`.
 struct allocate_producer_ids {
     node_id broker = -1;
     int32_t count = 0;
 };
 
-using command = std::variant<init_cluster, register_broker, fence_broker, unfence_broker,
-                             create_topic, delete_topic, create_partitions, set_topic_configs,
-                             allocate_producer_ids, reassign_partition, finish_reassignment>;
+using command =
+    std::variant<init_cluster, register_broker, fence_broker, unfence_broker, create_topic,
+                 delete_topic, create_partitions, set_topic_configs, allocate_producer_ids,
+                 reassign_partition, finish_reassignment, drain_broker>;
 
 // What applying a command did. A refused command changes nothing: two nodes may race to
 // create one topic, and the log decides which wins.

@@ -20,7 +20,7 @@ std::optional<std::vector<replica_list>> place_replicas(const image& img, int32_
     };
     std::map<node_id, load> loads;
     for (const auto& [id, b] : img.brokers) {
-        if (!b.fenced) {
+        if (!b.fenced && !img.draining.contains(id)) {
             loads[id];
         }
     }
@@ -79,6 +79,46 @@ std::optional<std::vector<replica_list>> place_replicas(const image& img, int32_
         placed.push_back(std::move(replicas));
     }
     return placed;
+}
+
+std::vector<reassign_partition> plan_drain(const image& img, node_id node, size_t max_moves,
+                                           std::vector<std::string>* stuck) {
+    std::map<node_id, int64_t> replicas;  // per candidate broker, counting planned moves
+    for (const auto& [id, b] : img.brokers) {
+        if (!b.fenced && id != node && !img.draining.contains(id)) replicas[id];
+    }
+    for (const auto& [name, t] : img.topics) {
+        for (size_t p = 0; p < t.partitions.size(); ++p) {
+            for (node_id id : all_replicas(t, static_cast<int32_t>(p))) {
+                if (auto it = replicas.find(id); it != replicas.end()) ++it->second;
+            }
+        }
+    }
+    std::vector<reassign_partition> out;
+    for (const auto& [name, t] : img.topics) {
+        for (size_t p = 0; p < t.partitions.size() && out.size() < max_moves; ++p) {
+            auto index = static_cast<int32_t>(p);
+            const replica_list& current = t.partitions[p];
+            if (t.moving.contains(index) ||
+                std::find(current.begin(), current.end(), node) == current.end()) {
+                continue;
+            }
+            std::optional<node_id> best;
+            for (const auto& [id, count] : replicas) {
+                if (std::find(current.begin(), current.end(), id) != current.end()) continue;
+                if (!best || count < replicas.at(*best)) best = id;
+            }
+            if (!best) {
+                if (stuck) stuck->push_back(name + "-" + std::to_string(index));
+                continue;
+            }
+            replica_list target = current;
+            std::replace(target.begin(), target.end(), node, *best);
+            ++replicas.at(*best);
+            out.push_back({t.id, index, std::move(target)});
+        }
+    }
+    return out;
 }
 
 }  // namespace trib::cluster::core

@@ -33,6 +33,8 @@ std::vector<command> every_command() {
         reassign_partition{make_id(3), 1, {3, 1, 4}},
         reassign_partition{make_id(3), 0, {}},  // a cancel
         finish_reassignment{make_id(3), 1, {3, 1, 4}},
+        drain_broker{4, true},
+        drain_broker{4, false},
     };
 }
 
@@ -97,6 +99,7 @@ image sample_image() {
     (void)l.run(create_topic{make_topic("other", 9, {{1}, {2}, {3}})});
     (void)l.run(fence_broker{2, 1});
     (void)l.run(reassign_partition{make_id(9), 1, {3, 1}});
+    (void)l.run(drain_broker{3, true});
     return l.img;
 }
 
@@ -105,6 +108,7 @@ TEST(ControllerSnapshot, RoundTrips) {
     ASSERT_FALSE(img.topics.empty());
     ASSERT_TRUE(img.brokers.at(2).fenced);
     ASSERT_EQ(img.topics.at("other").moving.size(), 1u);
+    ASSERT_EQ(img.draining, (std::set<node_id>{3}));
     auto bytes = encode_image(img);
     auto back = decode_image(bytes);
     ASSERT_TRUE(back) << back.error();

@@ -182,5 +182,15 @@ TEST(ControllerImage, AMoveIsCheckedAndANewTargetReplacesTheOld) {
     EXPECT_EQ(l.img.topics.at("t").moving.at(0), (replica_list{3, 4, 1, 2}));
 }
 
+TEST(ControllerImage, ADecommissionIsSetAndClearedForKnownBrokersOnly) {
+    log_image l(3);
+    EXPECT_EQ(l.run(drain_broker{2, true}).result, outcome::applied);
+    EXPECT_EQ(l.run(drain_broker{2, true}).result, outcome::ignored);
+    EXPECT_EQ(l.run(drain_broker{9, true}).result, outcome::unknown_broker);
+    EXPECT_EQ(l.img.draining, (std::set<node_id>{2}));
+    EXPECT_EQ(l.run(drain_broker{2, false}).result, outcome::applied);
+    EXPECT_TRUE(l.img.draining.empty());
+}
+
 }  // namespace
 }  // namespace trib::cluster::core

@@ -13,6 +13,7 @@ namespace {
 
 using testing::log_image;
 using testing::make_broker;
+using testing::make_id;
 using testing::make_topic;
 
 std::map<node_id, int> count(const std::vector<replica_list>& parts, bool leaders_only) {
@@ -89,6 +90,45 @@ TEST(Placement, TooFewBrokers) {
     log_image l(2);
     EXPECT_FALSE(place_replicas(l.img, 1, 3));
     EXPECT_TRUE(place_replicas(l.img, 1, 2));
+}
+
+// ---- decommissioning ----
+
+TEST(Placement, NewPartitionsAvoidADecommissionedBroker) {
+    log_image l(4);
+    (void)l.run(drain_broker{2, true});
+    auto placed = place_replicas(l.img, 6, 3);
+    ASSERT_TRUE(placed);
+    EXPECT_FALSE(count(*placed, false).contains(2));
+    EXPECT_FALSE(place_replicas(l.img, 1, 4));  // three brokers are left
+}
+
+TEST(Placement, ADrainSwapsTheBrokerForTheLeastLoadedInItsPlace) {
+    log_image l(5);
+    (void)l.run(create_topic{make_topic("t", 1, {{1, 2, 3}, {2, 3, 4}, {3, 4, 1}, {4, 1, 2}})});
+    (void)l.run(drain_broker{1, true});
+    std::vector<std::string> stuck;
+    auto moves = plan_drain(l.img, 1, 10, &stuck);
+    EXPECT_TRUE(stuck.empty());
+    ASSERT_EQ(moves.size(), 3u);  // the partitions holding node 1
+    // Node 5 holds nothing: it takes each, in node 1's place in the list.
+    EXPECT_EQ(moves[0].partition, 0);
+    EXPECT_EQ(moves[0].target, (replica_list{5, 2, 3}));
+    EXPECT_EQ(moves[1].target, (replica_list{3, 4, 5}));
+    // Node 5 with two planned is still below node 3's three replicas.
+    EXPECT_EQ(moves[2].target, (replica_list{4, 5, 2}));
+    EXPECT_EQ(plan_drain(l.img, 1, 2).size(), 2u);  // at most as many as asked
+}
+
+TEST(Placement, ADrainSkipsMovingPartitionsAndNamesThoseWithNowhereToGo) {
+    log_image l(3);
+    (void)l.run(create_topic{make_topic("t", 1, {{1, 2, 3}})});
+    (void)l.run(create_topic{make_topic("u", 2, {{1, 2}})});
+    (void)l.run(reassign_partition{make_id(2), 0, {2, 1}});
+    (void)l.run(drain_broker{1, true});
+    std::vector<std::string> stuck;
+    EXPECT_TRUE(plan_drain(l.img, 1, 10, &stuck).empty());
+    EXPECT_EQ(stuck, (std::vector<std::string>{"t-0"}));  // u-0 is moving
 }
 
 }  // namespace
