@@ -271,8 +271,9 @@ bool admin_server::impl::ask_controller(cluster::controller_request request,
     // The controller leader decides; this HTTP thread waits for its answer.
     auto answer = std::make_shared<std::promise<cluster::controller_response>>();
     auto got = answer->get_future();
-    src.controller->submit(std::move(request), std::chrono::seconds(10),
-                           [answer](cluster::controller_response r) { answer->set_value(r); });
+    src.controller->submit(
+        std::move(request), std::chrono::seconds(10),
+        [answer](const cluster::controller_response& r) { answer->set_value(r); });
     if (got.wait_for(std::chrono::seconds(15)) != std::future_status::ready) {
         refuse(res, 503, "the controller did not answer in time");
         return false;

@@ -448,15 +448,10 @@ void partition::settle_waiters(raft::group& g, int64_t now_ms) {
     const auto& view = node.log();
     // A write whose leader stepped down is settled by what the next leader does with it, as
     // this replica learns it: committed (success), replaced (NOT_LEADER: it was never
-    // persisted) or, at the request's own deadline, unknown (REQUEST_TIMED_OUT: it may still
-    // commit). A NOT_LEADER for a write that later commits is a lie clients act on: librdkafka
-    // takes it as "not persisted" and, should it bump its epoch meanwhile, writes the records
-    // again. Answering REQUEST_TIMED_OUT early is no better: an idempotent librdkafka producer
-    // whose next batch then meets a leader without this one (OUT_OF_ORDER_SEQUENCE_NUMBER)
-    // cannot tell whether it was persisted and fails for good ("sequence desynchronization",
-    // found by the chaos harness with a grace of two election timeouts). So, as Kafka does, it
-    // waits: a replica that hears the next leader learns within a heartbeat; one cut off
-    // learns when the network heals, while its client's later writes to the partition wait.
+    // persisted) or, after the grace, unknown (REQUEST_TIMED_OUT: it may still commit). A
+    // NOT_LEADER for a write that later commits is a lie clients act on: librdkafka takes it
+    // as "not persisted" and, should it bump its epoch meanwhile, writes the records again.
+    int64_t grace_ms = int64_t{2} * _binding.election_ticks * _binding.tick_ms;
     for (auto it = _waiting.begin(); it != _waiting.end();) {
         waiter& w = it->second;
         bool below_start = w.last_offset < view.start_offset() - 1;  // committed, compacted
@@ -474,7 +469,8 @@ void partition::settle_waiters(raft::group& g, int64_t now_ms) {
             r.last_offset = to_kafka(r.last_offset);
             record_replication(w.acks, std::chrono::steady_clock::now() - w.started);
             w.done(r);
-        } else if (now_ms >= w.deadline_ms) {
+        } else if (now_ms >= w.deadline_ms ||
+                   (w.orphaned_ms >= 0 && now_ms >= w.orphaned_ms + grace_ms)) {
             log::get("cluster")->debug("{}-{}: offset {} not known committed in time: TIMED_OUT",
                                        _topic, _index, w.last_offset);
             w.done({.code = replicate_errc::timed_out});
@@ -614,8 +610,16 @@ void partition::on_state_changed() {
         for (auto& p : dropped)
             p.done({.code = code});
         // Writes awaiting commit are settled by what the next leader does with them (see
-        // settle_waiters), or at their deadline.
-        settle_waiters(*g, steady_clock_ms());
+        // settle_waiters), within a grace, not at their timeout: their client may hold more
+        // requests behind them (an idempotent producer keeps its order), so waiting for the
+        // timeout would stall the partition for the client long after a new leader serves.
+        int64_t now = steady_clock_ms();
+        if (node.role() != raft::role::leader) {
+            for (auto& [offset, w] : _waiting) {
+                if (w.orphaned_ms < 0) w.orphaned_ms = now;
+            }
+        }
+        settle_waiters(*g, now);
         if (g->failed()) {  // this replica learns nothing more
             for (auto& [offset, w] : _waiting)
                 w.done({.code = replicate_errc::storage_error});

@@ -179,6 +179,8 @@ class partition : public std::enable_shared_from_this<partition> {
         acks_level acks;
         int64_t deadline_ms;
         std::chrono::steady_clock::time_point started;  // for the commit latency metric
+        // When this replica stopped leading with the write unsettled (steady ms), else -1.
+        int64_t orphaned_ms = -1;
         replicate_result result;
         done_fn done;
     };

@@ -524,7 +524,12 @@ def answering_leader(cluster, topic, partition):
 
 def test_offset_for_leader_epoch_says_where_an_epoch_ended(cluster):
     create(cluster, "epochs", 1)
-    first = cluster.leaders("epochs", 1)[0]
+    # Leaders go back to their preferred replica within a second here: wait for that first,
+    # so the leader asked below is the one that keeps leading.
+    _, parts = cluster.metadata(1, ["epochs"])["topics"]["epochs"]
+    preferred = parts[0][3][0]
+    first = wait_until(lambda: answering_leader(cluster, "epochs", 0) == preferred and preferred,
+                       15, "the preferred replica leading")
     p = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all"})
     for i in range(10):
         p.produce("epochs", value=b"a%d" % i, partition=0)
