@@ -150,24 +150,34 @@ class Nemesis:
             return lambda: (n.fail_syncs(False), n.kill(), n.start(), n.wait_ready())
         raise ValueError(f"unknown fault {kind}")
 
-    def transfer_storm(self, step):
-        """Leadership transfers under load: for the hold, every 0.3 s one partition's leader
-        is asked (admin API) to hand it to another of its replicas."""
+    def storm(self, step, interval, act):
+        """Calls act(partition, (leader, replicas)) for a random partition every `interval`
+        seconds of the step's hold; returns how many calls did something (act returns 1)."""
         self.event("inject", step, node=None, role="all")
         self.event("injected", step, node=None)
-        end, moved = time.monotonic() + step["hold"], 0
+        end, done = time.monotonic() + step["hold"], 0
         while time.monotonic() < end and not self.stop_event.is_set():
             meta = self.metadata()
             if meta:
                 p = self.rng.choice(sorted(meta))
-                leader, replicas = meta[p]
-                others = [r for r in replicas if r != leader and self.nodes[r].alive]
-                if leader in self.nodes and others:
-                    to = self.rng.choice(others)
-                    status = self.nodes[leader].admin_post(
-                        f"/v1/topics/{self.topic}/partitions/{p}/transfer-leadership?to={to}")
-                    moved += status == 202
-            self.stop_event.wait(0.3)
+                done += act(p, meta[p])
+            self.stop_event.wait(interval)
+        return done
+
+    def transfer_storm(self, step):
+        """Leadership transfers under load: for the hold, every 0.3 s one partition's leader
+        is asked (admin API) to hand it to another of its replicas."""
+        def transfer(p, state):
+            leader, replicas = state
+            others = [r for r in replicas if r != leader and self.nodes[r].alive]
+            if leader not in self.nodes or not others:
+                return 0
+            to = self.rng.choice(others)
+            status = self.nodes[leader].admin_post(
+                f"/v1/topics/{self.topic}/partitions/{p}/transfer-leadership?to={to}")
+            return 1 if status == 202 else 0
+
+        moved = self.storm(step, 0.3, transfer)
         self.event("heal", step, node=None, transfers=moved)
         self.event("healed", step, node=None)
 
@@ -177,15 +187,7 @@ class Nemesis:
         node without one where there is such a node, else dropped (replication factor 2, its
         copy deleted) and added back the next time (it re-replicates from nothing). The heal
         brings every partition back to three replicas and waits for the moves to end."""
-        self.event("inject", step, node=None, role="all")
-        self.event("injected", step, node=None)
-        end, moved = time.monotonic() + step["hold"], 0
-        while time.monotonic() < end and not self.stop_event.is_set():
-            meta = self.metadata()
-            if meta:
-                p = self.rng.choice(sorted(meta))
-                moved += self.move_one(p, meta[p][1], grow_only=False)
-            self.stop_event.wait(1.0)
+        moved = self.storm(step, 1.0, lambda p, state: self.move_one(p, state[1], False))
         # Until no partition is moving and each has three replicas again (or 90 s).
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:  # also when stopping: leave no partition short
