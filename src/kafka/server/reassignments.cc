@@ -4,8 +4,6 @@
 // (cluster/partition_moves.cc).
 #include <algorithm>
 
-#include <fmt/format.h>
-
 #include "kafka/protocol/alter_partition_reassignments.h"
 #include "kafka/protocol/error_codes.h"
 #include "kafka/protocol/list_partition_reassignments.h"

@@ -13,7 +13,6 @@
 namespace trib::cluster {
 namespace {
 
-using namespace std::chrono_literals;
 using storage::test::make_batch;
 using storage::test::temp_dir;
 using test::raft_loop;
