@@ -135,6 +135,7 @@ void add_cluster_commands(CLI::App& app, context& ctx) {
     broker->add_subcommand("list", "Live brokers and their Kafka addresses")->callback([&ctx] {
         ctx.run = [&ctx] { return broker_list(ctx.opts); };
     });
+    add_broker_admin_commands(*broker, ctx);
 }
 
 }  // namespace trib::cli

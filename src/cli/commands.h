@@ -25,6 +25,8 @@ void add_produce_command(CLI::App& app, context& ctx);
 void add_consume_command(CLI::App& app, context& ctx);
 void add_group_commands(CLI::App& app, context& ctx);
 void add_partition_commands(CLI::App& app, context& ctx);
+// `trib broker decommission|recommission`, under the `broker` command cluster_cmd.cc adds.
+void add_broker_admin_commands(CLI::App& broker, context& ctx);
 void add_completion_command(CLI::App& app, context& ctx);
 
 }  // namespace trib::cli

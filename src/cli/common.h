@@ -38,6 +38,7 @@ enum class output_format { table, json };
 // The global options every command takes.
 struct options {
     std::string brokers = "127.0.0.1:9092";
+    std::string admin = "127.0.0.1:9644";  // a node's admin HTTP API (admin.listen)
     output_format format = output_format::table;
     double timeout_s = 10;
     bool verbose = false;                    // librdkafka's own log lines on stderr

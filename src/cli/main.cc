@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
     app.add_option("-b,--brokers", ctx.opts.brokers, "Bootstrap brokers, host:port,...")
         ->envname("TRIB_BROKERS")
         ->capture_default_str();
+    app.add_option("--admin", ctx.opts.admin,
+                   "A node's admin HTTP API, host:port (for what Kafka has no request for)")
+        ->envname("TRIB_ADMIN")
+        ->capture_default_str();
     std::map<std::string, output_format> formats{{"table", output_format::table},
                                                  {"json", output_format::json}};
     app.add_option("--format", ctx.opts.format, "table (for people) or json (for scripts)")

@@ -283,3 +283,32 @@ def test_a_decommissioned_node_is_drained_while_writes_go_on(cluster):
     assert all(offsets.get(v) == o for v, o in w.acked.items())
     status, body = http(base, "/v1/brokers/1/decommission", "DELETE")
     assert status == 202 and not node_1()["decommissioning"], body
+
+
+def test_trib_decommissions_and_recommissions_a_broker(cluster, trib_bin):
+    """`trib broker decommission N --wait` drains node N through the admin API, with progress;
+    `recommission` ends it; a wrong id, address or admin API each get their exit code."""
+    create(cluster, "trib-drained", [[4, 2, 3], [2, 4, 1]])
+    admin = cluster.nodes[2].admin_url.removeprefix("http://")
+
+    def run(*args):
+        return trib(trib_bin, cluster, "--admin", admin, *args)
+
+    bad = run("broker", "decommission", "9")
+    assert bad.returncode == 1 and "HTTP 404" in bad.stderr, bad
+    dead = trib(trib_bin, cluster, "--admin", "127.0.0.1:1", "broker", "decommission", "4")
+    assert dead.returncode == 3 and "no answer from the admin API" in dead.stderr, dead
+    usage = trib(trib_bin, cluster, "--admin", "nowhere", "broker", "decommission", "4")
+    assert usage.returncode == 2 and "host:port" in usage.stderr, usage
+
+    done = run("broker", "decommission", "4", "--wait", "--wait-timeout", "60")
+    assert done.returncode == 0, done
+    assert "broker 4: decommissioning" in done.stdout, done.stdout
+    assert "replicas left" in done.stderr and "drained after" in done.stderr, done.stderr
+    for p, replicas in replicas_of(cluster, "trib-drained", 2).items():
+        assert 4 not in replicas and len(replicas) == 3, (p, replicas)
+    again = run("--format", "json", "broker", "recommission", "4")
+    assert again.returncode == 0, again
+    assert json.loads(again.stdout) == {"broker": 4, "decommissioning": False}, again.stdout
+    brokers = http(cluster.nodes[1].admin_url, "/v1/brokers")[1]
+    assert not next(b for b in brokers if b["id"] == 4)["decommissioning"]
