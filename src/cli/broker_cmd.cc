@@ -1,8 +1,6 @@
 // trib broker decommission | recommission: through a node's admin HTTP API (the Kafka protocol
 // has no request for it). The controller moves the broker's replicas away a few at a time.
-#include <chrono>
 #include <memory>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -30,37 +28,27 @@ std::string broker_path(int32_t id) {
 outcome<int64_t> replicas_on(const options& opts, int32_t id) {
     auto brokers = TRIB_TRY(admin_call(opts, "GET", "/v1/brokers"));
     for (const auto& b : brokers) {
-        if (b.value("id", -1) == id) return b.value("replicas", int64_t{0});
+        if (b.is_object() && b.contains("id") && b["id"] == id) {
+            if (b.contains("replicas") && b["replicas"].is_number_integer())
+                return b["replicas"].get<int64_t>();
+            return fail(fmt::format("GET /v1/brokers: no replica count for broker {}", id));
+        }
     }
     return fail(fmt::format("broker {} is not registered in the cluster", id));
 }
 
 outcome<> wait_drained(const options& opts, const broker_args& a) {
-    auto started = std::chrono::steady_clock::now();
-    auto deadline = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                  std::chrono::duration<double>(a.wait_timeout_s));
-    int64_t last = -1;
-    while (true) {
-        int64_t left = TRIB_TRY(replicas_on(opts, a.id));
-        double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        bool tell = opts.format == output_format::table;
-        if (left == 0) {
-            if (tell) fmt::print(stderr, "broker {}: drained after {:.1f} s\n", a.id, seconds);
-            return {};
-        }
-        if (left != last && tell) {
-            fmt::print(stderr, "broker {}: {} replicas left ({:.1f} s)\n", a.id, left, seconds);
-        }
-        last = left;
-        if (std::chrono::steady_clock::now() > deadline) {
-            return fail(fmt::format(
-                "broker {}: {} replicas left after {:.0f} s (the other live brokers may be too "
-                "few for a topic's replication factor; `trib broker recommission {}` undoes it)",
-                a.id, left, seconds, a.id));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+    return wait_with_progress(
+        opts, a.wait_timeout_s,
+        [&]() -> outcome<progress> {
+            int64_t left = TRIB_TRY(replicas_on(opts, a.id));
+            if (left == 0)
+                return progress{.done = true, .line = fmt::format("broker {}: drained", a.id)};
+            return progress{.line = fmt::format("broker {}: {} replicas left", a.id, left)};
+        },
+        fmt::format("the other live brokers may be too few for a topic's replication factor; "
+                    "`trib broker recommission {}` undoes it",
+                    a.id));
 }
 
 outcome<> decommission(const options& opts, const broker_args& a) {

@@ -1,6 +1,8 @@
 #include "cli/common.h"
 
 #include <charconv>
+#include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -79,6 +81,31 @@ std::optional<int64_t> parse_non_negative(std::string_view text) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc{} || end != text.data() + text.size() || v < 0) return std::nullopt;
     return v;
+}
+
+outcome<> wait_with_progress(const options& opts, double timeout_s,
+                             const std::function<outcome<progress>()>& look,
+                             const std::string& advice) {
+    auto started = std::chrono::steady_clock::now();
+    auto deadline = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(timeout_s));
+    bool tell = opts.format == output_format::table;
+    std::string last;
+    while (true) {
+        auto now = TRIB_TRY(look());
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (now.done) {
+            if (tell) fmt::print(stderr, "{} after {:.1f} s\n", now.line, seconds);
+            return {};
+        }
+        if (now.line != last && tell) fmt::print(stderr, "{} ({:.1f} s)\n", now.line, seconds);
+        last = now.line;
+        if (std::chrono::steady_clock::now() > deadline) {
+            return fail(fmt::format("{} after {:.0f} s: {}", now.line, seconds, advice));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
 }
 
 }  // namespace trib::cli

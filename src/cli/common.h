@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,5 +57,18 @@ outcome<std::pair<std::string, std::string>> split_assignment(const std::string&
 
 // A whole non-negative decimal number (offsets, timestamps), or nullopt.
 std::optional<int64_t> parse_non_negative(std::string_view text);
+
+// What a --wait loop learns from one look: whether it is done, and the line that says where it
+// stands (the final line once done).
+struct progress {
+    bool done = false;
+    std::string line;
+};
+// Looks every 500 ms until `look` says done, printing its line on stderr (tables only) when it
+// changes and "<line> after N s" at the end; past timeout_s fails with "<line> after N s: "
+// followed by `advice`.
+outcome<> wait_with_progress(const options& opts, double timeout_s,
+                             const std::function<outcome<progress>()>& look,
+                             const std::string& advice);
 
 }  // namespace trib::cli

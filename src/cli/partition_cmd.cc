@@ -2,8 +2,6 @@
 // (Kafka's AlterPartitionReassignments and ListPartitionReassignments, which librdkafka
 // 2.0.2 has no call for: sent by raw_call, encoded by the broker's own codecs).
 #include <chrono>
-#include <optional>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -107,39 +105,21 @@ outcome<> alter(const options& opts, const broker_info& b, const partition_args&
 
 // Until the partition is no longer moving, with a progress line when it changes.
 outcome<> wait_done(const options& opts, const broker_info& b, const partition_args& a) {
-    auto started = std::chrono::steady_clock::now();
-    auto deadline = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                  std::chrono::duration<double>(a.wait_timeout_s));
-    std::string last;
-    while (true) {
-        auto moves = TRIB_TRY(list_moves(opts, b));
-        std::optional<move_state> mine;
-        for (auto& m : moves) {
-            if (m.topic == a.topic && m.partition == a.partition) mine = std::move(m);
-        }
-        double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        if (!mine) {
-            if (opts.format == output_format::table) {
-                fmt::print(stderr, "{}-{}: done after {:.1f} s\n", a.topic, a.partition, seconds);
+    return wait_with_progress(
+        opts, a.wait_timeout_s,
+        [&]() -> outcome<progress> {
+            auto moves = TRIB_TRY(list_moves(opts, b));
+            for (const auto& m : moves) {
+                if (m.topic == a.topic && m.partition == a.partition) {
+                    return progress{.line =
+                                        fmt::format("{}-{}: replicas {}, adding {}, removing {}",
+                                                    a.topic, a.partition, join_ids(m.replicas),
+                                                    join_ids(m.adding), join_ids(m.removing))};
+                }
             }
-            return {};
-        }
-        auto line =
-            fmt::format("{}-{}: replicas {}, adding {}, removing {}", a.topic, a.partition,
-                        join_ids(mine->replicas), join_ids(mine->adding), join_ids(mine->removing));
-        if (line != last && opts.format == output_format::table) {
-            fmt::print(stderr, "{} ({:.1f} s)\n", line, seconds);
-        }
-        last = line;
-        if (std::chrono::steady_clock::now() > deadline) {
-            return fail(
-                fmt::format("{} after {:.0f} s: still moving (a replica it adds may be "
-                            "down; `trib partition cancel-move` undoes it)",
-                            line, seconds));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+            return progress{.done = true, .line = fmt::format("{}-{}: done", a.topic, a.partition)};
+        },
+        "still moving (a replica it adds may be down; `trib partition cancel-move` undoes it)");
 }
 
 outcome<> move(const options& opts, const partition_args& a) {
