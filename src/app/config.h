@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/host_port.h"
 #include "base/logging.h"
 #include "base/result.h"
 
@@ -33,17 +34,8 @@ inline std::error_code make_error_code(config_errc e) {
     return {static_cast<int>(e), config_category()};
 }
 
-struct host_port {
-    std::string host;
-    uint16_t port = 0;
-
-    std::string to_string() const;
-    friend bool operator==(const host_port&, const host_port&) = default;
-};
-
-// Parses "host:port" or "[ipv6]:port"; the host is an IP literal or a DNS name. Port 0 (any
-// free port) only with `allow_any_port`.
-result<host_port, std::string> parse_host_port(std::string_view text, bool allow_any_port = false);
+using trib::host_port;  // base/host_port.h
+using trib::parse_host_port;
 
 struct config {
     int32_t node_id = 0;

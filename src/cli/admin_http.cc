@@ -4,40 +4,39 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "base/host_port.h"
+
 namespace trib::cli {
 
 namespace {
 
-struct endpoint {
-    std::string host;
-    int port = 0;
-};
-
-outcome<endpoint> parse_endpoint(const std::string& text) {
-    auto colon = text.rfind(':');
-    auto port = colon == std::string::npos
-                    ? std::nullopt
-                    : parse_non_negative(std::string_view(text).substr(colon + 1));
-    if (!port || *port == 0 || *port > 65535 || colon == 0) {
-        return fail(fmt::format("--admin: expected host:port, got '{}'", text), exit_code::usage);
+const char* name_of(http_method m) {
+    switch (m) {
+        case http_method::get:
+            return "GET";
+        case http_method::post:
+            return "POST";
+        case http_method::del:
+            return "DELETE";
     }
-    return endpoint{text.substr(0, colon), static_cast<int>(*port)};
+    return "?";
 }
 
 }  // namespace
 
-outcome<nlohmann::json> admin_call(const options& opts, const std::string& method,
+outcome<nlohmann::json> admin_call(const options& opts, http_method method,
                                    const std::string& path) {
-    auto at = TRIB_TRY(parse_endpoint(opts.admin));
-    httplib::Client http(at.host, at.port);
+    auto at = parse_host_port(opts.admin);
+    if (!at) return fail(fmt::format("--admin '{}': {}", opts.admin, at.error()), exit_code::usage);
+    httplib::Client http(at->host, at->port);
     auto seconds = static_cast<time_t>(opts.timeout_s);
     auto micros = static_cast<time_t>((opts.timeout_s - static_cast<double>(seconds)) * 1e6);
     http.set_connection_timeout(seconds, micros);
     http.set_read_timeout(seconds, micros);
     http.set_write_timeout(seconds, micros);
-    httplib::Result res = method == "POST"     ? http.Post(path)
-                          : method == "DELETE" ? http.Delete(path)
-                                               : http.Get(path);
+    httplib::Result res = method == http_method::post  ? http.Post(path)
+                          : method == http_method::del ? http.Delete(path)
+                                                       : http.Get(path);
     if (!res) {
         return fail(fmt::format("no answer from the admin API at {} ({}); is --admin (or "
                                 "TRIB_ADMIN) a node's admin.listen address?",
@@ -50,11 +49,11 @@ outcome<nlohmann::json> admin_call(const options& opts, const std::string& metho
             body.is_object() && body.contains("error") && body["error"].is_string()
                 ? body["error"].get<std::string>()
                 : res->body;
-        return fail(fmt::format("{} {}: HTTP {}: {}", method, path, res->status, message));
+        return fail(fmt::format("{} {}: HTTP {}: {}", name_of(method), path, res->status, message));
     }
     if (body.is_discarded()) {
-        return fail(
-            fmt::format("{} {}: the admin API at {} answered no JSON", method, path, opts.admin));
+        return fail(fmt::format("{} {}: the admin API at {} answered no JSON", name_of(method),
+                                path, opts.admin));
     }
     return body;
 }

@@ -10,9 +10,12 @@
 
 namespace trib::cli {
 
-// Sends `method` (GET, POST or DELETE) to `path` on opts.admin and returns the JSON body of a
-// 2xx answer. No answer: exit_code::unreachable; any other status: the API's error message.
-outcome<nlohmann::json> admin_call(const options& opts, const std::string& method,
+enum class http_method { get, post, del };
+
+// Sends `method` to `path` on opts.admin and returns the JSON body of a 2xx answer. A bad
+// --admin: exit_code::usage; no answer: exit_code::unreachable; any other status: the API's
+// error message.
+outcome<nlohmann::json> admin_call(const options& opts, http_method method,
                                    const std::string& path);
 
 }  // namespace trib::cli

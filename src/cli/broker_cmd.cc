@@ -26,7 +26,7 @@ std::string broker_path(int32_t id) {
 
 // How many replicas the cluster still places on the broker (moves leaving it included).
 outcome<int64_t> replicas_on(const options& opts, int32_t id) {
-    auto brokers = TRIB_TRY(admin_call(opts, "GET", "/v1/brokers"));
+    auto brokers = TRIB_TRY(admin_call(opts, http_method::get, "/v1/brokers"));
     for (const auto& b : brokers) {
         if (b.is_object() && b.contains("id") && b["id"] == id) {
             if (b.contains("replicas") && b["replicas"].is_number_integer())
@@ -52,7 +52,7 @@ outcome<> wait_drained(const options& opts, const broker_args& a) {
 }
 
 outcome<> decommission(const options& opts, const broker_args& a) {
-    auto answer = TRIB_TRY(admin_call(opts, "POST", broker_path(a.id)));
+    auto answer = TRIB_TRY(admin_call(opts, http_method::post, broker_path(a.id)));
     if (a.wait) TRIB_TRY(wait_drained(opts, a));
     if (opts.format == output_format::json) {
         answer["done"] = a.wait;
@@ -65,7 +65,7 @@ outcome<> decommission(const options& opts, const broker_args& a) {
 }
 
 outcome<> recommission(const options& opts, const broker_args& a) {
-    auto answer = TRIB_TRY(admin_call(opts, "DELETE", broker_path(a.id)));
+    auto answer = TRIB_TRY(admin_call(opts, http_method::del, broker_path(a.id)));
     if (opts.format == output_format::json) {
         print_json(answer);
     } else {
