@@ -526,6 +526,10 @@ void partition::on_written(const raft::ready& rd) {
         if (payload.log_start > rd.snapshot->last_offset + 1) {
             _start_moves.emplace_back(rd.snapshot->last_offset, payload.log_start);
         }
+        log::get("cluster")->info(
+            "{}-{}: installed the leader's snapshot through Raft offset {} (the leader's log no "
+            "longer holds what this replica lacked)",
+            _topic, _index, rd.snapshot->last_offset);
         std::lock_guard lock(_offsets_mutex);
         _offsets.reset(rd.snapshot->last_offset + 1, payload.internal_below);
     }
@@ -710,16 +714,24 @@ void partition::apply_start_moves(raft::group& g) {
     }
 }
 
+void partition::retain_from(int64_t raft_offset) {
+    int64_t seen = _retention_start.load(std::memory_order_relaxed);
+    while (raft_offset > seen && !_retention_start.compare_exchange_weak(seen, raft_offset)) {
+    }
+}
+
 void partition::follow_log_start(raft::group& g) {
     apply_start_moves(g);
-    // Retention deleted segments: the snapshot point follows.
-    int64_t start = _log->start_offset();
-    if (g.store().batch_start_of(start) - 1 <= g.store().snapshot().last_offset ||
-        start - 1 > g.node().applied_offset()) {
-        return;
+    // Only once this replica has applied all it deletes (a follower's uncommitted entries
+    // stay); until then a later tick tries again.
+    int64_t due = _retention_start.load(std::memory_order_relaxed);
+    int64_t before = _log->start_offset();
+    if (due <= before || due - 1 > g.node().applied_offset()) return;
+    move_start(g, due);
+    if (_log->start_offset() > before) {
+        log::get("cluster")->info("{}-{}: retention moved the log start from {} to {}", _topic,
+                                  _index, before, _log->start_offset());
     }
-    // Best effort: retried at the next tick.
-    (void)g.move_log_start(start, snapshot_data(g, start));
 }
 
 void partition::close() {

@@ -128,6 +128,10 @@ class partition : public std::enable_shared_from_this<partition> {
     void delete_records_before(int64_t offset, int64_t deadline_ms, done_fn done);
     // The Raft offset after the last committed entry (what storage may clean below).
     int64_t committed_end() const { return _committed_end.load(std::memory_order_acquire); }
+    // The cleaner's thread: retention would start the log at this Raft offset. The Raft loop
+    // moves the start at its next tick, the snapshot point (and the count of internal offsets
+    // below it) durable before any segment goes, so a crash between them shifts no offset.
+    void retain_from(int64_t raft_offset);
     leadership leader() const;
     // The replicas caught up with the leader within replica.lag.time.max.ms (as the leader
     // last saw them; on a follower, what the leader's announcements said).
@@ -212,6 +216,7 @@ class partition : public std::enable_shared_from_this<partition> {
     // Producers' state from the batch headers below `below_offset` (after a truncation).
     status rebuild_producers(int64_t below_offset, int64_t now_ms);
     int64_t to_kafka(int64_t raft) const;
+    // Moves the log start where retention and committed DeleteRecords put it.
     void follow_log_start(raft::group& g);
     // The snapshot payload for a log that starts at `new_start` (a Raft offset).
     raft::batch_bytes snapshot_data(const raft::group& g, int64_t new_start) const;
@@ -231,8 +236,9 @@ class partition : public std::enable_shared_from_this<partition> {
     std::map<int32_t, int64_t> _replica_lag;  // guarded by _mutex
     std::vector<std::weak_ptr<net::async_event>> _waiters;
     size_t _prune_at = 64;
-    std::atomic<int64_t> _committed_end{0};  // Raft offset
-    mutable std::mutex _offsets_mutex;       // guards _offsets (no I/O under it)
+    std::atomic<int64_t> _committed_end{0};    // Raft offset
+    std::atomic<int64_t> _retention_start{0};  // Raft offset: where retention would start
+    mutable std::mutex _offsets_mutex;         // guards _offsets (no I/O under it)
     offset_translator _offsets;
 
     // Raft loop only.

@@ -310,10 +310,15 @@ result<std::shared_ptr<partition>, error> partition_manager::open_partition(cons
                                           t.name, index, group, fmt::join(members, ","));
     }
     std::weak_ptr<partition> weak = p;
-    _cleaner.add(p->shared_log(), [weak]() -> int64_t {
-        auto alive = weak.lock();
-        return alive ? alive->committed_end() : 0;  // only committed data is cleaned
-    });
+    _cleaner.add(
+        p->shared_log(),
+        [weak]() -> int64_t {
+            auto alive = weak.lock();
+            return alive ? alive->committed_end() : 0;  // only committed data is cleaned
+        },
+        [weak](int64_t new_start) {
+            if (auto alive = weak.lock()) alive->retain_from(new_start);
+        });
     return p;
 }
 

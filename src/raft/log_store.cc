@@ -208,7 +208,8 @@ status log_store::index_log() {
     // The log's start may lie inside a batch (DeleteRecords); entries are whole batches.
     offset_t first = _log->first_batch_offset();
     if (first - 1 > _snap.last_offset) {
-        // Retention cut the log and the node stopped before the snapshot point followed: it
+        // Retention cut the log and the node stopped before the snapshot point followed (only
+        // in data of a version before the snapshot point moved first): it
         // follows now, with the term of the first entry left (terms never go down, so no
         // entry before it had a higher one) and the payload it had.
         raft::snapshot sn = _snap;

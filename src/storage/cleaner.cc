@@ -23,12 +23,12 @@ cleaner::~cleaner() {
     _thread.join();
 }
 
-void cleaner::add(std::shared_ptr<log> l, limit_fn cleanable_limit) {
+void cleaner::add(std::shared_ptr<log> l, limit_fn cleanable_limit, retention_fn retain) {
     TRIB_ASSERT(l != nullptr);
     const log* key = l.get();
     if (!cleanable_limit) cleanable_limit = [raw = l.get()] { return raw->flushed_offset(); };
     std::lock_guard lock(_mutex);
-    _logs[key] = entry{std::move(l), std::move(cleanable_limit)};
+    _logs[key] = entry{std::move(l), std::move(cleanable_limit), std::move(retain)};
 }
 
 void cleaner::remove(const log* l) {
@@ -54,7 +54,9 @@ void cleaner::clean(const entry& e) {
     const auto& cfg = l.config();
     int64_t now = _now_ms();
     auto log = ::trib::log::get("storage");
-    if (cfg.cleanup_delete) {
+    if (cfg.cleanup_delete && e.retain) {
+        if (auto start = l.retention_start(now)) e.retain(*start);
+    } else if (cfg.cleanup_delete) {
         auto dropped = l.apply_retention(now);
         if (!dropped) {
             log->warn("{}: retention failed: {}", l.dir().string(), dropped.error().message());

@@ -22,13 +22,16 @@ class cleaner {
   public:
     using clock_fn = std::function<int64_t()>;  // wall-clock milliseconds
     using limit_fn = std::function<int64_t()>;  // offsets below this may be cleaned
+    // Takes over retention: told where retention would start the log, its owner moves the
+    // start itself (a Raft log's snapshot point must move first).
+    using retention_fn = std::function<void(int64_t new_start)>;
 
     explicit cleaner(std::chrono::milliseconds interval, clock_fn now_ms = {});
     ~cleaner();
     cleaner(const cleaner&) = delete;
     cleaner& operator=(const cleaner&) = delete;
 
-    void add(std::shared_ptr<log> l, limit_fn cleanable_limit = {});
+    void add(std::shared_ptr<log> l, limit_fn cleanable_limit = {}, retention_fn retain = {});
     void remove(const log* l);  // a pass already running on it still completes
     void wake_up();             // runs a pass now
     uint64_t passes() const;    // completed passes
@@ -37,6 +40,7 @@ class cleaner {
     struct entry {
         std::shared_ptr<log> target;
         limit_fn cleanable_limit;
+        retention_fn retain;
     };
     void run();
     void clean(const entry& e);

@@ -330,9 +330,9 @@ status log::advance_start_offset(int64_t offset) {
     return remove_front_segments_locked(offset);
 }
 
-result<size_t> log::apply_retention(int64_t now_ms) {
+std::optional<int64_t> log::retention_start(int64_t now_ms) const {
     std::lock_guard lock(_mutex);
-    if (!_config.cleanup_delete) return size_t{0};
+    if (!_config.cleanup_delete) return std::nullopt;
     uint64_t total = 0;
     for (const auto& s : _segments)
         total += s->size_bytes();
@@ -348,11 +348,16 @@ result<size_t> log::apply_retention(int64_t now_ms) {
         total -= s->size_bytes();
         ++drop;
     }
-    if (drop == 0) return size_t{0};
-    _start_offset = std::max(_start_offset, _segments[drop]->base_offset());
-    TRIB_TRY(write_start_offset_locked());
-    TRIB_TRY(remove_front_segments_locked(_start_offset));
-    return drop;
+    if (drop == 0 || _segments[drop]->base_offset() <= _start_offset) return std::nullopt;
+    return _segments[drop]->base_offset();
+}
+
+result<size_t> log::apply_retention(int64_t now_ms) {
+    auto start = retention_start(now_ms);
+    if (!start) return size_t{0};
+    size_t before = segment_count();
+    TRIB_TRY(advance_start_offset(*start));
+    return before - segment_count();
 }
 
 result<int64_t> log::flush() {

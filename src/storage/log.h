@@ -124,8 +124,11 @@ class log {
     // Moves the log start offset forward (DeleteRecords, retention); whole segments below it
     // are deleted. The start offset is kept durably.
     status advance_start_offset(int64_t offset);
-    // Deletes whole segments by retention.bytes and retention.ms (never the active one).
-    // Returns how many segments went.
+    // Where retention.bytes and retention.ms would start the log: the base offset of the
+    // first segment kept (never past the active one), or nullopt when no segment is due.
+    std::optional<int64_t> retention_start(int64_t now_ms) const;
+    // Deletes the segments retention_start names at once (a log with no Raft snapshot point to
+    // move first). Returns how many segments went.
     result<size_t> apply_retention(int64_t now_ms);
 
     // cleanup.policy=compact: rewrites the closed segments whose offsets all lie below

@@ -12,7 +12,8 @@ What a user can rely on, proven here with unmodified clients:
   restart of all three nodes under load loses nothing.
 - A replica whose partition directory was lost rejoins and gets every record again.
 - A follower that missed batches its leader then compacted catches up and serves the same
-  compacted records when it leads.
+  compacted records when it leads; one that missed segments retention then deleted gets the
+  leader's snapshot and serves every record left at the offset it was acknowledged with.
 - With two of three nodes down nothing is acknowledged (the write times out); once they are
   back, writes succeed again.
 - kafka-python (with retries) and KafkaJS carry on through a leader's kill -9.
@@ -357,6 +358,50 @@ def test_a_follower_behind_compacted_batches_catches_up(tributary_bin, tmp_path)
             newest[k] = v
         assert newest == last
         assert len(log) < 3000, "nothing was compacted"
+    finally:
+        problems = c.close()
+        assert not problems, "\n".join(problems)
+
+
+def test_a_follower_behind_retention_catches_up_by_snapshot_at_the_same_offsets(
+        tributary_bin, tmp_path):
+    # Retention on the leader deletes segments a stopped follower still lacked: it gets the
+    # leader's snapshot instead, and every record keeps the offset it was acknowledged at when
+    # that follower leads (internal offsets below the start are carried in the snapshot).
+    c = Cluster(tributary_bin, tmp_path,
+                extra_args=("--leader-rebalance-check-ms", "1000",
+                            "--replica-lag-time-max-ms", "2000",
+                            "--cleaner-interval-ms", "200")).start()
+    try:
+        adm = AdminClient({"bootstrap.servers": c.bootstrap()})
+        configs = {"segment.bytes": "4096", "retention.bytes": "16384"}
+        adm.create_topics([NewTopic("aged", 1, 3, config=configs)],
+                          request_timeout=30)["aged"].result(30)
+        c.wait_for_leaders("aged")
+        preferred = c.metadata(1, ["aged"])["topics"]["aged"][1][0][3][0]
+        wait_until(lambda: c.leaders("aged", 1)[0] == preferred, 20, "the preferred leader")
+        c.nodes[preferred].kill()
+        survivor = next(i for i in c.nodes if i != preferred)
+        wait_until(lambda: c.leaders("aged", survivor)[0] not in (-1, preferred), 20,
+                   "another leader")
+        writer = Writer(c.bootstrap(survivor), "aged").start()
+        writer.wait_for(1500)
+        leader = c.leaders("aged", survivor)[0]
+        wait_until(lambda: "aged-0: retention moved the log start" in c.nodes[leader].logs(),
+                   30, "the leader's retention")
+        c.nodes[preferred].start(timeout=60)
+        wait_until(lambda: c.leaders("aged", survivor)[0] == preferred, 40,
+                   f"node {preferred} caught up and leading again")
+        assert "aged-0: installed the leader's snapshot" in c.nodes[preferred].logs()
+        writer.wait_for(len(writer.acked) + RATE // 2)
+        writer.finish()
+        assert not writer.failed, writer.failed[:3]
+        log = read_partition(c.bootstrap(), "aged", 0)
+        assert log and log[0][0] > 0, "retention deleted nothing"
+        # Every record left is where it was acknowledged, and nothing after the start is gone.
+        assert [writer.acked[v] for _, v in log] == [o for o, _ in log]
+        assert len(log) == log[-1][0] - log[0][0] + 1
+        assert log[-1][0] == max(writer.acked.values())
     finally:
         problems = c.close()
         assert not problems, "\n".join(problems)

@@ -145,6 +145,71 @@ TEST(partition_manager, a_partition_from_before_replication_keeps_its_records) {
     EXPECT_EQ(next.base_offset, 3);  // Kafka offsets go on where they were
 }
 
+// Retention on a Raft log: the Kafka offsets of what is left never shift, whenever the node
+// stops. Each restart begins a term with an internal entry (a Raft offset that is no Kafka
+// offset); the count of those below the new start lives in the snapshot, so the cleaner only
+// names the new start and the Raft loop moves the snapshot point before any segment goes.
+TEST(partition_manager, retention_never_shifts_kafka_offsets_across_a_restart) {
+    temp_dir dir;
+    test::images img;
+    // Every record is from 1970: all closed segments are past retention.ms.
+    img.create("t", 1, {{"retention.ms", "60000"}, {"segment.bytes", "1024"}});
+    std::string value(300, 'v');
+    for (int session = 0; session < 2; ++session) {
+        raft_loop node(dir.path());
+        auto& pm = node.open();
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        for (int i = 0; i < 4; ++i)
+            write(node, *pm.get("t", 0), 1, value);
+    }
+    int64_t high = 0;
+    size_t segments = 0;
+    {
+        // The cleaner runs (every 10 ms) but the Raft loop never ticks: nothing may go yet.
+        raft_loop node(dir.path());
+        auto& pm = node.open({}, 10ms);
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        auto part = pm.get("t", 0);
+        ASSERT_TRUE(node.until_leading(*part));
+        high = part->high_watermark();
+        EXPECT_EQ(high, 8);
+        segments = part->log().segment_count();
+        ASSERT_GT(segments, 3u);
+        node.drive([] { return false; }, 300ms);
+        EXPECT_EQ(part->log().segment_count(), segments);
+        EXPECT_EQ(part->log_start(), 0);
+    }
+    for (int session = 0; session < 2; ++session) {
+        raft_loop node(dir.path());
+        auto& pm = node.open({}, 10ms);
+        ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+        auto part = pm.get("t", 0);
+        ASSERT_TRUE(node.until_leading(*part));
+        EXPECT_EQ(part->high_watermark(), high);
+        if (session == 0) {
+            ASSERT_TRUE(node.drive([&] {
+                node.tick(*part);
+                return part->log_start() > 0;
+            })) << "retention never moved the log start";
+            EXPECT_LT(part->log().segment_count(), segments);
+        }
+        // The records left keep their offsets: the first one read is at the log start.
+        int64_t start = part->log_start();
+        EXPECT_GT(start, 0);
+        auto read = part->read(start, 1 << 20).value();
+        EXPECT_EQ(model::parse_batch_header(read.data)->base_offset, start);
+        EXPECT_EQ(part->high_watermark(), high);
+    }
+    raft_loop node(dir.path());
+    auto& pm = node.open();
+    ASSERT_TRUE(pm.reconcile(img.now(), 1).has_value());
+    auto part = pm.get("t", 0);
+    ASSERT_TRUE(node.until_leading(*part));
+    auto next = node.write(*part, make_batch(1, 2000, "after"));
+    ASSERT_EQ(next.code, replicate_errc::none);
+    EXPECT_EQ(next.base_offset, high);
+}
+
 TEST(partition_manager, partition_counts_follow_kafkas_rule) {
     EXPECT_TRUE(validate_partition_count(1).has_value());
     EXPECT_EQ(validate_partition_count(0).error().code, errc::invalid_partitions);

@@ -35,8 +35,9 @@ class raft_loop {
         _loop.poll();
     }
 
-    partition_manager& open(topic_defaults defaults = {}) {
-        auto pm = partition_manager::open(_data_dir, defaults, std::chrono::hours(1));
+    partition_manager& open(topic_defaults defaults = {},
+                            std::chrono::milliseconds cleaner_interval = std::chrono::hours(1)) {
+        auto pm = partition_manager::open(_data_dir, defaults, cleaner_interval);
         EXPECT_TRUE(pm.has_value()) << (pm ? "" : pm.error().message);
         _pm = std::move(*pm);
         _pm->bind({.host = &_host,

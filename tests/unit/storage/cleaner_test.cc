@@ -2,6 +2,7 @@
 // and only below the cleanable limit (the flushed offset by default).
 #include "storage/cleaner.h"
 
+#include <atomic>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -60,6 +61,25 @@ TEST(cleaner, applies_retention_in_the_background) {
     run_pass(c);
     EXPECT_EQ(l->segment_count(), 1u);
     EXPECT_GT(l->start_offset(), 0);
+}
+
+TEST(cleaner, hands_retention_to_the_logs_owner_when_asked) {
+    temp_dir dir;
+    auto l = std::shared_ptr<log>(log::open(dir.path(), small(false)).value());
+    append_duplicates(*l, 40, 1000);
+    size_t segments = l->segment_count();
+    ASSERT_GT(segments, 2u);
+    cleaner c(1h, [] { return int64_t{1000 + 5000}; });
+    std::atomic<int64_t> told{-1};
+    c.add(l, {}, [&](int64_t start) { told = start; });
+    run_pass(c);
+    // Nothing deleted: the owner moves the start (a Raft log moves its snapshot point first).
+    EXPECT_EQ(l->segment_count(), segments);
+    EXPECT_EQ(l->start_offset(), 0);
+    EXPECT_EQ(told.load(), l->retention_start(1000 + 5000).value());
+    EXPECT_TRUE(l->advance_start_offset(told.load()).has_value());
+    EXPECT_EQ(l->segment_count(), 1u);
+    EXPECT_FALSE(l->retention_start(1000 + 5000).has_value());  // nothing more is due
 }
 
 TEST(cleaner, compacts_only_what_is_flushed_and_dirty) {
