@@ -44,7 +44,7 @@ def run_loadgen(bootstrap, topic, partitions, *extra):
 def measure(bootstrap, partitions, wait_for_leaders):
     """Throughput, latency at half of it, and the one-record-per-request case."""
     out = {}
-    for name in ("tput", "lat", "small"):
+    for name in ("tput", "lat"):
         create(bootstrap, f"{name}-{partitions}", partitions, rf)
         wait_for_leaders(f"{name}-{partitions}")
     t = run_loadgen(bootstrap, f"tput-{partitions}", partitions, "--records", str(records),
@@ -57,8 +57,15 @@ def measure(bootstrap, partitions, wait_for_leaders):
     out.update(tput=t, lat=lat)
     if partitions == 1:
         subprocess.run(["sync"], check=True)
-        out["small"] = run_loadgen(bootstrap, "small-1", 1, "--records", "100000000",
-                                   "--rate", "3000", "--seconds", "8", "--linger-ms", "0")
+        # The issue's target: 10,000/s with p99 <= 10 ms (3,000/s for comparison).
+        out["small"] = []
+        for small_rate in (3000, 10000):
+            create(bootstrap, f"small-{small_rate}", 1, rf)
+            wait_for_leaders(f"small-{small_rate}")
+            out["small"].append(run_loadgen(bootstrap, f"small-{small_rate}", 1, "--records",
+                                            "100000000", "--rate", str(small_rate),
+                                            "--seconds", "8", "--linger-ms", "0"))
+            subprocess.run(["sync"], check=True)
     return out
 
 
@@ -88,11 +95,14 @@ for (layout, partitions), r in results.items():  # noqa: B007
     print(f"{layout:18s} {partitions:2d} partition(s): acks=all {t['mb_per_s']:7.1f} MB/s, "
           f"at {r['lat']['target_rate']:.0f} rec/s p50 {lat['p50_ms']:.1f} ms "
           f"p99 {lat['p99_ms']:.1f} ms")
-    if "small" in r:
-        s = r["small"]
-        print(f"{'':18s} one record per request at {s['target_rate']:.0f}/s: "
-              f"{s['records_per_s']:.0f}/s, p50 {s['latency']['p50_ms']:.1f} ms "
-              f"p99 {s['latency']['p99_ms']:.1f} ms")
+    for s in r.get("small", []):
+        # librdkafka with linger.ms=0 sends what queued while its requests were in flight;
+        # its mean batch size is 1,126 bytes for one 1 KiB record (61 of them the header).
+        per_request = (s["mean_batch_bytes"] - 61) / 1065
+        print(f"{'':18s} linger.ms=0 at {s['target_rate']:.0f}/s: "
+              f"{s['records_per_s']:.0f}/s, ~{per_request:.1f} records per batch, "
+              f"p50 {s['latency']['p50_ms']:.1f} ms p99 {s['latency']['p99_ms']:.1f} ms "
+              f"(target p99 <= 10 ms at 10,000/s)")
 for partitions in (() if kills_only else (1, 16)):
     one = results[("one node", partitions)]["tput"]["mb_per_s"]
     three = results[("three nodes, RF=3", partitions)]["tput"]["mb_per_s"]

@@ -698,7 +698,9 @@ void partition::move_start(raft::group& g, int64_t new_start) {
     if (auto st = g.move_log_start(new_start, snapshot_data(g, new_start)); !st) {
         log::get("cluster")->warn("{}-{}: cannot move the log start to {}: {}", _topic, _index,
                                   new_start, st.error().message());
+        return;
     }
+    _producers.forget_before(_log->start_offset());
 }
 
 void partition::apply_start_moves(raft::group& g) {

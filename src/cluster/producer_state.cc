@@ -73,4 +73,12 @@ size_t producer_state::expire(int64_t now_ms) {
         _producers, [&](const auto& e) { return now_ms - e.second.last_seen_ms > _expiration_ms; });
 }
 
+size_t producer_state::forget_before(int64_t log_start) {
+    for (auto& [id, p] : _producers) {
+        while (!p.recent.empty() && p.recent.front().last_offset < log_start)
+            p.recent.pop_front();
+    }
+    return std::erase_if(_producers, [](const auto& e) { return e.second.recent.empty(); });
+}
+
 }  // namespace trib::cluster

@@ -43,6 +43,11 @@ class producer_state {
                 int64_t now_ms);
     // Drops producers whose last batch is older than the expiration; returns how many.
     size_t expire(int64_t now_ms);
+    // The log now starts at `log_start`: batches below it are forgotten, and producers with
+    // none left (as Kafka does: their next batch gets UNKNOWN_PRODUCER_ID). Every replica
+    // does this where its start moves, so all agree with one that rebuilt its state from a
+    // snapshot point on. Returns how many producers went.
+    size_t forget_before(int64_t log_start);
     void set_expiration_ms(int64_t ms) { _expiration_ms = ms; }
 
     size_t producers() const { return _producers.size(); }

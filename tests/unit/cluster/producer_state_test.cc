@@ -94,6 +94,21 @@ TEST(producer_state, producers_silent_past_the_expiration_are_forgotten) {
     EXPECT_EQ(s.producers(), 1U);  // only producer 3 is left
 }
 
+TEST(producer_state, producers_whose_batches_all_lie_below_the_log_start_are_forgotten) {
+    producer_state s;
+    s.record(batch(1, 0, 0, 10), 0, 9, 0);    // producer 1: only below the new start
+    s.record(batch(2, 0, 0, 10), 10, 19, 0);  // producer 2: one batch below, one above
+    s.record(batch(2, 0, 10, 10), 20, 29, 0);
+    EXPECT_EQ(s.forget_before(20), 1U);
+    EXPECT_EQ(s.producers(), 1U);
+    EXPECT_EQ(s.check(batch(1, 0, 10, 1)).verdict, sequence_verdict::unknown_producer);
+    EXPECT_EQ(s.check(batch(2, 0, 20, 1)).verdict, sequence_verdict::append);
+    EXPECT_EQ(s.check(batch(2, 0, 10, 10)).verdict, sequence_verdict::duplicate);  // kept
+    // The batch below the start is gone, as from state rebuilt from the start on.
+    EXPECT_EQ(s.check(batch(2, 0, 0, 10)).verdict, sequence_verdict::out_of_order);
+    EXPECT_EQ(s.forget_before(20), 0U);
+}
+
 std::vector<uint8_t> idempotent_batch(int64_t pid, int32_t seq, int records) {
     model::batch_options o;
     o.producer_id = pid;
