@@ -14,6 +14,7 @@
 
 #include "admin/views.h"
 #include "base/logging.h"
+#include "base/thread_name.h"
 #include "cluster/controller.h"
 #include "cluster/partition_manager.h"
 
@@ -329,6 +330,7 @@ result<std::unique_ptr<admin_server>, error> admin_server::start(const std::stri
     s->_port = static_cast<uint16_t>(bound);
     impl* raw = s->_impl.get();
     raw->thread = std::thread([raw] {
+        name_this_thread("admin-http");
         raw->http.listen_after_bind();
         raw->listening_done = true;
     });

@@ -13,6 +13,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/logging.h"
+#include "base/thread_name.h"
 #include "cluster/core/codec.h"
 #include "raft/host.h"
 
@@ -139,7 +140,10 @@ result<void, error> controller::start() {
         _group->pump();
     }
     asio::post(_loop->loop, [this] { schedule_tick(); });
-    _thread = std::thread([this] { _loop->loop.run(); });
+    _thread = std::thread([this] {
+        name_this_thread("raft-loop");
+        _loop->loop.run();
+    });
     return {};
 }
 

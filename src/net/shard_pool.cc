@@ -1,6 +1,7 @@
 #include "net/shard_pool.h"
 
 #include "base/assert.h"
+#include "base/thread_name.h"
 
 namespace trib::net {
 
@@ -19,7 +20,10 @@ shard_pool::~shard_pool() {
 void shard_pool::start() {
     TRIB_ASSERT(_threads.empty());
     for (auto& loop : _loops) {
-        _threads.emplace_back([l = loop.get()] { l->run(); });
+        _threads.emplace_back([l = loop.get(), i = _threads.size()] {
+            name_this_thread("kafka-shard-" + std::to_string(i));
+            l->run();
+        });
     }
 }
 

@@ -6,13 +6,17 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/logging.h"
+#include "base/thread_name.h"
 
 namespace trib::storage {
 
 cleaner::cleaner(std::chrono::milliseconds interval, clock_fn now_ms)
     : _interval(interval),
       _now_ms(now_ms ? std::move(now_ms) : clock_fn(wall_clock_ms)),
-      _thread([this] { run(); }) {}
+      _thread([this] {
+          name_this_thread("cleaner");
+          run();
+      }) {}
 
 cleaner::~cleaner() {
     {

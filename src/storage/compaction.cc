@@ -232,6 +232,7 @@ result<bool> log::swap_in_compacted(const std::vector<std::shared_ptr<segment>>&
     TRIB_TRY(install_swap(_dir, swap_dir, base, (*after)->base_offset()));
     auto fresh = segment::open(_dir, base, _config.index_interval_bytes, false);
     if (!fresh) return unexpected(fresh.error());
+    ++_front_changes;  // the swapped segments may hold the start
     auto erased = _segments.erase(first, after);
     _segments.insert(erased, std::shared_ptr<segment>(std::move(*fresh)));
     return true;

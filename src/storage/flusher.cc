@@ -3,13 +3,17 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "base/thread_name.h"
 
 namespace trib::storage {
 
 flusher::flusher(size_t threads) {
     TRIB_ASSERT(threads > 0);
     for (size_t i = 0; i < threads; ++i)
-        _threads.emplace_back([this] { run(); });
+        _threads.emplace_back([this, i] {
+            name_this_thread("flusher-" + std::to_string(i));
+            run();
+        });
 }
 
 flusher::~flusher() {

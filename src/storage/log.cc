@@ -315,6 +315,7 @@ status log::remove_front_segments_locked(int64_t below_offset) {
     while (_segments.size() > 1 && _segments[1]->base_offset() <= below_offset) {
         TRIB_TRY(_segments.front()->remove());
         _segments.erase(_segments.begin());
+        ++_front_changes;
         ++removed;
     }
     if (removed > 0) TRIB_TRY(sync_directory(_dir));
@@ -470,8 +471,21 @@ int64_t log::first_batch_offset() const {
 int64_t log::first_batch_offset_locked() const {
     const segment* s = segment_for_locked(_start_offset);
     if (s == nullptr) return _start_offset;
+    // Appends never change the answer (a batch that begins at the start later still gives
+    // the start); a new start, segment or truncation may.
+    auto& m = _first_batch;
+    if (m.start == _start_offset && m.truncations == _truncations &&
+        m.front_changes == _front_changes) {
+        return m.value;
+    }
     auto loc = s->find(_start_offset);
-    return loc && *loc ? std::min((*loc)->base_offset, _start_offset) : _start_offset;
+    if (!loc) return _start_offset;  // a read error: not remembered
+    int64_t value = *loc ? std::min((*loc)->base_offset, _start_offset) : _start_offset;
+    m = {.start = _start_offset,
+         .truncations = _truncations,
+         .front_changes = _front_changes,
+         .value = value};
+    return value;
 }
 
 int64_t log::end_offset() const {

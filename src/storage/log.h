@@ -213,6 +213,16 @@ class log {
     uint64_t _checkpoint_truncations = 0;   // _truncations when the checkpoint was last written
     std::atomic<int64_t> _reserved_end{0};  // what the durable checkpoint reserves
     int64_t _cleaned_end = 0;               // compaction has seen every offset below this
+    uint64_t _front_changes = 0;            // bumped when leading segments go or are swapped
+    // first_batch_offset's last answer (a disk read), for as long as the start, truncations
+    // and leading segments stay as they were.
+    struct first_batch_memo {
+        int64_t start = -1;
+        uint64_t truncations = 0;
+        uint64_t front_changes = 0;
+        int64_t value = 0;
+    };
+    mutable first_batch_memo _first_batch;
     std::atomic<bool> _keep_emptied_batches{false};
 };
 
