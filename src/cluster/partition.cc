@@ -251,6 +251,10 @@ raft::group::observer partition::observer() {
             .ticked =
                 [weak] {
                     if (auto p = weak.lock()) p->on_tick();
+                },
+            .commit_learned =
+                [weak] {
+                    if (auto p = weak.lock()) p->on_commit_learned();
                 }};
 }
 
@@ -508,6 +512,10 @@ void partition::on_committed(int64_t commit) {
     if (g->node().leader_ready() && !_parked.empty()) {
         release_parked(steady_clock_ms());
     }
+}
+
+void partition::on_commit_learned() {
+    if (raft::group* g = find_group()) settle_waiters(*g, steady_clock_ms());
 }
 
 void partition::on_written(const raft::ready& rd) {

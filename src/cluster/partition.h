@@ -204,6 +204,7 @@ class partition : public std::enable_shared_from_this<partition> {
     void on_written(const raft::ready& rd);
     void on_state_changed();
     void on_tick();
+    void on_commit_learned();
     void publish_leadership(const raft::group& g);
     void prefer_leader(raft::raft_node& node,
                        const std::vector<raft::raft_node::peer_status>& peers);

@@ -180,6 +180,14 @@ void group::pump() {
         for (const message& m : _node.take_messages()) {
             _send(_id, m);
         }
+        // A slow disk here must not hold back answers a majority of followers already made
+        // safe (the leader's own copy is not needed for the commit).
+        if (_node.commit_offset() > _seen_commit) {
+            _seen_commit = _node.commit_offset();
+            if (_events.commit_learned) {
+                _events.commit_learned();
+            }
+        }
         return;
     }
     if (!_node.has_ready()) {

@@ -35,6 +35,10 @@ class group {
         // The role, term or known leader changed (checked after every pump).
         std::function<void()> state_changed;
         std::function<void()> ticked;  // after each tick of the group's timers
+        // The commit offset moved while this node's own sync still runs: committed (durable on
+        // a majority) but not yet durable here, so not yet `committed` above. What waits
+        // only for the commit (acks=all) may be answered now.
+        std::function<void()> commit_learned;
     };
 
     group(group_id id, const raft_options& options, std::unique_ptr<log_store> store,
@@ -84,6 +88,7 @@ class group {
     observer _events;
     raft::role _seen_role = raft::role::follower;
     term_t _seen_term = -1;
+    offset_t _seen_commit = -1;  // the commit offset commit_learned last reported
     node_id _seen_leader = no_node;
     uint64_t _seen_lost_logs = 0;
     bool _seen_rejoining = false;  // raft_node::rejoining, as last seen

@@ -9,11 +9,12 @@ namespace trib::storage {
 
 flusher::flusher(size_t threads) {
     TRIB_ASSERT(threads > 0);
-    for (size_t i = 0; i < threads; ++i)
+    for (size_t i = 0; i < threads; ++i) {
         _threads.emplace_back([this, i] {
             name_this_thread("flusher-" + std::to_string(i));
             run();
         });
+    }
 }
 
 flusher::~flusher() {

@@ -14,7 +14,7 @@ import threading
 import time
 
 KINDS = ("kill", "pause", "partition", "one-way", "flaky", "client-cut", "clock",
-         "rolling-restart", "disk", "transfer", "move")
+         "rolling-restart", "disk", "slow-fsync", "transfer", "move")
 ROLES = ("leader", "follower", "controller", "random")
 
 
@@ -30,6 +30,9 @@ def make_schedule(seed, kinds, window_s, partitions, hold=(3.0, 8.0), gap=(2.0, 
             step["loss_percent"] = rng.choice((10, 20, 30))
         if kind == "clock":
             step["offset_s"] = rng.choice((-300, -60, 60, 300))
+        if kind == "slow-fsync":
+            # From a slow disk to one slower than the election timeout (500 ms).
+            step["delay_ms"] = rng.choice((50, 200, 1000))
         if kind in ("rolling-restart", "transfer", "move"):
             step["role"] = "all"
         steps.append(step)
@@ -142,6 +145,9 @@ class Nemesis:
         if kind == "clock":
             set_clock(n, step["offset_s"])
             return lambda: set_clock(n, 0)
+        if kind == "slow-fsync":
+            n.delay_syncs(step["delay_ms"])
+            return lambda: n.delay_syncs(0)
         if kind == "disk":
             # Its syncs fail: each Raft group that syncs stops (fsyncgate: the page cache
             # cannot be trusted after a failed sync) until the process restarts, which is the
@@ -254,6 +260,8 @@ class Nemesis:
         for n in self.nodes.values():
             if n.clock_file is not None:
                 set_clock(n, 0)
+            if n.slow_sync_file is not None:
+                n.delay_syncs(0)
             n.resume()
         for n in self.nodes.values():
             if not n.alive:

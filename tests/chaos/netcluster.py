@@ -17,7 +17,8 @@ def quiet_logger():
 
 
 class NetCluster:
-    def __init__(self, binary, run_dir, nodes=3, extra_args=(), clock=False, disk=False):
+    def __init__(self, binary, run_dir, nodes=3, extra_args=(), clock=False, disk=False,
+                 slow_sync_lib=None):
         self.dir = run_dir
         self.network = net.Network(range(1, nodes + 1))
         voters = ",".join(f"{i}@{self.network.host(i)}:{RPC_PORT}" for i in self.network.nodes)
@@ -27,7 +28,8 @@ class NetCluster:
             if clock:
                 clock_file = run_dir / f"n{i}.clock"
             self.nodes[i] = Node(binary, i, run_dir, self.network, voters,
-                                 extra_args=extra_args, clock_file=clock_file, disk_faults=disk)
+                                 extra_args=extra_args, clock_file=clock_file, disk_faults=disk,
+                                 slow_sync_lib=slow_sync_lib)
         self._admin = None
 
     def start(self, env=None):

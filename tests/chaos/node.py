@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import time
 
@@ -23,7 +24,7 @@ CRASH_MARKERS = ("assertion failed", "ERROR: AddressSanitizer", "runtime error:"
 
 class Node:
     def __init__(self, binary, node_id, run_dir, network, voters, extra_args=(),
-                 clock_file=None, disk_faults=False):
+                 clock_file=None, disk_faults=False, slow_sync_lib=None):
         self.binary = str(binary)
         self.id = node_id
         self.dir = run_dir / f"n{node_id}"
@@ -35,6 +36,9 @@ class Node:
         self.clock_file = clock_file  # libfaketime timestamp file: clock faults write to it
         # Under libfiu's POSIX preload, so fail_syncs can make its fsyncs fail while it runs.
         self.fiu_fifo = str(self.dir / "fiu-ctrl") if disk_faults else None
+        # Under slow_sync.cc's preload, so delay_syncs can slow its fsyncs while it runs.
+        self.slow_sync_lib = slow_sync_lib
+        self.slow_sync_file = self.dir / "slow-sync" if slow_sync_lib else None
         self.env = {}
         self.proc = None
         self.paused = False
@@ -69,6 +73,9 @@ class Node:
             # What fiu-run -x sets up, done here so it combines with libfaketime.
             env += [f"FIU_CTRL_FIFO={self.fiu_fifo}", "FIU_ENABLE="]
             preload += [f"{FIU_LIBS}/fiu_run_preload.so", f"{FIU_LIBS}/fiu_posix_preload.so"]
+        if self.slow_sync_file is not None:
+            env.append(f"TRIB_SLOW_SYNC_FILE={self.slow_sync_file}")
+            preload.append(str(self.slow_sync_lib))
         if env:
             cmd += ["env", *env, "LD_PRELOAD=" + " ".join(preload)]
         return cmd + [
@@ -86,6 +93,8 @@ class Node:
             self.env = env
         assert not self.alive, f"node {self.id} already running"
         self.dir.mkdir(parents=True, exist_ok=True)
+        if self.slow_sync_file is not None and not self.slow_sync_file.exists():
+            self.slow_sync_file.write_bytes(struct.pack("<I", 0))
         self._log = open(self.log_path, "ab")
         self._log.write(f"=== chaos: start {self.starts + 1} of node {self.id} at "
                         f"{time.monotonic():.3f}\n".encode())
@@ -172,6 +181,18 @@ class Node:
         command = ("enable name=posix/io/sync/*" if failing else "disable name=posix/io/sync/*")
         subprocess.run(["fiu-ctrl", "-f", self.fiu_fifo, "-c", command, str(self.proc.pid)],
                        check=True, timeout=10, capture_output=True)
+
+    def delay_syncs(self, ms):
+        """Makes every fsync and fdatasync of the process (also after a restart) sleep `ms`
+        milliseconds first (0: no more), through slow_sync.cc's mapped control file."""
+        if self.slow_sync_file is None:
+            raise RuntimeError("the slow-fsync fault needs nodes started under slow_sync.cc")
+        # Rewritten in place: the process has the file mapped and must never see it shrink.
+        fd = os.open(self.slow_sync_file, os.O_WRONLY)
+        try:
+            os.pwrite(fd, struct.pack("<I", ms), 0)
+        finally:
+            os.close(fd)
 
     def pause(self):
         if self.alive and not self.paused:

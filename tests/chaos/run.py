@@ -63,6 +63,9 @@ def parse(argv):
     p.add_argument("--binary", default=os.environ.get("TRIBUTARY_BIN"))
     p.add_argument("--broker-arg", action="append", default=[],
                    help="extra tributary argument for every node (repeatable)")
+    p.add_argument("--slow-sync-lib", default=os.environ.get("TRIB_SLOW_SYNC_LIB"),
+                   help="slow_sync.cc's preload for the slow-fsync fault (default: "
+                   "tests/chaos/libtrib_slow_sync.so of the binary's build tree)")
     p.add_argument("--canary", help="run the brokers in a deliberately broken mode "
                    "(TRIBUTARY_UNSAFE_CANARY, e.g. ack-before-commit): the run must FAIL")
     args = p.parse_args(argv)
@@ -72,6 +75,14 @@ def parse(argv):
         p.error(f"unknown nemesis {','.join(unknown)} (choose from {','.join(KINDS)})")
     if not args.binary:
         p.error("--binary (or TRIBUTARY_BIN) must name the tributary binary")
+    if "slow-fsync" in args.kinds:
+        if not args.slow_sync_lib:
+            # build/<preset>/src/app/tributary -> build/<preset>/tests/chaos/
+            build = pathlib.Path(args.binary).resolve().parent.parent.parent
+            args.slow_sync_lib = str(build / "tests" / "chaos" / "libtrib_slow_sync.so")
+        if not os.path.exists(args.slow_sync_lib):
+            p.error(f"slow-fsync needs the preload {args.slow_sync_lib} (built with the "
+                    "tests: cmake --build --preset release), or --slow-sync-lib")
     return args
 
 
@@ -85,7 +96,9 @@ class Run:
         (self.dir / "history").mkdir(parents=True)
         self.cluster = NetCluster(args.binary, self.dir, nodes=args.nodes,
                                   extra_args=args.broker_arg, clock="clock" in args.kinds,
-                                  disk="disk" in args.kinds)
+                                  disk="disk" in args.kinds,
+                                  slow_sync_lib=(args.slow_sync_lib
+                                                 if "slow-fsync" in args.kinds else None))
         self.nodes = self.cluster.nodes
         self.network = self.cluster.network
         self.clients = {}  # proc name -> Popen

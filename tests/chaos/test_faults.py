@@ -218,3 +218,50 @@ def test_a_node_whose_syncs_fail_gives_up_its_partitions_and_loses_nothing(tmp_p
         assert acked <= seen, f"{len(acked - seen)} acknowledged writes lost"
     finally:
         c.close()
+
+
+def test_a_slow_disk_on_the_leader_does_not_slow_acks_all(tmp_path):
+    """Every fsync of the leader takes a second (slow_sync.cc). The two followers' copies are
+    a majority, so acks=all writes are still answered in milliseconds (found with the
+    slow-fsync fault: each one waited for the leader's next 100 ms tick). With both followers
+    slowed instead, the commit needs one of their syncs, and each write takes a second:
+    the fault itself works."""
+    from confluent_kafka import Producer
+    ok, why = net.available()
+    assert ok, f"the chaos tests need network namespaces: {why}"
+    lib = os.environ.get("TRIB_SLOW_SYNC_LIB")
+    assert lib and os.path.exists(lib), "TRIB_SLOW_SYNC_LIB must name libtrib_slow_sync.so"
+    c = NetCluster(os.environ["TRIBUTARY_BIN"], tmp_path / "run", slow_sync_lib=lib)
+    try:
+        c.start()
+        c.create_topic("slow", 1)
+        producer = Producer({"bootstrap.servers": c.brokers, "acks": "all",
+                             "enable.idempotence": True, "linger.ms": 0,
+                             "logger": quiet_logger()})
+
+        def write_times(count):
+            """Seconds each of `count` writes, one at a time, took to be acknowledged."""
+            took = []
+            for _ in range(count):
+                started = time.monotonic()
+                producer.produce("slow", value=b"v", partition=0)
+                assert producer.flush(30) == 0
+                took.append(time.monotonic() - started)
+            return sorted(took)
+
+        write_times(3)  # the producer id, metadata and connections first
+        leader, replicas = c.metadata("slow")[0]
+        c.nodes[leader].delay_syncs(1000)
+        slow_leader = write_times(20)
+        assert slow_leader[10] < 0.05, f"median {slow_leader[10]:.3f} s with a slow leader disk"
+        c.nodes[leader].delay_syncs(0)
+        followers = [r for r in replicas if r != leader]
+        for f in followers:
+            c.nodes[f].delay_syncs(1000)
+        slow_followers = write_times(3)
+        assert slow_followers[0] >= 0.9, slow_followers
+        for f in followers:
+            c.nodes[f].delay_syncs(0)
+        assert c.metadata("slow")[0][0] == leader, "leadership moved: the test proved nothing"
+    finally:
+        c.close()
