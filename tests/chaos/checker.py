@@ -62,11 +62,13 @@ import sys
 from bisect import bisect_left
 from itertools import pairwise
 
+import topic_checks
+
 FAIL_ANOMALIES = (
     "lost", "duplicate", "inconsistent-offsets", "unexpected", "misrouted", "G1a",
     "nonmonotonic-send", "realtime-offset", "poll-skip", "nonmonotonic-poll", "int-poll-skip",
     "int-nonmonotonic-poll", "lost-commit", "unexpected-commit", "hw-regression",
-    "unseen-at-end",
+    "unseen-at-end", *topic_checks.ANOMALIES,
 )
 REPORTED_ANOMALIES = ("duplicate-non-idempotent", "lost-write")
 ANOMALIES = FAIL_ANOMALIES + REPORTED_ANOMALIES
@@ -729,6 +731,7 @@ def check(events, required_facts=None, liveness_failures=()):
     anomalies = Anomalies()
     for safety_check in SAFETY_CHECKS:
         safety_check(history, anomalies)
+    churn = topic_checks.check(events, lambda name, why: anomalies.add(name, why=why))
     trouble = drain_problem(history)
     if trouble is None:
         check_drained(history, anomalies)
@@ -745,7 +748,8 @@ def check(events, required_facts=None, liveness_failures=()):
                          if examples and counts[name] is not None},
             "facts": facts, "faults": dict(sorted(history.faults.items())),
             "leader_elections": history.leader_elections,
-            "liveness_failures": list(liveness_failures), "start_t": history.start_t}
+            "liveness_failures": list(liveness_failures), "start_t": history.start_t,
+            "topic_churn": churn}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import checker  # noqa: E402
 import net  # noqa: E402
 from nemesis import KINDS, Nemesis, make_schedule  # noqa: E402
 from netcluster import NetCluster  # noqa: E402
+import topic_checks  # noqa: E402
 
 TOPIC = "chaos"
 PYTHON = "/usr/bin/python3"
@@ -54,6 +55,8 @@ def parse(argv):
                    help="records/s of one KafkaJS producer (0: none)")
     p.add_argument("--group-members", type=int, default=2,
                    help="consumers of one group that commit what they read")
+    p.add_argument("--topic-churn", type=int, default=1, choices=(0, 1),
+                   help="1: a client creates, writes, reads back and deletes topics all along")
     p.add_argument("--rate", type=float, default=1000, help="records/s over all producers")
     p.add_argument("--warmup", type=float, default=10)
     p.add_argument("--recovery", type=float, default=20)
@@ -184,6 +187,8 @@ class Run:
         for i in range(a.group_members):
             self.spawn("group", f"g{i + 1}", "--seed", a.seed + 100 + i, "--crash-s", 30)
         self.spawn("observe", "observer")
+        if a.topic_churn:
+            self.spawn("topics", "t1", "--seed", a.seed)
         time.sleep(a.warmup)
         self.nemesis = Nemesis(self.nodes, self.network, self.metadata,
                                self.dir / "nemesis.jsonl", a.seed, topic=TOPIC)
@@ -196,16 +201,36 @@ class Run:
         producer_codes = {**self.stop_clients("p"), **self.stop_clients("js")}
         self.stop_clients("c")
         self.stop_clients("g")
+        self.stop_clients("t")
         drain = self.spawn("drain", "drain", "--timeout", a.drain_timeout)
         drain.wait(a.drain_timeout + 30)
         self.stop_clients("observer")
+        listed = self.listed_topics()
         for n in self.nodes.values():
             n.stop()
-        return self.verdict(healed_at, producer_codes)
+        return self.verdict(healed_at, producer_codes, listed)
 
-    def verdict(self, healed_at, producer_codes):
+    def listed_topics(self):
+        """The topics the cluster lists at the end (None if it does not answer)."""
+        try:
+            return set(self.cluster.admin().list_topics(timeout=20).topics)
+        except Exception:  # noqa: BLE001 (reported as a liveness failure)
+            return None
+
+    def verdict(self, healed_at, producer_codes, listed):
         events = checker.load(self.dir)
         liveness = liveness_failures(events, healed_at, self.args.partitions)
+        leftover = []
+        if self.args.topic_churn:
+            if not topic_checks.completed_after(events, healed_at):
+                liveness.append("no topic was created and deleted after the final heal")
+            if listed is None:
+                liveness.append("no node listed the topics at the end")
+            else:
+                dirs = {i: [d.name for d in (n.data_dir / "topics").iterdir()]
+                        for i, n in self.nodes.items() if (n.data_dir / "topics").exists()}
+                leftover = topic_checks.leftovers(topic_checks.deleted_last(events), listed,
+                                                  dirs)
         # A fatal producer error is a client stopped by what the cluster answered (librdkafka
         # 2.0.2 has a few of its own, CLUSTER_PROTOCOL.md): never a PASS, always looked at.
         for e in events:
@@ -232,6 +257,9 @@ class Run:
         if crashes:
             result["verdict"] = "FAIL"
             result["reasons"].append(f"health: {len(crashes)} broker crash(es)")
+        if leftover:
+            result["verdict"] = "FAIL"
+            result["reasons"] += [f"topic churn: {what}" for what in leftover[:5]]
         if errors:
             if result["verdict"] == "PASS":
                 result["verdict"] = "UNKNOWN"
@@ -339,6 +367,11 @@ def report(args, result):
                  f"({a['failovers']} leader faults)")
     lines.append(f"health: broker crashes {len(h['crashes'])}, RSS max "
                  + ", ".join(f"n{i} {v} MiB" for i, v in sorted(h["rss_max_mib"].items())))
+    churn = result.get("topic_churn")
+    if args.topic_churn and churn:
+        lines.append(f"topic churn: {churn['cycles']} topics created, written, read back and "
+                     f"deleted; {churn['creates_failed']} creates refused or unanswered, "
+                     f"{churn['reads_incomplete']} read-backs cut short")
     for c in h["crashes"][:5]:
         lines.append(f"  crash: {c}")
     for e in h["nemesis_errors"][:5]:

@@ -5,6 +5,7 @@
   workload.py group    --proc g1 --brokers B --topic T --partitions N --out F --seed S
   workload.py observe  --proc observer --brokers B --topic T --partitions N --out F
   workload.py drain    --proc drain --brokers B --topic T --partitions N --out F --timeout S
+  workload.py topics   --proc t1 --brokers B --topic T --partitions N --out F --seed S
 
 Each runs until SIGTERM (drain: until it has read every partition to its end offset, or its
 timeout), then finishes what it has in flight and exits. Times are time.monotonic_ns(), one
@@ -22,6 +23,7 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+import topic_churn
 from netcluster import quiet_logger
 
 stopping = False
@@ -280,7 +282,8 @@ def observe(args, history):
 
 def main(argv):
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["produce", "poll", "group", "observe", "drain"])
+    parser.add_argument("role",
+                        choices=["produce", "poll", "group", "observe", "drain", "topics"])
     parser.add_argument("--proc", required=True)
     parser.add_argument("--brokers", required=True)
     parser.add_argument("--topic", required=True)
@@ -297,6 +300,8 @@ def main(argv):
     signal.signal(signal.SIGINT, on_term)
     history = History(args.out, args.proc)
     try:
+        if args.role == "topics":
+            return topic_churn.run(args, history, lambda: stopping, quiet_logger())
         return {"produce": produce, "poll": poll, "group": group, "observe": observe,
                 "drain": drain}[args.role](args, history)
     finally:
