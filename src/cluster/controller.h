@@ -93,6 +93,8 @@ class controller {
     // Waits until this broker is registered and live in the applied image (what Metadata
     // lists), or `limit` passes.
     bool wait_registered(std::chrono::milliseconds limit);
+    // stop() has begun: requests are answered NOT_CONTROLLER from now on (any thread).
+    bool stopping() const { return _stopping.load(); }
     // Tells the leader this broker is going (it is fenced at once), then stops the thread;
     // `none` stops as a crash would look to the others (tests).
     enum class farewell { tell_leader, none };
@@ -191,7 +193,7 @@ class controller {
     std::atomic<int64_t> _last_acknowledged_ms{-1};  // steady clock; -1: not yet registered
     int64_t _next_broker_action_ms = 0;
     std::string _last_registration_error;
-    bool _stopping = false;
+    std::atomic<bool> _stopping{false};
 };
 
 }  // namespace trib::cluster

@@ -19,17 +19,6 @@ namespace {
 
 constexpr int32_t max_partitions = 100000;
 
-core::topic_id random_topic_id() {
-    std::random_device rd;
-    core::topic_id id{};
-    for (auto& b : id) {
-        b = static_cast<uint8_t>(rd());
-    }
-    id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);  // UUID version 4
-    id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);
-    return id;
-}
-
 // 22 characters of URL-safe base64 over 16 random bytes, like Kafka's cluster ids.
 std::string random_cluster_id() {
     static const char* alphabet =
@@ -296,6 +285,12 @@ void controller::execute_topic(const controller_request& req, reply_fn reply) {
     };
     switch (req.kind) {
         case request_kind::create_topic: {
+            if (t != nullptr && req.keep_topic_id && t->id == *req.keep_topic_id) {
+                // A retry of a create this leader (or one before it) carried out, whose answer
+                // was lost: it is done, once the asker has applied as much as we have.
+                reply({.offset = _image.applied_offset});
+                return;
+            }
             if (t != nullptr) {
                 reply(refuse(errc::topic_exists,
                              fmt::format("Topic '{}' already exists.", req.topic)));
@@ -342,7 +337,7 @@ void controller::execute_topic(const controller_request& req, reply_fn reply) {
                 reply({});
                 return;
             }
-            core::topic created{.id = random_topic_id(),
+            core::topic created{.id = req.keep_topic_id.value_or(random_topic_id()),
                                 .name = req.topic,
                                 .configs = req.configs,
                                 .partitions = std::move(replicas)};

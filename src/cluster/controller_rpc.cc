@@ -1,11 +1,24 @@
 #include "cluster/controller_rpc.h"
 
+#include <random>
+
 #include <fmt/format.h>
 
 #include "base/byte_io.h"
 #include "cluster/core/codec.h"
 
 namespace trib::cluster {
+
+core::topic_id random_topic_id() {
+    std::random_device rd;
+    core::topic_id id{};
+    for (auto& b : id) {
+        b = static_cast<uint8_t>(rd());
+    }
+    id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);  // UUID version 4
+    id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);
+    return id;
+}
 
 namespace {
 

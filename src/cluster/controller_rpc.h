@@ -63,6 +63,10 @@ struct controller_response {
     core::node_id leader = -1;  // not_controller: who leads, if known
 };
 
+// A fresh topic id (a random version-4 UUID, as Kafka's). A node asking for a topic names
+// its id up front, so the leader recognises a retry of a create it already carried out.
+core::topic_id random_topic_id();
+
 // An rpc payload: u8 1 (request) or 2 (response), u64 id, the message.
 std::vector<uint8_t> encode_rpc(uint64_t id, const controller_request& m);
 std::vector<uint8_t> encode_rpc(uint64_t id, const controller_response& m);

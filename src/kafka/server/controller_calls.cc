@@ -2,20 +2,60 @@
 
 #include <algorithm>
 
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include "cluster/controller.h"
 #include "kafka/protocol/error_codes.h"
 #include "net/later.h"
 
 namespace trib::kafka {
 
-asio::awaitable<cluster::controller_response> ask_controller(request_context& ctx,
-                                                             cluster::controller_request request,
-                                                             std::chrono::milliseconds timeout) {
+namespace {
+
+asio::awaitable<cluster::controller_response> submit_once(request_context& ctx,
+                                                          cluster::controller_request request,
+                                                          std::chrono::milliseconds timeout) {
     auto answer = std::make_shared<net::later<cluster::controller_response>>(ctx.executor);
     ctx.b.controller->submit(std::move(request), timeout, [answer](cluster::controller_response r) {
         answer->set(std::move(r));
     });
     co_return co_await answer->get();
+}
+
+}  // namespace
+
+asio::awaitable<cluster::controller_response> ask_controller(request_context& ctx,
+                                                             cluster::controller_request request,
+                                                             std::chrono::milliseconds timeout) {
+    // NOT_CONTROLLER comes back when the controller leader changed while it was asked, and
+    // librdkafka's admin calls hand it to the application as a failure: as Kafka's brokers
+    // do when they forward, ask the next leader until the time is up. The change may have
+    // been made already: a create names its topic id, which the leader recognises, and a
+    // delete that finds the topic gone after such an answer is done.
+    if (request.kind == cluster::request_kind::create_topic && !request.keep_topic_id) {
+        request.keep_topic_id = cluster::random_topic_id();
+    }
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool unsure = false;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        auto r = co_await submit_once(ctx, request, std::max(left, std::chrono::milliseconds(1)));
+        if (unsure && request.kind == cluster::request_kind::delete_topic &&
+            r.code == cluster::errc::unknown_topic) {
+            r = {.offset = r.offset};
+        }
+        if (r.code != cluster::errc::not_controller || ctx.b.controller->stopping() ||
+            std::chrono::steady_clock::now() + retry_pause >= deadline) {
+            co_return r;
+        }
+        unsure = true;
+        asio::steady_timer pause(ctx.executor, retry_pause);
+        std::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
 }
 
 std::chrono::milliseconds controller_timeout(int32_t timeout_ms) {

@@ -15,7 +15,10 @@ namespace trib::kafka {
 
 // The longest a handler waits for the controller, whatever the request's own timeout says.
 constexpr std::chrono::milliseconds max_controller_wait{30'000};
+// Between asking a controller leader that no longer leads and asking again.
+constexpr std::chrono::milliseconds retry_pause{200};
 
+// Asked again while the answer is NOT_CONTROLLER and `timeout` allows.
 asio::awaitable<cluster::controller_response> ask_controller(
     request_context& ctx, cluster::controller_request request,
     std::chrono::milliseconds timeout = max_controller_wait);

@@ -193,6 +193,29 @@ TEST_F(controllers, a_change_asked_of_a_follower_is_applied_there_before_the_ans
     ASSERT_TRUE(eventually([&] { return images_agree(); }));
 }
 
+TEST_F(controllers, a_create_asked_again_with_its_topic_id_is_the_same_create) {
+    // A node that asks again after NOT_CONTROLLER (the leader changed while it was asked)
+    // cannot know whether the first ask was carried out: the topic id it named tells.
+    start_all();
+    ASSERT_TRUE(eventually([&] { return leader() != -1 && all_live({1, 2, 3}, 1); }));
+    core::node_id follower = leader() == 1 ? 2 : 1;
+    auto ask_with = [&](const core::topic_id& id) {
+        auto r = create("payments", 2, 3);
+        r.keep_topic_id = id;
+        return ask(follower, r);
+    };
+    auto id = random_topic_id();
+    ASSERT_EQ(ask_with(id).code, errc::none);
+    auto again = ask_with(id);
+    EXPECT_EQ(again.code, errc::none) << again.message;
+    const core::topic* t = nodes.at(follower)->image()->find_topic("payments");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->id, id);
+    EXPECT_EQ(t->partitions.size(), 2u);  // created once
+    EXPECT_EQ(ask_with(random_topic_id()).code, errc::topic_exists);  // someone else's
+    EXPECT_NE(random_topic_id(), random_topic_id());
+}
+
 TEST_F(controllers, producer_id_blocks_from_different_nodes_never_overlap) {
     start_all();
     ASSERT_TRUE(eventually([&] { return leader() != -1; }));
