@@ -14,7 +14,7 @@ import threading
 import time
 
 KINDS = ("kill", "pause", "partition", "one-way", "flaky", "client-cut", "clock",
-         "rolling-restart", "disk", "slow-fsync", "transfer", "move")
+         "rolling-restart", "disk", "slow-fsync", "transfer", "move", "replace")
 ROLES = ("leader", "follower", "controller", "random")
 
 
@@ -33,7 +33,7 @@ def make_schedule(seed, kinds, window_s, partitions, hold=(3.0, 8.0), gap=(2.0, 
         if kind == "slow-fsync":
             # From a slow disk to one slower than the election timeout (500 ms).
             step["delay_ms"] = rng.choice((50, 200, 1000))
-        if kind in ("rolling-restart", "transfer", "move"):
+        if kind in ("rolling-restart", "transfer", "move", "replace"):
             step["role"] = "all"
         steps.append(step)
         at += step["hold"] + rng.uniform(*gap)
@@ -106,6 +106,8 @@ class Nemesis:
             return self.transfer_storm(step)
         if kind == "move":
             return self.move_replicas(step)
+        if kind == "replace":
+            return self.replace_node(step)
         node = self.target(step)
         if node is None:
             self.event("skipped", step, reason=f"no {step['role']} now")
@@ -239,6 +241,59 @@ class Nemesis:
             f"/v1/topics/{self.topic}/partitions/{partition}/move?"
             f"replicas={','.join(map(str, target))}")
         return 1 if status == 202 else 0
+
+    def replace_node(self, step):
+        """A node added and an old one removed, as an operator replaces a machine: the stopped
+        node (the spare, or the one the last replacement removed) starts and joins as a
+        broker; a random other node is decommissioned (admin API), and once it holds no
+        replica it is stopped and recommissioned, to be the next one added. A node that holds
+        replicas after 120 s (its partitions had nowhere to go) is left running."""
+        spare = next((i for i, n in self.nodes.items() if not n.alive), None)
+        if spare is None:
+            self.event("skipped", step, reason="no stopped node to add")
+            return
+        self.nodes[spare].start()
+        self.nodes[spare].wait_ready()
+        others = [i for i, n in self.nodes.items() if i != spare and n.alive and not n.paused]
+        if not others:
+            self.event("skipped", step, reason="no node to remove")
+            return
+        victim = self.rng.choice(others)
+        self.event("inject", step, node=victim, role="removed", added=spare,
+                   led=self.led_by(victim))
+        status = self.admin_any("POST", f"/v1/brokers/{victim}/decommission")
+        self.event("injected", step, node=victim, status=status)
+        deadline = time.monotonic() + 120
+        drained = False
+        while time.monotonic() < deadline and not self.stop_event.is_set():
+            held = self.replicas_of(victim)
+            if held == 0:
+                drained = True
+                break
+            time.sleep(1.0)
+        self.event("heal", step, node=victim, drained=drained)
+        if drained:
+            self.nodes[victim].stop()
+        self.admin_any("DELETE", f"/v1/brokers/{victim}/decommission")
+        self.event("healed", step, node=victim)
+
+    def admin_any(self, method, path):
+        """Sends to the admin API of live nodes in turn until one answers; its status."""
+        for n in self.nodes.values():
+            if n.alive and not n.paused:
+                status, _ = n.admin_call(method, path)
+                if status is not None:
+                    return status
+        return None
+
+    def replicas_of(self, node):
+        """How many replicas the cluster's image gives `node` (None if no node answers)."""
+        for n in self.nodes.values():
+            if n.alive and not n.paused:
+                view = n.admin_get("/v1/brokers")
+                if view is not None:
+                    return next((b["replicas"] for b in view if b["id"] == node), 0)
+        return None
 
     def rolling_restart(self, step):
         for i, n in self.nodes.items():

@@ -18,10 +18,14 @@ def quiet_logger():
 
 class NetCluster:
     def __init__(self, binary, run_dir, nodes=3, extra_args=(), clock=False, disk=False,
-                 slow_sync_lib=None):
+                 slow_sync_lib=None, spares=0):
+        """`nodes` controller voters, all started; `spares` more nodes (brokers only) that
+        start() leaves stopped, for a fault that adds a node."""
         self.dir = run_dir
-        self.network = net.Network(range(1, nodes + 1))
-        voters = ",".join(f"{i}@{self.network.host(i)}:{RPC_PORT}" for i in self.network.nodes)
+        self.network = net.Network(range(1, nodes + spares + 1))
+        self.spares = set(range(nodes + 1, nodes + spares + 1))
+        voters = ",".join(f"{i}@{self.network.host(i)}:{RPC_PORT}"
+                          for i in self.network.nodes if i not in self.spares)
         self.nodes = {}
         for i in self.network.nodes:
             clock_file = None
@@ -38,9 +42,11 @@ class NetCluster:
         for n in self.nodes.values():
             if n.clock_file is not None:
                 n.clock_file.write_text("+0\n")
-            n.start(env)
+            if n.id not in self.spares:
+                n.start(env)
         for n in self.nodes.values():
-            n.wait_ready()
+            if n.id not in self.spares:
+                n.wait_ready()
         return self
 
     def close(self):

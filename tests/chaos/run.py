@@ -101,7 +101,8 @@ class Run:
                                   extra_args=args.broker_arg, clock="clock" in args.kinds,
                                   disk="disk" in args.kinds,
                                   slow_sync_lib=(args.slow_sync_lib
-                                                 if "slow-fsync" in args.kinds else None))
+                                                 if "slow-fsync" in args.kinds else None),
+                                  spares=1 if "replace" in args.kinds else 0)
         self.nodes = self.cluster.nodes
         self.network = self.cluster.network
         self.clients = {}  # proc name -> Popen
