@@ -309,28 +309,37 @@ def test_a_replica_whose_data_was_lost_rejoins_and_re_replicates(cluster):
     assert_replicas_identical(cluster, "wiped", 0)
 
 
+# The cluster fixture's settings, and a cleaner that runs every 200 ms.
+CLEANING_CLUSTER_ARGS = ("--leader-rebalance-check-ms", "1000", "--replica-lag-time-max-ms",
+                         "2000", "--cleaner-interval-ms", "200")
+
+
+def without_preferred_leader(c, topic, configs):
+    """Creates a one-partition RF=3 topic, waits for its preferred leader, kills it and
+    waits for another; returns (the killed preferred leader, a surviving node)."""
+    adm = AdminClient({"bootstrap.servers": c.bootstrap()})
+    adm.create_topics([NewTopic(topic, 1, 3, config=configs)],
+                      request_timeout=30)[topic].result(30)
+    c.wait_for_leaders(topic)
+    preferred = c.metadata(1, [topic])["topics"][topic][1][0][3][0]
+    wait_until(lambda: c.leaders(topic, 1)[0] == preferred, 20, "the preferred leader")
+    c.nodes[preferred].kill()
+    survivor = next(i for i in c.nodes if i != preferred)
+    wait_until(lambda: c.leaders(topic, survivor)[0] not in (-1, preferred), 20,
+               "another leader")
+    return preferred, survivor
+
+
 def test_a_follower_behind_compacted_batches_catches_up(tributary_bin, tmp_path):
     # The leader compacts while a follower is down; what the follower missed is then partly
     # compacted away. Emptied batches stay as headers, so every offset the follower needs is
     # still in some batch, with its term: it catches up and, leading again, serves the same
     # compacted view.
-    c = Cluster(tributary_bin, tmp_path,
-                extra_args=("--leader-rebalance-check-ms", "1000",
-                            "--replica-lag-time-max-ms", "2000",
-                            "--cleaner-interval-ms", "200")).start()
+    c = Cluster(tributary_bin, tmp_path, extra_args=CLEANING_CLUSTER_ARGS).start()
     try:
-        adm = AdminClient({"bootstrap.servers": c.bootstrap()})
-        configs = {"cleanup.policy": "compact", "segment.bytes": "4096",
-                   "min.cleanable.dirty.ratio": "0.01"}
-        adm.create_topics([NewTopic("keyed", 1, 3, config=configs)],
-                          request_timeout=30)["keyed"].result(30)
-        c.wait_for_leaders("keyed")
-        preferred = c.metadata(1, ["keyed"])["topics"]["keyed"][1][0][3][0]
-        wait_until(lambda: c.leaders("keyed", 1)[0] == preferred, 20, "the preferred leader")
-        c.nodes[preferred].kill()
-        survivor = next(i for i in c.nodes if i != preferred)
-        wait_until(lambda: c.leaders("keyed", survivor)[0] not in (-1, preferred), 20,
-                   "another leader")
+        preferred, survivor = without_preferred_leader(
+            c, "keyed", {"cleanup.policy": "compact", "segment.bytes": "4096",
+                         "min.cleanable.dirty.ratio": "0.01"})
         p = Producer({"bootstrap.servers": c.bootstrap(survivor), "acks": "all",
                       "linger.ms": 5})
         last = {}
@@ -368,22 +377,10 @@ def test_a_follower_behind_retention_catches_up_by_snapshot_at_the_same_offsets(
     # Retention on the leader deletes segments a stopped follower still lacked: it gets the
     # leader's snapshot instead, and every record keeps the offset it was acknowledged at when
     # that follower leads (internal offsets below the start are carried in the snapshot).
-    c = Cluster(tributary_bin, tmp_path,
-                extra_args=("--leader-rebalance-check-ms", "1000",
-                            "--replica-lag-time-max-ms", "2000",
-                            "--cleaner-interval-ms", "200")).start()
+    c = Cluster(tributary_bin, tmp_path, extra_args=CLEANING_CLUSTER_ARGS).start()
     try:
-        adm = AdminClient({"bootstrap.servers": c.bootstrap()})
-        configs = {"segment.bytes": "4096", "retention.bytes": "16384"}
-        adm.create_topics([NewTopic("aged", 1, 3, config=configs)],
-                          request_timeout=30)["aged"].result(30)
-        c.wait_for_leaders("aged")
-        preferred = c.metadata(1, ["aged"])["topics"]["aged"][1][0][3][0]
-        wait_until(lambda: c.leaders("aged", 1)[0] == preferred, 20, "the preferred leader")
-        c.nodes[preferred].kill()
-        survivor = next(i for i in c.nodes if i != preferred)
-        wait_until(lambda: c.leaders("aged", survivor)[0] not in (-1, preferred), 20,
-                   "another leader")
+        preferred, survivor = without_preferred_leader(
+            c, "aged", {"segment.bytes": "4096", "retention.bytes": "16384"})
         writer = Writer(c.bootstrap(survivor), "aged").start()
         writer.wait_for(1500)
         leader = c.leaders("aged", survivor)[0]

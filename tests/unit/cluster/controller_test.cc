@@ -211,7 +211,7 @@ TEST_F(controllers, a_create_asked_again_with_its_topic_id_is_the_same_create) {
     const core::topic* t = nodes.at(follower)->image()->find_topic("payments");
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->id, id);
-    EXPECT_EQ(t->partitions.size(), 2u);  // created once
+    EXPECT_EQ(t->partitions.size(), 2u);                              // created once
     EXPECT_EQ(ask_with(random_topic_id()).code, errc::topic_exists);  // someone else's
     EXPECT_NE(random_topic_id(), random_topic_id());
 }
