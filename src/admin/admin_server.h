@@ -37,6 +37,7 @@ struct sources {
     std::function<int()> connections;  // Kafka connections open now
     std::function<size_t()> request_memory_in_use;
     size_t request_memory_limit = 0;
+    std::function<size_t()> flushes_waiting;  // Raft logs waiting for a sync thread
 };
 
 class admin_server {

@@ -253,6 +253,23 @@ std::string metrics_text(const sources& src) {
     gauge("tributary_partitions_offline", "Partitions of the cluster with no live leader known")
         .Add({})
         .Set(offline);
+    double moving = 0;
+    for (const auto& [name, t] : img->topics)
+        moving += static_cast<double>(t.moving.size());
+    gauge("tributary_partitions_moving", "Partitions of the cluster being moved to new replicas")
+        .Add({})
+        .Set(moving);
+    gauge("tributary_brokers_decommissioning",
+          "Brokers being decommissioned (their replicas moving elsewhere)")
+        .Add({})
+        .Set(static_cast<double>(img->draining.size()));
+    if (src.flushes_waiting) {
+        gauge("tributary_raft_flushes_waiting",
+              "Raft logs whose sync is due and waits for a flusher thread (the flush queue's "
+              "depth)")
+            .Add({})
+            .Set(static_cast<double>(src.flushes_waiting()));
+    }
 
     add_group_gauges(src, now);
 

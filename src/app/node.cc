@@ -319,16 +319,18 @@ result<void, error> node::start() {
     _shards = std::make_unique<net::shard_pool>(shard_count(_cfg.shards));
     _server = TRIB_TRY(kafka::server::bind(*_broker, *_shards, _cfg.kafka_listen.host,
                                            _cfg.kafka_listen.port, _cfg.max_connections));
-    admin::sources src{.controller = _controller.get(),
-                       .partitions = _partitions.get(),
-                       .groups = _groups.get(),
-                       .self = _cfg.node_id,
-                       .version = TRIB_NODE_VERSION,
-                       .started = std::chrono::steady_clock::now(),
-                       .serving = [this] { return _kafka_serving.load(); },
-                       .connections = [this] { return _server->connections(); },
-                       .request_memory_in_use = [this] { return _broker->request_memory.in_use(); },
-                       .request_memory_limit = static_cast<size_t>(_cfg.max_request_memory)};
+    admin::sources src{
+        .controller = _controller.get(),
+        .partitions = _partitions.get(),
+        .groups = _groups.get(),
+        .self = _cfg.node_id,
+        .version = TRIB_NODE_VERSION,
+        .started = std::chrono::steady_clock::now(),
+        .serving = [this] { return _kafka_serving.load(); },
+        .connections = [this] { return _server->connections(); },
+        .request_memory_in_use = [this] { return _broker->request_memory.in_use(); },
+        .request_memory_limit = static_cast<size_t>(_cfg.max_request_memory),
+        .flushes_waiting = [this] { return _controller->raft_host().flushes_waiting(); }};
     _admin = TRIB_TRY(
         admin::admin_server::start(_cfg.admin_listen.host, _cfg.admin_listen.port, std::move(src)));
     return {};

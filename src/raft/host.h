@@ -78,6 +78,8 @@ class host {
     const raft_options& options() const { return _config.options; }
     void stop();
     const rpc::transport_stats& transport_stats() const { return _transport.stats(); }
+    // Raft logs waiting for a sync thread (the flush queue's depth).
+    size_t flushes_waiting() const { return _flusher.waiting(); }
 
   private:
     void schedule_tick();

@@ -1,5 +1,6 @@
 #include "storage/flusher.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "base/assert.h"
@@ -68,6 +69,15 @@ void flusher::request(const log* l) {
         it->second.requested = true;
     }
     _wake.notify_all();
+}
+
+size_t flusher::waiting() const {
+    std::lock_guard lock(_mutex);
+    auto now = clock::now();
+    return static_cast<size_t>(std::count_if(_logs.begin(), _logs.end(), [&](const auto& kv) {
+        const entry& e = kv.second;
+        return !e.flushing && (e.requested || (e.due && *e.due <= now));
+    }));
 }
 
 void flusher::run() {

@@ -37,6 +37,8 @@ class flusher {
     void appended(const log* l);
     // Flushes `l` as soon as possible.
     void request(const log* l);
+    // Logs whose flush is due and not yet begun (every thread busy): the queue's depth.
+    size_t waiting() const;
 
   private:
     using clock = std::chrono::steady_clock;
@@ -50,7 +52,7 @@ class flusher {
     };
     void run();
 
-    std::mutex _mutex;
+    mutable std::mutex _mutex;
     std::condition_variable _wake;
     std::map<const log*, entry> _logs;
     uint64_t _next_id = 1;

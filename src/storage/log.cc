@@ -18,6 +18,13 @@ namespace trib::storage {
 
 namespace {
 
+prometheus::Counter& deleted_segment_bytes() {
+    static prometheus::Counter& c = metrics::counter(
+        "tributary_storage_deleted_segment_bytes_total",
+        "Bytes of whole segments deleted below a moved log start (retention, DeleteRecords)");
+    return c;
+}
+
 constexpr const char* start_offset_file = "log_start_offset";
 
 result<int64_t> read_start_offset(const std::filesystem::path& path) {
@@ -38,6 +45,7 @@ result<int64_t> read_start_offset(const std::filesystem::path& path) {
 }  // namespace
 
 result<std::unique_ptr<log>> log::open(const std::filesystem::path& dir, log_config config) {
+    (void)deleted_segment_bytes();  // listed at 0 from the first log on
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return unexpected(ec);
@@ -313,6 +321,7 @@ status log::write_start_offset_locked() {
 status log::remove_front_segments_locked(int64_t below_offset) {
     size_t removed = 0;
     while (_segments.size() > 1 && _segments[1]->base_offset() <= below_offset) {
+        deleted_segment_bytes().Increment(static_cast<double>(_segments.front()->size_bytes()));
         TRIB_TRY(_segments.front()->remove());
         _segments.erase(_segments.begin());
         ++_front_changes;

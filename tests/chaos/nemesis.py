@@ -299,6 +299,8 @@ class Nemesis:
         for i, n in self.nodes.items():
             if self.stop_event.is_set():
                 return
+            if not n.alive:
+                continue  # a spare, or a node another fault stopped: it stays so
             # Each node's restart is one fault (counted, like the others, by "injected").
             self.event("inject", step, node=i, led=self.led_by(i))
             n.stop()

@@ -353,3 +353,42 @@ def test_bytes_out_count_what_a_long_poll_sends_once(broker):
     assert error == 0 and sent > 0
     after = value(samples(base), "tributary_topic_bytes_out_total", topic="polled")
     assert after - before == sent, (before, after, sent)
+
+
+def test_storage_metrics_count_retention_compaction_and_the_flush_queue(start_broker):
+    """Cleaner passes, bytes retention deleted and compaction reclaimed move as the cleaner
+    works; the moving, decommissioning and flush-queue gauges are listed."""
+    broker = start_broker("--cleaner-interval-ms", "200")
+    base = broker.admin_url
+    before = samples(base)
+    for name in ("tributary_storage_cleaner_passes_total",
+                 "tributary_storage_compactions_total",
+                 "tributary_storage_compaction_reclaimed_bytes_total",
+                 "tributary_storage_deleted_segment_bytes_total",
+                 "tributary_partitions_moving", "tributary_brokers_decommissioning",
+                 "tributary_raft_flushes_waiting"):
+        assert (name, ()) in before, f"{name} is not listed"
+    assert value(before, "tributary_partitions_moving") == 0
+    assert value(before, "tributary_brokers_decommissioning") == 0
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    futures = admin.create_topics([
+        NewTopic("aging", 1, 1, config={"segment.bytes": "2048", "retention.bytes": "4096"}),
+        NewTopic("keyed", 1, 1, config={"cleanup.policy": "compact", "segment.bytes": "2048",
+                                        "min.cleanable.dirty.ratio": "0.01"})])
+    for f in futures.values():
+        f.result(30)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    for i in range(300):
+        p.produce("aging", value=b"a" * 200)
+        p.produce("keyed", key=b"k%d" % (i % 3), value=b"v" * 200)
+        if i % 10 == 9:
+            assert p.flush(30) == 0  # many small batches, so many segments
+    assert p.flush(30) == 0
+    wait_until(lambda: value(samples(base), "tributary_storage_deleted_segment_bytes_total")
+               > 0 and value(samples(base), "tributary_storage_compactions_total") > 0, 30,
+               "retention and compaction to run")
+    after = samples(base)
+    assert (value(after, "tributary_storage_cleaner_passes_total")
+            > value(before, "tributary_storage_cleaner_passes_total"))
+    assert value(after, "tributary_storage_compaction_reclaimed_bytes_total") > 0
+    assert value(after, "tributary_raft_flushes_waiting") >= 0
