@@ -6,7 +6,6 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from broker import free_port
 from clients import create_topic
 from cutting_proxy import CuttingProxy
 
@@ -69,9 +68,11 @@ def read_all(bootstrap, topic):
 
 
 def start_behind_proxy(start_broker):
-    proxy_port = free_port()
+    # The proxy binds first (port 0), so no other test can take its port in between.
+    proxy = CuttingProxy(0, None, every=7, limit=12)
+    proxy_port = proxy.server.getsockname()[1]
     broker = start_broker("--advertised", f"127.0.0.1:{proxy_port}")
-    proxy = CuttingProxy(proxy_port, broker.address, every=7, limit=12)
+    proxy.broker_address = broker.address  # read at each accept
     return broker, proxy, f"127.0.0.1:{proxy_port}"
 
 
