@@ -1,5 +1,6 @@
 #include "raft/group.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <asio/post.hpp>
@@ -238,6 +239,7 @@ void group::finish() {
     }
     _node.advance(rd);
     if (rd.commit_offset && _events.committed) {
+        _seen_commit = std::max(_seen_commit, *rd.commit_offset);  // told: no commit_learned
         _events.committed(*rd.commit_offset);
     }
     pump();

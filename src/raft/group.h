@@ -88,7 +88,7 @@ class group {
     observer _events;
     raft::role _seen_role = raft::role::follower;
     term_t _seen_term = -1;
-    offset_t _seen_commit = -1;  // the commit offset commit_learned last reported
+    offset_t _seen_commit = -1;  // the highest commit reported, by either event
     node_id _seen_leader = no_node;
     uint64_t _seen_lost_logs = 0;
     bool _seen_rejoining = false;  // raft_node::rejoining, as last seen

@@ -317,8 +317,9 @@ status log::write_start_offset_locked() {
         std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
-// Deletes leading segments that end at or before `below_offset`, keeping the active one.
-status log::remove_front_segments_locked(int64_t below_offset) {
+// Deletes leading segments that end at or before `below_offset`, keeping the active one;
+// returns how many went.
+result<size_t> log::remove_front_segments_locked(int64_t below_offset) {
     size_t removed = 0;
     while (_segments.size() > 1 && _segments[1]->base_offset() <= below_offset) {
         deleted_segment_bytes().Increment(static_cast<double>(_segments.front()->size_bytes()));
@@ -328,7 +329,7 @@ status log::remove_front_segments_locked(int64_t below_offset) {
         ++removed;
     }
     if (removed > 0) TRIB_TRY(sync_directory(_dir));
-    return {};
+    return removed;
 }
 
 status log::advance_start_offset(int64_t offset) {
@@ -337,11 +338,16 @@ status log::advance_start_offset(int64_t offset) {
     if (offset <= _start_offset) return {};
     _start_offset = offset;
     TRIB_TRY(write_start_offset_locked());  // durable before any data goes
-    return remove_front_segments_locked(offset);
+    TRIB_TRY(remove_front_segments_locked(offset));
+    return {};
 }
 
 std::optional<int64_t> log::retention_start(int64_t now_ms) const {
     std::lock_guard lock(_mutex);
+    return retention_start_locked(now_ms);
+}
+
+std::optional<int64_t> log::retention_start_locked(int64_t now_ms) const {
     if (!_config.cleanup_delete) return std::nullopt;
     uint64_t total = 0;
     for (const auto& s : _segments)
@@ -363,11 +369,12 @@ std::optional<int64_t> log::retention_start(int64_t now_ms) const {
 }
 
 result<size_t> log::apply_retention(int64_t now_ms) {
-    auto start = retention_start(now_ms);
+    std::lock_guard lock(_mutex);
+    auto start = retention_start_locked(now_ms);
     if (!start) return size_t{0};
-    size_t before = segment_count();
-    TRIB_TRY(advance_start_offset(*start));
-    return before - segment_count();
+    _start_offset = *start;
+    TRIB_TRY(write_start_offset_locked());  // durable before any data goes
+    return remove_front_segments_locked(*start);
 }
 
 result<int64_t> log::flush() {

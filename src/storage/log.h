@@ -187,7 +187,8 @@ class log {
     // taking _mutex). `truncations` is what the caller saw: a truncation since then wins.
     status checkpoint_if_moved(int64_t recovery_point, int64_t end, uint64_t truncations);
     status write_start_offset_locked();
-    status remove_front_segments_locked(int64_t below_offset);
+    result<size_t> remove_front_segments_locked(int64_t below_offset);
+    std::optional<int64_t> retention_start_locked(int64_t now_ms) const;
     const segment* segment_for_locked(int64_t offset) const;
     int64_t first_batch_offset_locked() const;
     // Compaction (compaction.cc).
