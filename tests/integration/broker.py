@@ -10,21 +10,14 @@ restart comes back at the same address with the same data directory.
 import pathlib
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 
+from ports import free_port  # noqa: F401 (tests import it from here)
 from raw_kafka import ConnectionClosed
 
 READY_LINE = "kafka listener started"
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, then close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout, what, interval=0.05):

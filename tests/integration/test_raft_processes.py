@@ -8,23 +8,14 @@ import collections
 import os
 import random
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
+from ports import free_ports
+
 GROUPS = 2
-
-
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 @pytest.fixture

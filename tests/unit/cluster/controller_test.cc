@@ -14,16 +14,12 @@
 #include <asio/ip/tcp.hpp>
 #include <gtest/gtest.h>
 
+#include "unit/test_port.h"
+
 namespace trib::cluster {
 namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-uint16_t free_port() {
-    asio::io_context io;
-    asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
-}
 
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -51,7 +47,7 @@ class controllers : public ::testing::Test {
 
     void SetUp() override {
         for (core::node_id id = 1; id <= 3; ++id) {
-            ports[id] = free_port();
+            ports[id] = test::reserved_port();
             voters[id] = {"127.0.0.1", ports[id]};
         }
     }
@@ -62,7 +58,7 @@ class controllers : public ::testing::Test {
 
     controller_config config_of(core::node_id id) {
         if (!ports.contains(id)) {
-            ports[id] = free_port();
+            ports[id] = test::reserved_port();
         }
         if (!dir_ids.contains(id)) {
             dir_ids[id] = std::random_device{}() + 1000u * static_cast<uint64_t>(id);
@@ -290,7 +286,7 @@ TEST_F(controllers, a_second_live_process_with_a_node_id_in_use_is_refused) {
     auto c = config_of(4);
     c.dir = dir / "4-impostor";
     c.dir_id = 77;
-    c.rpc_listen = c.rpc_advertised = {"127.0.0.1", free_port()};
+    c.rpc_listen = c.rpc_advertised = {"127.0.0.1", test::reserved_port()};
     auto impostor = controller::open(c);
     ASSERT_TRUE(impostor.has_value());
     ASSERT_TRUE((*impostor)->start().has_value());

@@ -16,15 +16,11 @@
 #include "model/record_batch.h"
 #include "storage/fault_io.h"
 #include "storage/file.h"
+#include "unit/test_port.h"
 
 namespace trib::raft {
 namespace {
 namespace fs = std::filesystem;
-
-uint16_t free_port(asio::io_context& loop) {
-    asio::ip::tcp::acceptor a(loop, {asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
-}
 
 std::vector<uint8_t> batch_of(const std::string& value) {
     model::record r{.value = std::vector<uint8_t>(value.begin(), value.end())};
@@ -38,7 +34,7 @@ class three_hosts : public ::testing::Test {
 
     void SetUp() override {
         for (node_id id = 1; id <= 3; ++id) {
-            peers[id] = {"127.0.0.1", free_port(loop)};
+            peers[id] = {"127.0.0.1", test::reserved_port()};
         }
         for (node_id id = 1; id <= 3; ++id) {
             start(id);
