@@ -1,6 +1,8 @@
-// trib partition move | cancel-move | moves: moving a partition's replicas to other nodes
-// (Kafka's AlterPartitionReassignments and ListPartitionReassignments, which librdkafka
-// 2.0.2 has no call for: sent by raw_call, encoded by the broker's own codecs).
+// trib partition move | cancel-move | moves | transfer-leadership: moving a partition's
+// replicas to other nodes and its leadership to another replica (Kafka's
+// AlterPartitionReassignments and ListPartitionReassignments, which librdkafka 2.0.2 has no
+// call for: sent by raw_call, encoded by the broker's own codecs).
+#include <algorithm>
 #include <chrono>
 
 #include <CLI/CLI.hpp>
@@ -27,6 +29,8 @@ struct partition_args {
     std::vector<int32_t> replicas;
     bool wait = false;
     double wait_timeout_s = 3600;
+    int32_t leader = -1;             // transfer-leadership: the replica to lead
+    double transfer_timeout_s = 60;  // how long transfer-leadership waits for it
 };
 
 struct move_state {
@@ -178,6 +182,79 @@ outcome<> moves(const options& opts, const partition_args&) {
     return {};
 }
 
+// The partition as Metadata shows it (leader, replicas), or why there is none.
+outcome<partition_info> describe_partition(kafka& k, const options& opts, const std::string& topic,
+                                           int32_t partition) {
+    auto c = TRIB_TRY(k.metadata(&topic));
+    for (const auto& t : c.topics) {
+        if (t.name != topic) continue;
+        if (t.error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return unexpected(kafka_failure(t.error, fmt::format("topic '{}'", topic), opts));
+        }
+        for (const auto& part : t.partitions) {
+            if (part.id == partition) return part;
+        }
+        return fail(fmt::format("topic '{}' has no partition {} (it has {})", topic, partition,
+                                t.partitions.size()));
+    }
+    return unexpected(kafka_failure(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+                                    fmt::format("topic '{}'", topic), opts));
+}
+
+// Kafka's way to move leadership for good: the replica named becomes the first of the
+// partition's replicas (its preferred leader, a reassignment that moves no data), and the
+// leader hands over to it once it is caught up. Automatic rebalancing then keeps it there.
+outcome<> transfer(const options& opts, const partition_args& a) {
+    auto k = TRIB_TRY(kafka::connect(opts));
+    auto now = TRIB_TRY(describe_partition(k, opts, a.topic, a.partition));
+    if (std::find(now.replicas.begin(), now.replicas.end(), a.leader) == now.replicas.end()) {
+        return fail(
+            fmt::format("node {} holds no replica of {}-{} (its replicas: {}); `trib "
+                        "partition move` gives it one",
+                        a.leader, a.topic, a.partition, join_ids(now.replicas)));
+    }
+    std::vector<int32_t> order{a.leader};
+    for (int32_t id : now.replicas) {
+        if (id != a.leader) order.push_back(id);
+    }
+    if (order != now.replicas) {
+        auto b = TRIB_TRY(some_broker(opts, a.topic));
+        partition_args reorder = a;
+        reorder.replicas = order;
+        TRIB_TRY(alter(opts, b, reorder));
+        reorder.wait_timeout_s = a.transfer_timeout_s;
+        TRIB_TRY(wait_done(opts, b, reorder));
+    }
+    auto handed_over = wait_with_progress(
+        opts, a.transfer_timeout_s,
+        [&]() -> outcome<progress> {
+            auto p = TRIB_TRY(describe_partition(k, opts, a.topic, a.partition));
+            std::string leader = p.leader < 0 ? "none" : std::to_string(p.leader);
+            if (p.leader == a.leader) {
+                return progress{
+                    .done = true,
+                    .line = fmt::format("{}-{}: led by node {}", a.topic, a.partition, leader)};
+            }
+            return progress{.line = fmt::format("{}-{}: led by node {}, handing over to node {}",
+                                                a.topic, a.partition, leader, a.leader)};
+        },
+        fmt::format("node {} has not taken over (it must be live and caught up; `trib topic "
+                    "describe {}` shows its replicas in sync); it is the preferred leader now "
+                    "and takes over once it can",
+                    a.leader, a.topic));
+    if (!handed_over) return unexpected(handed_over.error());
+    if (opts.format == output_format::json) {
+        print_json({{"topic", a.topic},
+                    {"partition", a.partition},
+                    {"leader", a.leader},
+                    {"replicas", order}});
+    } else {
+        fmt::print("{}-{}: led by node {}, replicas {}\n", a.topic, a.partition, a.leader,
+                   join_ids(order));
+    }
+    return {};
+}
+
 }  // namespace
 
 void add_partition_commands(CLI::App& app, context& ctx) {
@@ -215,6 +292,22 @@ void add_partition_commands(CLI::App& app, context& ctx) {
 
     auto* l = part->add_subcommand("moves", "The moves under way, with what each adds and removes");
     l->callback(on(moves));
+
+    auto* t = part->add_subcommand(
+        "transfer-leadership",
+        "Make a replica the partition's leader: it becomes the preferred leader (first of the "
+        "replicas, so rebalancing keeps it there) and takes over once caught up; waits for it");
+    t->add_option("topic", a->topic, "Topic name")->required();
+    t->add_option("partition", a->partition, "Partition")
+        ->required()
+        ->check(CLI::NonNegativeNumber);
+    t->add_option("--to", a->leader, "The node to lead it (one of its replicas)")
+        ->required()
+        ->check(CLI::NonNegativeNumber);
+    t->add_option("--wait-timeout", a->transfer_timeout_s, "Seconds to wait for the handover")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    t->callback(on(transfer));
 }
 
 }  // namespace trib::cli

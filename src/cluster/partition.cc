@@ -657,6 +657,7 @@ void partition::on_tick() {
     auto& node = g->node();
     auto peers = node.peers();  // empty unless leader
     drive_move(node, peers);
+    if (_prefer_soon_ticks > 0) --_prefer_soon_ticks;
     if (node.role() != raft::role::leader) {
         if (_ticks_leading > 0) {
             std::lock_guard lock(_mutex);

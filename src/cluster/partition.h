@@ -169,7 +169,8 @@ class partition : public std::enable_shared_from_this<partition> {
     // can lead: a message saying why.
     result<void, std::string> transfer_leadership(int32_t to);
     // On the Raft loop: the controller's assignment changed (every replica, the target's
-    // first, and the target while it moves).
+    // first, and the target while it moves). A new first replica is handed the leadership
+    // within prefer_soon_ms once it is caught up, whatever the periodic check says.
     void set_assignment(std::vector<int32_t> replicas, std::vector<int32_t> target);
     // Called on every leadership change, with this partition (the manager announces it).
     void on_leadership_change(std::function<void(const partition&)> fn) {
@@ -250,6 +251,9 @@ class partition : public std::enable_shared_from_this<partition> {
     std::vector<parked> _parked;              // wait for this leader to be ready
     uint64_t _ticks_leading = 0;
     uint64_t _move_reported_tick = 0;  // when the leader last reported its move done
+    // Ticks left to hand leadership to a newly named preferred replica (see set_assignment).
+    uint64_t _prefer_soon_ticks = 0;
+    static constexpr int prefer_soon_ms = 30000;
     // Log-start moves (after this offset commits, the log starts at that one), ascending.
     std::deque<std::pair<int64_t, int64_t>> _start_moves;
     std::function<void(const partition&)> _leadership_listener;

@@ -17,8 +17,10 @@ void partition::prefer_leader(raft::raft_node& node,
     // placement spreads evenly), as Kafka's auto.leader.rebalance.enable does.
     auto every = static_cast<uint64_t>(
         std::max<int64_t>(1, _binding.preferred_leader_check_ms / std::max(1, _binding.tick_ms)));
-    if (_binding.preferred_leader_check_ms <= 0 || _ticks_leading % every != 0) return;
+    bool periodic = _binding.preferred_leader_check_ms > 0 && _ticks_leading % every == 0;
+    if (!periodic && _prefer_soon_ticks == 0) return;
     int32_t preferred = _binding.replicas.empty() ? -1 : _binding.replicas.front();
+    if (preferred == _binding.self) _prefer_soon_ticks = 0;  // done, or it came back to us
     if (preferred == _binding.self || node.transfer_target() != raft::no_node) return;
     for (const auto& p : peers) {
         // Only to a replica that has the whole log and answers: the handover is then quick.

@@ -38,6 +38,14 @@ void partition::set_assignment(std::vector<int32_t> replicas, std::vector<int32_
             target.empty() ? fmt::format("replicas now {}", fmt::join(replicas, ","))
                            : fmt::format("moving to replicas {}", fmt::join(target, ",")));
     }
+    if (!replicas.empty() &&
+        (_binding.replicas.empty() || replicas.front() != _binding.replicas.front())) {
+        // A new preferred leader (a reassignment that put another replica first, such as
+        // `trib partition transfer-leadership`): hand it over soon, not at the next periodic
+        // check, and also where that check is off.
+        _prefer_soon_ticks =
+            static_cast<uint64_t>(std::max(1, prefer_soon_ms / std::max(1, _binding.tick_ms)));
+    }
     _binding.replicas = std::move(replicas);
     _binding.target = std::move(target);
     _move_reported_tick = 0;

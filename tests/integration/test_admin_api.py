@@ -302,9 +302,11 @@ def test_groups_show_lag_in_records_and_seconds(broker):
     assert status == 404 and "no group 'nobody'" in e["error"]
 
 
-def test_leadership_is_transferred_on_request(tributary_bin, tmp_path):
+def test_leadership_is_transferred_on_request(tributary_bin, trib_bin, tmp_path):
     """POST /v1/topics/T/partitions/P/transfer-leadership?to=N on the leader hands the
-    partition to N; anywhere else, or to a node without a replica, it is refused with why."""
+    partition to N; anywhere else, or to a node without a replica, it is refused with why.
+    `trib partition transfer-leadership` names a new preferred leader, which takes over
+    also where automatic rebalancing is off."""
     # No rebalancing back to the preferred replica while the test looks.
     c = Cluster(tributary_bin, tmp_path, extra_args=["--auto-leader-rebalance", "false"])
     try:
@@ -332,6 +334,13 @@ def test_leadership_is_transferred_on_request(tributary_bin, tmp_path):
                    f"node {to} leading moved-0 everywhere")
         # Writes go on at the new leader.
         produce(c.bootstrap(1, 2, 3), "moved", 10)
+
+        done = subprocess.run([trib_bin, "--brokers", c.bootstrap(1, 2, 3), "partition",
+                               "transfer-leadership", "moved", "0", "--to", str(bystander)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: all(c.leaders("moved", i)[0] == bystander for i in (1, 2, 3)), 10,
+                   f"node {bystander} leading moved-0 everywhere")
     finally:
         problems = c.close()
     assert not problems, "\n".join(problems)

@@ -219,7 +219,9 @@ def test_every_command_has_help_and_bash_completes_them(trib_bin):
                 ["topic", "describe"], ["topic", "delete"], ["topic", "add-partitions"],
                 ["topic", "alter-config"], ["produce"], ["consume"], ["group"],
                 ["group", "list"], ["group", "describe"], ["group", "delete"],
-                ["group", "seek"], ["completion"], ["completion", "bash"]]
+                ["group", "seek"], ["partition"], ["partition", "move"],
+                ["partition", "cancel-move"], ["partition", "moves"],
+                ["partition", "transfer-leadership"], ["completion"], ["completion", "bash"]]
     for c in commands:
         done = subprocess.run([trib_bin, *c, "--help"], capture_output=True, text=True,
                               timeout=10)
@@ -237,6 +239,7 @@ def test_every_command_has_help_and_bash_completes_them(trib_bin):
     assert complete("topic", "de") == ["describe", "delete"]
     assert "--partitions" in complete("topic", "create", "orders", "--")
     assert complete("group", "s") == ["seek"]
+    assert complete("partition", "t") == ["transfer-leadership"]
 
 
 def test_health_on_three_nodes_names_a_down_broker(trib_bin, tributary_bin, tmp_path):
