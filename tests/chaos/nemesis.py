@@ -141,8 +141,7 @@ class Nemesis:
             self.network.flaky(node, step["loss_percent"])
             return self.network.heal
         if kind == "client-cut":
-            from node import KAFKA_PORT
-            self.network.cut_client(node, KAFKA_PORT)
+            self.network.cut_client(node, self.network.kafka_port)
             return self.network.heal
         if kind == "clock":
             set_clock(n, step["offset_s"])

@@ -40,6 +40,10 @@ def available():
 class Network:
     """Namespaces for nodes 1..n on one bridge; `cut` and `heal` change what reaches whom."""
 
+    kafka_port = 9092
+    rpc_port = 9093
+    kind = "namespaces"
+
     def __init__(self, nodes, prefix=None):
         self.prefix = prefix or f"trc{os.getpid() % 100000}"
         # A /24 of its own per run, so two harnesses on one machine never share addresses.
@@ -54,6 +58,14 @@ class Network:
 
     def host(self, node):
         return f"{self.subnet}.{node}"
+
+    def client_address(self, node):
+        """Where clients reach node (its namespace's address)."""
+        return self.host(node)
+
+    def voters(self, node, voter_ids):
+        """The --controller-voters node is given: the same for every node here."""
+        return ",".join(f"{v}@{self.host(v)}:{self.rpc_port}" for v in voter_ids)
 
     @property
     def client_host(self):

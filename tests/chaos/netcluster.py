@@ -1,10 +1,12 @@
-"""A cluster of tributary processes, each in its own network namespace (net.py, node.py):
+"""A cluster of tributary processes, each in its own network namespace (net.py, node.py) or
+on its own loopback address behind link proxies (loopnet.py):
 what a chaos run and the fault tests start, ask and tear down."""
 import logging
 import time
 
+import loopnet
 import net
-from node import RPC_PORT, Node
+from node import Node
 
 
 def quiet_logger():
@@ -18,20 +20,23 @@ def quiet_logger():
 
 class NetCluster:
     def __init__(self, binary, run_dir, nodes=3, extra_args=(), clock=False, disk=False,
-                 slow_sync_lib=None, spares=0):
+                 slow_sync_lib=None, spares=0, network="namespaces"):
         """`nodes` controller voters, all started; `spares` more nodes (brokers only) that
-        start() leaves stopped, for a fault that adds a node."""
+        start() leaves stopped, for a fault that adds a node. `network`: "namespaces"
+        (net.py) or "loopback" (loopnet.py)."""
         self.dir = run_dir
-        self.network = net.Network(range(1, nodes + spares + 1))
+        ids = range(1, nodes + spares + 1)
+        self.network = (loopnet.LoopbackNetwork(ids, run_dir) if network == "loopback"
+                        else net.Network(ids))
         self.spares = set(range(nodes + 1, nodes + spares + 1))
-        voters = ",".join(f"{i}@{self.network.host(i)}:{RPC_PORT}"
-                          for i in self.network.nodes if i not in self.spares)
+        voter_ids = [i for i in self.network.nodes if i not in self.spares]
         self.nodes = {}
         for i in self.network.nodes:
             clock_file = None
             if clock:
                 clock_file = run_dir / f"n{i}.clock"
-            self.nodes[i] = Node(binary, i, run_dir, self.network, voters,
+            self.nodes[i] = Node(binary, i, run_dir, self.network,
+                                 self.network.voters(i, voter_ids),
                                  extra_args=extra_args, clock_file=clock_file, disk_faults=disk,
                                  slow_sync_lib=slow_sync_lib)
         self._admin = None

@@ -1,4 +1,5 @@
-"""One tributary process of a chaos run, inside its network namespace.
+"""One tributary process of a chaos run, inside its network namespace (or on its own loopback
+address, loopnet.py).
 
 The process is the harness's child (`ip netns exec` replaces itself with tributary, so the
 pid is the broker's): kill -9, SIGSTOP/SIGCONT and SIGTERM reach it directly. Its stderr goes
@@ -15,8 +16,6 @@ import subprocess
 import time
 
 READY_LINE = "kafka listener started"
-KAFKA_PORT = 9092
-RPC_PORT = 9093
 # What a node log must never contain: our assertion macro, sanitizers, an uncaught exception.
 CRASH_MARKERS = ("assertion failed", "ERROR: AddressSanitizer", "runtime error:",
                  "ERROR: LeakSanitizer", "terminate called", "Segmentation fault")
@@ -53,7 +52,8 @@ class Node:
 
     @property
     def bootstrap(self):
-        return f"{self.host}:{KAFKA_PORT}"
+        """Where clients reach it (loopback network: through its client proxy)."""
+        return f"{self.network.client_address(self.id)}:{self.network.kafka_port}"
 
     @property
     def alive(self):
@@ -80,7 +80,8 @@ class Node:
             cmd += ["env", *env, "LD_PRELOAD=" + " ".join(preload)]
         return cmd + [
             self.binary, "--node-id", str(self.id), "--data-dir", str(self.data_dir),
-            "--listen", self.bootstrap, "--rpc-listen", f"{self.host}:{RPC_PORT}",
+            "--listen", f"{self.host}:{self.network.kafka_port}", "--advertised", self.bootstrap,
+            "--rpc-listen", f"{self.host}:{self.network.rpc_port}",
             "--admin-listen", "127.0.0.1:0",
             "--controller-voters", self.voters, "--log-level",
             os.environ.get("TRIB_CHAOS_NODE_LOG_LEVEL", "info"),

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""A chaos run: a real cluster in network namespaces, clients writing and reading under faults,
-and the checker's verdict over what the clients saw.
+"""A chaos run: a real cluster in network namespaces (or on loopback behind link proxies, where
+namespaces cannot be made), clients writing and reading under faults, and the checker's
+verdict over what the clients saw.
 
   tests/chaos/run.py --seed 8121 --nemesis kill,pause,partition --time 300
 
@@ -9,7 +10,8 @@ seed, see nemesis.py), heal everything, recovery under load, stop the producers,
 drain that reads every partition from the beginning, then the checks. Exit code: 0 PASS,
 1 FAIL, 2 UNKNOWN, 3 HANG. On anything but PASS the run directory is kept and the command
 that replays the run is printed. Needs root (namespaces); every namespace, interface and
-process it makes is removed on exit, on Ctrl-C and on failure.
+process it makes is removed on exit, on Ctrl-C and on failure. `--network loopback` needs
+no root.
 """
 import argparse
 import atexit
@@ -69,6 +71,9 @@ def parse(argv):
     p.add_argument("--slow-sync-lib", default=os.environ.get("TRIB_SLOW_SYNC_LIB"),
                    help="slow_sync.cc's preload for the slow-fsync fault (default: "
                    "tests/chaos/libtrib_slow_sync.so of the binary's build tree)")
+    p.add_argument("--network", choices=("auto", "namespaces", "loopback"), default="auto",
+                   help="namespaces (root, nftables) or loopback with a proxy per link "
+                   "(loopnet.py); auto: namespaces where this machine can make them")
     p.add_argument("--canary", help="run the brokers in a deliberately broken mode "
                    "(TRIBUTARY_UNSAFE_CANARY, e.g. ack-before-commit): the run must FAIL")
     args = p.parse_args(argv)
@@ -102,7 +107,8 @@ class Run:
                                   disk="disk" in args.kinds,
                                   slow_sync_lib=(args.slow_sync_lib
                                                  if "slow-fsync" in args.kinds else None),
-                                  spares=1 if "replace" in args.kinds else 0)
+                                  spares=1 if "replace" in args.kinds else 0,
+                                  network=args.network)
         self.nodes = self.cluster.nodes
         self.network = self.cluster.network
         self.clients = {}  # proc name -> Popen
@@ -329,8 +335,14 @@ def availability(events, nemesis_events):
 def main(argv):
     args = parse(argv)
     ok, why = net.available()
-    if not ok:
-        print(f"chaos: cannot run here: {why} (needs root, iproute2 and nftables)")
+    if args.network == "auto":
+        args.network = "namespaces" if ok else "loopback"
+        if not ok:
+            print(f"chaos: no network namespaces ({why}): nodes on loopback behind link "
+                  "proxies (loopnet.py)")
+    elif args.network == "namespaces" and not ok:
+        print(f"chaos: cannot run here: {why} (needs root, iproute2 and nftables; "
+              "--network loopback needs neither)")
         return EXIT["UNKNOWN"]
     run = Run(args)
     atexit.register(run.close)
@@ -352,13 +364,14 @@ def main(argv):
         print(f"run directory kept: {run.dir}")
         canary = f" --canary {args.canary}" if args.canary else ""
         print(f"replay: tests/chaos/run.py --seed {args.seed} --nemesis {args.nemesis} "
-              f"--time {args.time:g} --nodes {args.nodes} --rate {args.rate:g}{canary}")
+              f"--time {args.time:g} --nodes {args.nodes} --rate {args.rate:g}{canary} "
+              f"--network {args.network}")
     return EXIT[result["verdict"]]
 
 
 def report(args, result):
     head = (f"chaos seed={args.seed} nodes={args.nodes} rf=3 partitions={args.partitions} "
-            f"nemesis={args.nemesis} time={args.time:g}s")
+            f"nemesis={args.nemesis} time={args.time:g}s network={args.network}")
     if "error" in result:
         return f"{head}\nharness error: {result['error']}\nverdict: UNKNOWN"
     lines = [head, checker.format_summary(result)]

@@ -30,3 +30,22 @@ def test_acks_answered_before_commit_are_caught_as_lost_writes(tmp_path):
     assert result["verdict"] == "FAIL"
     assert result["anomalies"]["lost"] > 0, result["anomalies"]
     assert "replay: tests/chaos/run.py --seed 3" in done.stdout
+
+
+def test_the_loopback_network_cuts_links_too(tmp_path):
+    """Without namespaces (--network loopback, link proxies) the same broken mode must be
+    caught: a partition there really cuts the leader off."""
+    done, result = chaos_run(tmp_path, "--network", "loopback", "--canary", "ack-before-commit",
+                             "--seed", "3", "--nemesis", "partition", "--time", "25",
+                             "--warmup", "5", "--recovery", "10", "--rate", "600")
+    assert done.returncode == 1, f"exit {done.returncode}: expected FAIL"
+    assert result["anomalies"]["lost"] > 0, result["anomalies"]
+    assert "--network loopback" in done.stdout
+
+
+def test_a_correct_cluster_passes_on_the_loopback_network(tmp_path):
+    done, result = chaos_run(tmp_path, "--network", "loopback", "--seed", "4", "--nemesis",
+                             "kill,pause,partition,one-way,client-cut", "--time", "40",
+                             "--warmup", "5", "--recovery", "15", "--rate", "400", "--keep")
+    assert done.returncode == 0 and result["verdict"] == "PASS", result.get("anomalies")
+    assert "network=loopback" in done.stdout
