@@ -213,17 +213,42 @@ outcome<> transfer(const options& opts, const partition_args& a) {
                         "partition move` gives it one",
                         a.leader, a.topic, a.partition, join_ids(now.replicas)));
     }
-    std::vector<int32_t> order{a.leader};
-    for (int32_t id : now.replicas) {
-        if (id != a.leader) order.push_back(id);
-    }
+    auto first = [](int32_t id, const std::vector<int32_t>& replicas) {
+        std::vector<int32_t> out{id};
+        for (int32_t r : replicas) {
+            if (r != id) out.push_back(r);
+        }
+        return out;
+    };
+    std::vector<int32_t> order = first(a.leader, now.replicas);
+    // The preferred leaders to name in turn: a change of the first replica is what makes a
+    // leader hand over at once. One already first but not leading (rebalancing is off, or
+    // it was not caught up when named) is named again after the leader.
+    std::vector<std::vector<int32_t>> steps;
     if (order != now.replicas) {
+        steps.push_back(order);
+    } else if (now.leader >= 0 && now.leader != a.leader) {
+        steps = {first(now.leader, now.replicas), order};
+    }
+    if (!steps.empty()) {
         auto b = TRIB_TRY(some_broker(opts, a.topic));
-        partition_args reorder = a;
-        reorder.replicas = order;
-        TRIB_TRY(alter(opts, b, reorder));
-        reorder.wait_timeout_s = a.transfer_timeout_s;
-        TRIB_TRY(wait_done(opts, b, reorder));
+        // A reorder would replace the target of a move under way (Metadata lists the
+        // replicas it adds and leaves).
+        for (const auto& m : TRIB_TRY(list_moves(opts, b))) {
+            if (m.topic == a.topic && m.partition == a.partition) {
+                return fail(
+                    fmt::format("{}-{} is moving (adding {}, removing {}): wait for the "
+                                "move (`trib partition moves`) or cancel it first",
+                                a.topic, a.partition, join_ids(m.adding), join_ids(m.removing)));
+            }
+        }
+        for (const auto& replicas : steps) {
+            partition_args reorder = a;
+            reorder.replicas = replicas;
+            reorder.wait_timeout_s = a.transfer_timeout_s;
+            TRIB_TRY(alter(opts, b, reorder));
+            TRIB_TRY(wait_done(opts, b, reorder));
+        }
     }
     auto handed_over = wait_with_progress(
         opts, a.transfer_timeout_s,

@@ -231,6 +231,11 @@ def test_a_move_to_a_node_that_is_down_waits_and_can_be_cancelled(cluster, trib_
     waited = trib(trib_bin, cluster, "partition", "move", "waiting", "0", "--to", "4,2,3",
                   "--wait", "--wait-timeout", "1")
     assert waited.returncode == 1 and "still moving" in waited.stderr, waited.stderr
+    # A leadership transfer would replace the move's target: refused while it moves.
+    led = trib(trib_bin, cluster, "partition", "transfer-leadership", "waiting", "0", "--to", "2")
+    assert led.returncode == 1 and "waiting-0 is moving (adding 4, removing 1)" in led.stderr, \
+        led.stderr
+    assert ongoing(cluster.nodes[3].address) == {("waiting", 0): ([4, 2, 3, 1], [4], [1])}
     cancelled = trib(trib_bin, cluster, "partition", "cancel-move", "waiting", "0")
     assert cancelled.returncode == 0, cancelled.stderr
     wait_until(lambda: not ongoing(cluster.nodes[1].address), 30, "the cancel to finish")
