@@ -354,6 +354,13 @@ void partition::run(replicate_request request, done_fn done) {
     if (request.acks == acks_level::all) {
         if (static_cast<int32_t>(in_sync().size()) < request.min_insync ||
             !quorum_reachable(node)) {
+            for (const auto& batch : request.batches) {
+                auto h = model::parse_batch_header(batch);
+                if (h && h->producer_id >= 0 && !_refused.contains(h->producer_id)) {
+                    _refused[h->producer_id] = {h->producer_epoch, h->base_sequence,
+                                                replicate_errc::not_enough_replicas};
+                }
+            }
             done({.code = replicate_errc::not_enough_replicas});
             return;
         }
@@ -372,6 +379,14 @@ void partition::run(replicate_request request, done_fn done) {
                 // A retry: answered with the original's offsets once that one commits.
                 base = check.base_offset;
                 last = check.last_offset;
+            } else if (auto r = _refused.find(h->producer_id);
+                       check.verdict == sequence_verdict::out_of_order && r != _refused.end() &&
+                       r->second.epoch == h->producer_epoch &&
+                       h->base_sequence > r->second.base_sequence) {
+                // Behind a batch refused unwritten: refused alike, so the client retries both
+                // in order.
+                result.code = r->second.code;
+                break;
             } else if (check.verdict != sequence_verdict::append) {
                 log::get("cluster")->debug(
                     "{}-{}: refused producer {} epoch {} sequence {}..{}: {}", _topic, _index,
@@ -391,8 +406,12 @@ void partition::run(replicate_request request, done_fn done) {
                               : ec == raft::errc::too_much_uncommitted
                                   ? replicate_errc::not_enough_replicas
                                   : replicate_errc::not_leader;
+                if (h->producer_id >= 0 && result.code != replicate_errc::invalid_batch) {
+                    _refused[h->producer_id] = {h->producer_epoch, h->base_sequence, result.code};
+                }
                 break;
             }
+            if (h->producer_id >= 0) _refused.erase(h->producer_id);
             base = *accepted;
             last = base + h->last_offset_delta;
             if (h->producer_id >= 0) {
@@ -615,6 +634,7 @@ void partition::on_state_changed() {
     if (g == nullptr) return;
     const auto& node = g->node();
     publish_leadership(*g);
+    _refused.clear();  // a new role: what was refused is retried from scratch
     if (node.role() != raft::role::leader || g->failed()) {
         auto code = g->failed() ? replicate_errc::storage_error : replicate_errc::not_leader;
         std::vector<parked> dropped;
@@ -632,9 +652,13 @@ void partition::on_state_changed() {
             }
         }
         settle_waiters(*g, now);
-        if (g->failed()) {  // this replica learns nothing more
+        if (g->failed()) {
+            // This replica learns nothing more, but what it appended may be on the others
+            // and commit there: "possibly persisted" (REQUEST_TIMED_OUT), never
+            // KAFKA_STORAGE_ERROR, which librdkafka takes as "not persisted" and, after an
+            // epoch bump, writes again.
             for (auto& [offset, w] : _waiting)
-                w.done({.code = replicate_errc::storage_error});
+                w.done({.code = replicate_errc::timed_out});
             _waiting.clear();
         }
     } else if (node.leader_ready()) {

@@ -245,10 +245,20 @@ class partition : public std::enable_shared_from_this<partition> {
 
     // Raft loop only.
     producer_state _producers;
-    int64_t _producers_through = -1;          // the last offset the producers' state reflects
-    std::deque<proposed> _proposed;           // applied to _producers at propose, not yet written
-    std::multimap<int64_t, waiter> _waiting;  // by last offset
-    std::vector<parked> _parked;              // wait for this leader to be ready
+    int64_t _producers_through = -1;  // the last offset the producers' state reflects
+    std::deque<proposed> _proposed;   // applied to _producers at propose, not yet written
+    // An idempotent producer's batch this leader refused unwritten (leadership moving, flow
+    // control): its later batches in flight get the same retriable answer, not
+    // OUT_OF_ORDER_SEQUENCE_NUMBER, which would make librdkafka bump its epoch and renumber
+    // whatever it has unacknowledged (a write possibly persisted elsewhere then goes twice).
+    struct refused_batch {
+        int16_t epoch = 0;
+        int32_t base_sequence = 0;
+        replicate_errc code = replicate_errc::not_leader;
+    };
+    std::map<int64_t, refused_batch> _refused;  // by producer id; cleared on role changes
+    std::multimap<int64_t, waiter> _waiting;    // by last offset
+    std::vector<parked> _parked;                // wait for this leader to be ready
     uint64_t _ticks_leading = 0;
     uint64_t _move_reported_tick = 0;  // when the leader last reported its move done
     // Ticks left to hand leadership to a newly named preferred replica (see set_assignment).

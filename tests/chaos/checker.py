@@ -58,6 +58,7 @@ the caller requires is below its minimum; HANG when the caller reports liveness 
 import argparse
 import json
 import pathlib
+import re
 import sys
 from bisect import bisect_left
 from itertools import pairwise
@@ -754,6 +755,17 @@ def check(events, required_facts=None, liveness_failures=()):
 
 # ---------------------------------------------------------------------------------------------
 # Report
+
+
+EPOCH_BUMP = re.compile(r"epoch bump for \d+ partition\(s\) with in-flight requests: (.*)$")
+
+
+def epoch_bumps(lines):
+    """The reasons librdkafka gave for each epoch bump of an idempotent producer, from its
+    "eos" debug log. A bump renumbers the records still unacknowledged: should one of them
+    have been written after all, it is written again (a duplicate), so a duplicate after a
+    bump points at the broker answer that made the client believe it was not."""
+    return [m.group(1).strip() for line in lines if (m := EPOCH_BUMP.search(line))]
 
 
 def format_summary(result, width=100):

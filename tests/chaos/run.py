@@ -261,6 +261,11 @@ class Run:
                                             self.rss_max.items()},
                             "nemesis_errors": [e["error"] for e in errors]}
         result["availability"] = availability(events, read_jsonl(self.dir / "nemesis.jsonl"))
+        bumps = []
+        for log in sorted((self.dir / "history").glob("*.rdkafka.log")):
+            with open(log, errors="replace") as f:
+                bumps += [f"{log.name.split('.')[0]}: {why}" for why in checker.epoch_bumps(f)]
+        result["client_epoch_bumps"] = bumps
         if crashes:
             result["verdict"] = "FAIL"
             result["reasons"].append(f"health: {len(crashes)} broker crash(es)")
@@ -386,6 +391,11 @@ def report(args, result):
         lines.append(f"topic churn: {churn['cycles']} topics created, written, read back and "
                      f"deleted; {churn['creates_failed']} creates refused or unanswered, "
                      f"{churn['reads_incomplete']} read-backs cut short")
+    bumps = result.get("client_epoch_bumps", [])
+    if bumps:
+        lines.append(f"client epoch bumps: {len(bumps)} (librdkafka renumbers what is "
+                     f"unacknowledged; a duplicate after one points at its cause): "
+                     + "; ".join(bumps[:5]))
     for c in h["crashes"][:5]:
         lines.append(f"  crash: {c}")
     for e in h["nemesis_errors"][:5]:

@@ -561,3 +561,14 @@ def test_an_ack_without_an_offset_counts_wherever_the_drain_finds_it():
     missing.drain({0: [(0, "a"), (2, "c")]})
     result = missing.check()
     assert result["anomalies"]["lost"] == 1 and result["verdict"] == "FAIL"
+
+
+def test_epoch_bumps_are_read_from_librdkafkas_log():
+    lines = [
+        "2026-12-08 03:32:58,803 DRAIN [rdkafka#producer-1] [thrd:main]: chaos [0] beginning "
+        "partition drain: wait for outstanding requests to finish before producing to new leader",
+        "2026-12-08 03:33:24,201 DRAIN [rdkafka#producer-1] [thrd:main]: Beginning partition "
+        "drain in state Assigned for PID{Id:1000,Epoch:23} epoch bump for 3 partition(s) with "
+        "in-flight requests: skipped sequence numbers"]
+    assert checker.epoch_bumps(lines) == ["skipped sequence numbers"]
+    assert checker.epoch_bumps(lines[:1]) == []

@@ -152,6 +152,47 @@ def test_a_write_the_next_leader_commits_is_not_answered_not_leader(cluster):
         assert err.code() == KafkaError.REQUEST_TIMED_OUT, err
 
 
+def test_a_write_pending_on_a_leader_whose_disk_fails_is_possibly_persisted(tmp_path):
+    """A leader appends a write and sends it to its followers but hears none of their
+    answers; then its disk fails, so its Raft group stops. The followers have the write and
+    the next leader commits it, so the answer must be REQUEST_TIMED_OUT ("possibly
+    persisted") and never KAFKA_STORAGE_ERROR, which librdkafka takes as "not persisted"
+    (after an epoch bump an idempotent producer would write it again)."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    c = NetCluster(os.environ["TRIBUTARY_BIN"], tmp_path / "run", disk=True)
+    try:
+        c.start()
+        c.create_topic("pending", 1)
+        victim = c.metadata("pending")[0][0]
+        others = [i for i in c.nodes if i != victim]
+        producer = Producer({"bootstrap.servers": c.brokers, "acks": "all", "retries": 0,
+                             "linger.ms": 0, "request.timeout.ms": 20000,
+                             "message.timeout.ms": 25000, "logger": quiet_logger()})
+        producer.produce("pending", value=b"warm-up", partition=0)
+        assert producer.flush(15) == 0
+        answers = []
+        c.network.one_way(victim, others)
+        c.nodes[victim].fail_syncs(True)  # the sync of the write itself fails
+        producer.produce("pending", value=b"pending", partition=0,
+                         on_delivery=lambda err, msg: answers.append(err))
+        assert producer.flush(30) == 0 and answers, "no answer for the write"
+        c.network.heal()
+        err = answers[0]
+        consumer = Consumer({"bootstrap.servers": c.brokers, "group.id": "pending-check",
+                             "enable.auto.commit": False, "logger": quiet_logger()})
+        consumer.assign([TopicPartition("pending", 0, 0)])
+        values, deadline = [], time.monotonic() + 45
+        while b"pending" not in values and time.monotonic() < deadline:
+            values += [m.value() for m in consumer.consume(10, 1.0) if m.error() is None]
+        consumer.close()
+        print(f"answer: {err.name() if err else 'success'}; log holds {values}")
+        # The followers had it (a leader sends while it syncs): the next leader committed it.
+        assert b"pending" in values, "the write is not in the next leader's log"
+        assert err is not None and err.name() == "REQUEST_TIMED_OUT", err
+    finally:
+        c.close()
+
+
 def test_a_node_whose_syncs_fail_gives_up_its_partitions_and_loses_nothing(tmp_path):
     """Every fsync of one node fails (libfiu), under acks=all load. Its Raft groups stop
     (after a failed sync the page cache cannot be trusted), so the other two lead and take

@@ -68,8 +68,10 @@ def produce(args, history):
             "max.in.flight.requests.per.connection": 5, "message.timeout.ms": 30000,
             "linger.ms": 5, "enable.gapless.guarantee": args.gapless,
             "logger": quiet_logger()}
-    debug = os.environ.get("TRIB_CHAOS_CLIENT_DEBUG")
-    if debug:  # e.g. "eos,protocol,msg": librdkafka's own account, beside the history
+    # librdkafka's own account beside the history: "eos" by default (about 15 KB a minute:
+    # drains, epoch bumps and why), more with e.g. TRIB_CHAOS_CLIENT_DEBUG=eos,protocol,msg.
+    debug = os.environ.get("TRIB_CHAOS_CLIENT_DEBUG", "eos")
+    if debug:
         conf["debug"] = debug
         conf["logger"] = file_logger(f"{args.out}.rdkafka.log")
     seq = 0
