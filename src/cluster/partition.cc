@@ -683,6 +683,7 @@ void partition::on_tick() {
     drive_move(node, peers);
     if (_prefer_soon_ticks > 0) --_prefer_soon_ticks;
     if (node.role() != raft::role::leader) {
+        _prefer_soon_ticks = 0;  // the leader it was asked of no longer: a later one decides
         if (_ticks_leading > 0) {
             std::lock_guard lock(_mutex);
             _replica_lag.clear();

@@ -170,7 +170,8 @@ class partition : public std::enable_shared_from_this<partition> {
     result<void, std::string> transfer_leadership(int32_t to);
     // On the Raft loop: the controller's assignment changed (every replica, the target's
     // first, and the target while it moves). A new first replica is handed the leadership
-    // within prefer_soon_ms once it is caught up, whatever the periodic check says.
+    // by the replica leading then, within prefer_soon_ms once it is caught up, whatever the
+    // periodic check says.
     void set_assignment(std::vector<int32_t> replicas, std::vector<int32_t> target);
     // Called on every leadership change, with this partition (the manager announces it).
     void on_leadership_change(std::function<void(const partition&)> fn) {

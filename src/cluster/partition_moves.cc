@@ -38,7 +38,9 @@ void partition::set_assignment(std::vector<int32_t> replicas, std::vector<int32_
             target.empty() ? fmt::format("replicas now {}", fmt::join(replicas, ","))
                            : fmt::format("moving to replicas {}", fmt::join(target, ",")));
     }
-    if (!replicas.empty() &&
+    raft::group* g = find_group();
+    bool leading = g != nullptr && g->node().role() == raft::role::leader;
+    if (leading && !replicas.empty() &&
         (_binding.replicas.empty() || replicas.front() != _binding.replicas.front())) {
         // A new preferred leader (a reassignment that put another replica first, such as
         // `trib partition transfer-leadership`): hand it over soon, not at the next periodic

@@ -154,8 +154,8 @@ def test_a_write_the_next_leader_commits_is_not_answered_not_leader(cluster):
 
 def test_a_write_pending_on_a_leader_whose_disk_fails_is_possibly_persisted(tmp_path):
     """A leader appends a write and sends it to its followers but hears none of their
-    answers; then its disk fails, so its Raft group stops. The followers have the write and
-    the next leader commits it, so the answer must be REQUEST_TIMED_OUT ("possibly
+    answers; then its disk fails, so its Raft group stops. The followers may have the write
+    and the next leader then commits it, so the answer must be REQUEST_TIMED_OUT ("possibly
     persisted") and never KAFKA_STORAGE_ERROR, which librdkafka takes as "not persisted"
     (after an epoch bump an idempotent producer would write it again)."""
     from confluent_kafka import Consumer, Producer, TopicPartition
@@ -181,13 +181,14 @@ def test_a_write_pending_on_a_leader_whose_disk_fails_is_possibly_persisted(tmp_
         consumer = Consumer({"bootstrap.servers": c.brokers, "group.id": "pending-check",
                              "enable.auto.commit": False, "logger": quiet_logger()})
         consumer.assign([TopicPartition("pending", 0, 0)])
-        values, deadline = [], time.monotonic() + 45
+        values, deadline = [], time.monotonic() + 15
         while b"pending" not in values and time.monotonic() < deadline:
             values += [m.value() for m in consumer.consume(10, 1.0) if m.error() is None]
         consumer.close()
+        # Whether the followers got it before the failed sync is a race (the leader sends
+        # while it syncs); when they did, the next leader committed it. Either way the
+        # answer must not say "not persisted".
         print(f"answer: {err.name() if err else 'success'}; log holds {values}")
-        # The followers had it (a leader sends while it syncs): the next leader committed it.
-        assert b"pending" in values, "the write is not in the next leader's log"
         assert err is not None and err.name() == "REQUEST_TIMED_OUT", err
     finally:
         c.close()
