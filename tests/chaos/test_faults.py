@@ -30,6 +30,18 @@ def fetch_errors(address, topic, offsets):
     return {p: error for p, (error, _) in fetch_v4_partitions(call(address, 1, 4, body)).items()}
 
 
+def plain_producer_after_a_warm_up(cluster, topic):
+    """Not idempotent, no retries: nothing on the client's side dedups a write. Its first
+    write has gone through."""
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": cluster.brokers, "acks": "all", "retries": 0,
+                         "linger.ms": 0, "request.timeout.ms": 20000,
+                         "message.timeout.ms": 25000, "logger": quiet_logger()})
+    producer.produce(topic, value=b"warm-up", partition=0)
+    assert producer.flush(15) == 0
+    return producer
+
+
 @pytest.fixture
 def cluster(tmp_path):
     ok, why = net.available()
@@ -114,16 +126,11 @@ def test_a_write_the_next_leader_commits_is_not_answered_not_leader(cluster):
     bumped its epoch meanwhile writes its records twice: the chaos harness's duplicates under
     packet loss). It answers success once it learns the commit, or REQUEST_TIMED_OUT
     ("possibly persisted") if it cannot."""
-    from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
     cluster.create_topic("orphan", 1)
     victim = cluster.metadata("orphan")[0][0]
     others = [i for i in cluster.nodes if i != victim]
-    # Not idempotent, no retries: nothing on the client's side dedups the write.
-    producer = Producer({"bootstrap.servers": cluster.brokers, "acks": "all", "retries": 0,
-                         "linger.ms": 0, "request.timeout.ms": 20000,
-                         "message.timeout.ms": 25000, "logger": quiet_logger()})
-    producer.produce("orphan", value=b"warm-up", partition=0)
-    assert producer.flush(15) == 0
+    producer = plain_producer_after_a_warm_up(cluster, "orphan")
     answers = []
     cluster.network.one_way(victim, others)  # the victim hears nothing from its followers
     producer.produce("orphan", value=b"orphan", partition=0,
@@ -158,18 +165,14 @@ def test_a_write_pending_on_a_leader_whose_disk_fails_is_possibly_persisted(tmp_
     and the next leader then commits it, so the answer must be REQUEST_TIMED_OUT ("possibly
     persisted") and never KAFKA_STORAGE_ERROR, which librdkafka takes as "not persisted"
     (after an epoch bump an idempotent producer would write it again)."""
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Consumer, TopicPartition
     c = NetCluster(os.environ["TRIBUTARY_BIN"], tmp_path / "run", disk=True)
     try:
         c.start()
         c.create_topic("pending", 1)
         victim = c.metadata("pending")[0][0]
         others = [i for i in c.nodes if i != victim]
-        producer = Producer({"bootstrap.servers": c.brokers, "acks": "all", "retries": 0,
-                             "linger.ms": 0, "request.timeout.ms": 20000,
-                             "message.timeout.ms": 25000, "logger": quiet_logger()})
-        producer.produce("pending", value=b"warm-up", partition=0)
-        assert producer.flush(15) == 0
+        producer = plain_producer_after_a_warm_up(c, "pending")
         answers = []
         c.network.one_way(victim, others)
         c.nodes[victim].fail_syncs(True)  # the sync of the write itself fails

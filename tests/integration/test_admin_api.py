@@ -335,23 +335,21 @@ def test_leadership_is_transferred_on_request(tributary_bin, trib_bin, tmp_path)
         # Writes go on at the new leader.
         produce(c.bootstrap(1, 2, 3), "moved", 10)
 
-        done = subprocess.run([trib_bin, "--brokers", c.bootstrap(1, 2, 3), "partition",
-                               "transfer-leadership", "moved", "0", "--to", str(bystander)],
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        wait_until(lambda: all(c.leaders("moved", i)[0] == bystander for i in (1, 2, 3)), 10,
-                   f"node {bystander} leading moved-0 everywhere")
+        def trib_transfer_to(node):
+            done = subprocess.run([trib_bin, "--brokers", c.bootstrap(1, 2, 3), "partition",
+                                   "transfer-leadership", "moved", "0", "--to", str(node)],
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            wait_until(lambda: all(c.leaders("moved", i)[0] == node for i in (1, 2, 3)), 10,
+                       f"node {node} leading moved-0 everywhere")
+
+        trib_transfer_to(bystander)
         # Led elsewhere while first of the replicas: trib names it first again, and it leads.
         status, _ = http(c.nodes[bystander].admin_url, f"{path}?to={to}", "POST")
         assert status == 202
         wait_until(lambda: all(c.leaders("moved", i)[0] == to for i in (1, 2, 3)), 15,
                    f"node {to} leading moved-0 everywhere")
-        done = subprocess.run([trib_bin, "--brokers", c.bootstrap(1, 2, 3), "partition",
-                               "transfer-leadership", "moved", "0", "--to", str(bystander)],
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        wait_until(lambda: all(c.leaders("moved", i)[0] == bystander for i in (1, 2, 3)), 10,
-                   f"node {bystander} leading moved-0 again")
+        trib_transfer_to(bystander)
     finally:
         problems = c.close()
     assert not problems, "\n".join(problems)
