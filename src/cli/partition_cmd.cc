@@ -264,8 +264,8 @@ outcome<> transfer(const options& opts, const partition_args& a) {
                                                 a.topic, a.partition, leader, a.leader)};
         },
         fmt::format("node {} has not taken over (it must be live and caught up; `trib topic "
-                    "describe {}` shows its replicas in sync); it is the preferred leader now "
-                    "and takes over once it can",
+                    "describe {}` shows its replicas in sync); it is the preferred leader now: "
+                    "automatic rebalancing hands it over once it can, or run this again",
                     a.leader, a.topic));
     if (!handed_over) return unexpected(handed_over.error());
     if (opts.format == output_format::json) {

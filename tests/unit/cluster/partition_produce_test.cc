@@ -23,15 +23,7 @@ std::vector<uint8_t> idempotent_batch(int32_t sequence, int16_t epoch = 0) {
 
 replicate_result write(raft_loop& node, partition& p, std::vector<uint8_t> batch,
                        int32_t min_insync) {
-    std::optional<replicate_result> answer;
-    replicate_request r{.acks = acks_level::all,
-                        .deadline_ms = steady_clock_ms() + 5000,
-                        .min_insync = min_insync,
-                        .now_ms = wall_clock_ms()};
-    r.batches.push_back(std::move(batch));
-    p.replicate(std::move(r), [&](replicate_result got) { answer = got; });
-    EXPECT_TRUE(node.drive([&] { return answer.has_value(); }));
-    return answer.value_or(replicate_result{.code = replicate_errc::timed_out});
+    return node.write(p, std::move(batch), acks_level::all, min_insync);
 }
 
 TEST(partition_produce, batches_behind_a_refused_one_are_refused_alike) {

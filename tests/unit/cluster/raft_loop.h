@@ -82,10 +82,12 @@ class raft_loop {
     }
     // Replicates one batch and waits for the answer.
     replicate_result write(partition& p, std::vector<uint8_t> batch,
-                           acks_level acks = acks_level::all) {
+                           acks_level acks = acks_level::all, int32_t min_insync = 1) {
         std::optional<replicate_result> answer;
-        replicate_request r{
-            .acks = acks, .deadline_ms = steady_clock_ms() + 5000, .now_ms = wall_clock_ms()};
+        replicate_request r{.acks = acks,
+                            .deadline_ms = steady_clock_ms() + 5000,
+                            .min_insync = min_insync,
+                            .now_ms = wall_clock_ms()};
         r.batches.push_back(std::move(batch));
         p.replicate(std::move(r), [&](replicate_result got) { answer = got; });
         EXPECT_TRUE(drive([&] { return answer.has_value(); })) << "no answer";
